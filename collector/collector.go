@@ -1,0 +1,141 @@
+// Package collector turns Sunor API answers into Prometheus metrics.
+//
+// Following mysqld_exporter, every series about the API is a const metric
+// built in Collect from this scrape's answer: when the balance call fails
+// the credit gauges are absent (never a stale or made-up number) and
+// sunor_api_up says 0. Only the error counters live across scrapes.
+//
+// Collect has no context, so an Exporter is scraped through WithContext
+// (see Handler), which carries the scrape's deadline to the API call.
+package collector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "sunor"
+
+// descs are the descriptors of the per-scrape series.
+type descs struct {
+	up, available, frozen, total, duration, lastSuccess *prometheus.Desc
+}
+
+func newDescs(cacheTTL time.Duration) *descs {
+	// With a cache on, a value may be older than the scrape; the HELP text
+	// says so, since a reader of a dashboard cannot see the flag.
+	cached := ""
+	if cacheTTL > 0 {
+		cached = fmt.Sprintf(" A successful answer is reused for up to %s (--sunor.cache-ttl); see sunor_last_success_timestamp_seconds for its age.", cacheTTL)
+	}
+	acct := []string{"account"}
+	return &descs{
+		up: prometheus.NewDesc(namespace+"_api_up",
+			"1 if the balance call of this scrape succeeded (or was answered from the cache), else 0."+cached, acct, nil),
+		available: prometheus.NewDesc(namespace+"_credits_available",
+			"Credits available to spend (1 credit = 0.01 USD). Absent when the balance call of this scrape failed."+cached, acct, nil),
+		frozen: prometheus.NewDesc(namespace+"_credits_frozen",
+			"Credits frozen by running tasks, to be deducted or refunded when they end. Absent when the balance call failed."+cached, acct, nil),
+		total: prometheus.NewDesc(namespace+"_credits_total",
+			"Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name. Absent when the balance call failed."+cached, acct, nil),
+		duration: prometheus.NewDesc(namespace+"_api_request_duration_seconds",
+			"How long the API call behind this scrape took. Absent when no call was made (cache, back-off).", []string{"account", "endpoint"}, nil),
+		lastSuccess: prometheus.NewDesc(namespace+"_last_success_timestamp_seconds",
+			"Unix time of the last successful balance call. Absent before the first success.", acct, nil),
+	}
+}
+
+// Options configure an Exporter.
+type Options struct {
+	Logger log.Logger
+	// Now is the clock; tests set it. Default time.Now.
+	Now func() time.Time
+}
+
+// Exporter collects the metrics of one or more Sunor accounts.
+type Exporter struct {
+	opts   Options
+	errors *prometheus.CounterVec
+
+	mu       sync.RWMutex
+	descs    *descs
+	accounts []*account
+}
+
+// New returns an Exporter for accounts, which must have distinct names.
+func New(accounts []Account, opts Options) *Exporter {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Exporter{
+		opts: opts,
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "api_errors_total",
+			Help:      "Failed Sunor API calls by endpoint and reason. A call shared by concurrent scrapes counts once.",
+		}, []string{"account", "endpoint", "reason"}),
+	}
+	var ttl time.Duration
+	for _, cfg := range accounts {
+		e.accounts = append(e.accounts, newAccount(cfg, e.errors, opts.Now, opts.Logger))
+		ttl = max(ttl, cfg.CacheTTL)
+	}
+	e.descs = newDescs(ttl)
+	return e
+}
+
+// Describe implements prometheus.Collector.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	e.mu.RLock()
+	d := e.descs
+	e.mu.RUnlock()
+	for _, x := range []*prometheus.Desc{d.up, d.available, d.frozen, d.total, d.duration, d.lastSuccess} {
+		ch <- x
+	}
+	e.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector with no scrape deadline: each
+// call is bounded by its account's timeout only.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	e.CollectContext(context.Background(), ch)
+}
+
+// CollectContext collects every account concurrently, so one slow account
+// never delays another beyond ctx's deadline.
+func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	e.mu.RLock()
+	accounts, d := e.accounts, e.descs
+	e.mu.RUnlock()
+	if len(accounts) == 1 {
+		accounts[0].collect(ctx, d, ch)
+	} else {
+		var wg sync.WaitGroup
+		for _, a := range accounts {
+			wg.Go(func() { a.collect(ctx, d, ch) })
+		}
+		wg.Wait()
+	}
+	e.errors.Collect(ch)
+}
+
+// WithContext returns a collector that scrapes e under ctx.
+func (e *Exporter) WithContext(ctx context.Context) prometheus.Collector {
+	return scoped{e, ctx}
+}
+
+type scoped struct {
+	e   *Exporter
+	ctx context.Context
+}
+
+func (s scoped) Describe(ch chan<- *prometheus.Desc) { s.e.Describe(ch) }
+func (s scoped) Collect(ch chan<- prometheus.Metric) { s.e.CollectContext(s.ctx, ch) }

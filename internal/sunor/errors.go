@@ -1,0 +1,76 @@
+package sunor
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Reason classifies why an API call failed. The values are the `reason`
+// label of sunor_api_errors_total, so they are part of the exporter's
+// public interface: add new ones, never rename.
+type Reason string
+
+const (
+	ReasonUnauthorized Reason = "unauthorized" // HTTP 401 or 403
+	ReasonRateLimited  Reason = "rate_limited" // HTTP 429
+	ReasonServerError  Reason = "server_error" // HTTP 5xx
+	ReasonHTTPStatus   Reason = "http_status"  // any other non-200 status
+	ReasonAPIError     Reason = "api_error"    // HTTP 200 whose body code is not 200
+	ReasonDecode       Reason = "decode"       // body not JSON, field missing or not a number, too large
+	ReasonTimeout      Reason = "timeout"      // deadline reached before the answer was read
+	ReasonNetwork      Reason = "network"      // connection refused, DNS, TLS, reset...
+	ReasonRedirect     Reason = "redirect"     // 3xx: never followed, see Client
+)
+
+// Reasons lists every Reason, so that counters can be initialised to 0 at
+// start (a counter that appears only on the first failure makes
+// increase() miss that failure).
+var Reasons = []Reason{
+	ReasonUnauthorized, ReasonRateLimited, ReasonServerError, ReasonHTTPStatus,
+	ReasonAPIError, ReasonDecode, ReasonTimeout, ReasonNetwork, ReasonRedirect,
+}
+
+// Error is a failed API call. Its text never contains the API key: the key
+// travels only in a request header, and no header is ever copied here.
+type Error struct {
+	Endpoint   Endpoint
+	Reason     Reason
+	StatusCode int           // HTTP status; 0 when no response arrived
+	Message    string        // the API's own "message", or what went wrong
+	Location   string        // the Location header of a redirect
+	RetryAfter time.Duration // how long to back off after a 429
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", e.Endpoint, e.Reason)
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Location != "" {
+		fmt.Fprintf(&b, " (redirected to %s; fix --sunor.url)", e.Location)
+	}
+	return b.String()
+}
+
+// reasonForStatus maps a non-200 HTTP status to its Reason. The status
+// decides before the body is looked at: a 502 with an HTML page from a
+// load balancer is a server error, not a decode error.
+func reasonForStatus(status int) Reason {
+	switch {
+	case status == 401 || status == 403:
+		return ReasonUnauthorized
+	case status == 429:
+		return ReasonRateLimited
+	case status >= 500 && status <= 599:
+		return ReasonServerError
+	case status >= 300 && status <= 399:
+		return ReasonRedirect
+	default:
+		return ReasonHTTPStatus
+	}
+}
