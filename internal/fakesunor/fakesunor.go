@@ -85,10 +85,10 @@ type Server struct {
 	requests   map[string]int // by endpoint: "balance", "usage"
 	keysSeen   map[string]int // every x-api-key value presented, for leak tests
 	window     map[string]*rateWindow
-	RateLimit  int           // requests per minute per key; 0 disables the headers
-	RetryAfter string        // value of Retry-After on a 429; "" omits the header
-	RedirectTo string        // Location of a redirect
-	NoReset    bool          // omit X-RateLimit-Reset (older API versions)
+	RateLimit  int    // requests per minute per key; 0 disables the headers
+	RetryAfter string // value of Retry-After on a 429; "" omits the header
+	RedirectTo string // Location of a redirect
+	NoReset    bool   // omit X-RateLimit-Reset (older API versions)
 	now        func() time.Time
 	hang       chan struct{} // closed by Close to release hanging handlers
 	closeOnce  sync.Once
