@@ -46,6 +46,10 @@ type endpoint[T any] struct {
 	mu     sync.Mutex
 	last   T
 	lastAt time.Time // zero until the first success
+
+	// waiting, if set, is called when a scrape starts waiting for the
+	// shared call: tests use it to know every scrape has joined.
+	waiting func()
 }
 
 // get answers one scrape: from the cache when fresh enough, nothing during a
@@ -64,6 +68,9 @@ func (e *endpoint[T]) get(ctx context.Context, a *account) result[T] {
 		return result[T]{err: errBackoff{until}}
 	}
 	ch := e.calls.DoChan("", func() (any, error) { return e.call(ctx, a), nil })
+	if e.waiting != nil {
+		e.waiting()
+	}
 	select {
 	case r := <-ch:
 		return r.Val.(result[T])

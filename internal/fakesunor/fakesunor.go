@@ -35,6 +35,7 @@ const (
 	FailRedirect     = "redirect"      // 302 to Location: RedirectTo
 	FailHang         = "hang"          // no answer until the client gives up
 	FailSlowBody     = "slow_body"     // headers at once, body never ends
+	FailEchoKey      = "echo_key"      // 401 whose message repeats the key, as a careless API might
 )
 
 // Account is one key's state.
@@ -273,6 +274,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, mode string) bool 
 			w.Header().Set("Retry-After", s.RetryAfter)
 		}
 		writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
+	case FailEchoKey:
+		writeError(w, http.StatusUnauthorized, "key "+r.Header.Get("x-api-key")+" is not valid")
 	case FailServerError:
 		writeError(w, http.StatusInternalServerError, "internal error")
 	case FailBadGateway:

@@ -1,0 +1,183 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
+)
+
+const testKey = "test-key-5f0c"
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Unix(1_800_000_000, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is one fake API, one exporter for it, and the exporter's log.
+type env struct {
+	t     *testing.T
+	fake  *fakesunor.Server
+	srv   *httptest.Server
+	exp   *Exporter
+	log   *syncBuffer
+	clock *clock
+}
+
+type envOpt func(*Account)
+
+func withTTL(d time.Duration) envOpt     { return func(a *Account) { a.CacheTTL = d } }
+func withTimeout(d time.Duration) envOpt { return func(a *Account) { a.Timeout = d } }
+
+// newFakeServer serves h (a fake, or a handler in front of one) and closes it
+// at the end of the test.
+func newFakeServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	// Cleanups run last-in first-out: release hanging handlers, then close.
+	t.Cleanup(srv.Close)
+	if f, ok := h.(*fakesunor.Server); ok {
+		t.Cleanup(f.Close)
+	}
+	return srv
+}
+
+func newClient(t *testing.T, url string, key apikey.Source) *sunor.Client {
+	t.Helper()
+	base, err := sunor.ParseBaseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sunor.NewClient(base, &http.Client{}, key.Key)
+}
+
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	fake := fakesunor.New(testKey)
+	srv := newFakeServer(t, fake)
+	e := &env{t: t, fake: fake, srv: srv, log: &syncBuffer{}, clock: newClock()}
+	acct := Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
+	for _, o := range opts {
+		o(&acct)
+	}
+	e.exp = New([]Account{acct}, Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now})
+	return e
+}
+
+// scrape collects once and returns the metric families by name.
+func (e *env) scrape() map[string]*dto.MetricFamily {
+	e.t.Helper()
+	return gather(e.t, e.exp.WithContext(context.Background()))
+}
+
+func gather(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	m := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		m[mf.GetName()] = mf
+	}
+	return m
+}
+
+// value returns the value of the series of family name whose labels include
+// want, and whether it exists.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	t.Helper()
+	v, ok := value(mfs, name, want)
+	if !ok {
+		t.Fatalf("series %s%v is absent", name, want)
+	}
+	return v
+}
+
+func errorsFor(mfs map[string]*dto.MetricFamily, endpoint, reason string) float64 {
+	v, _ := value(mfs, "sunor_api_errors_total", map[string]string{"endpoint": endpoint, "reason": reason})
+	return v
+}
+
+func logLines(s string, substr string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
