@@ -108,6 +108,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
 
+	nameFlagErrors(app)
 	if _, err := app.Parse(args); err != nil {
 		if exit < 0 {
 			fmt.Fprintf(stderr, "%s: error: %s, try --help\n", exporterName, err)
@@ -115,6 +116,32 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		}
 	}
 	return f, exit
+}
+
+// nameFlagErrors makes a bad flag value's error name the flag: kingpin's own
+// says only `time: invalid duration "soon"`, which is no help when the value
+// came from an environment variable. Bool and repeatable flags are left as
+// they are: kingpin looks for their marker methods, and they cannot fail.
+func nameFlagErrors(app *kingpin.Application) {
+	for _, fm := range app.Model().Flags {
+		switch fm.Value.(type) {
+		case interface{ IsBoolFlag() bool }, interface{ IsCumulative() bool }:
+			continue
+		}
+		app.GetFlag(fm.Name).SetValue(namedValue{name: fm.Name, Value: fm.Value})
+	}
+}
+
+type namedValue struct {
+	name string
+	kingpin.Value
+}
+
+func (v namedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		return fmt.Errorf("--%s: %w", v.name, err)
+	}
+	return nil
 }
 
 // newLogger builds the go-kit logger the exporter logs with. The base logger
@@ -152,8 +179,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
 		return 1
 	}
-
-	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
 	base, err := sunor.ParseBaseURL(f.url)
 	if err != nil {
@@ -221,6 +246,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mux.Handle("/", landing)
 
+	// Logged only now, so that a failed start prints exactly one line.
+	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", f.account, "url", base.String(),
 		"timeout", f.timeout, "cache_ttl", f.cacheTTL)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

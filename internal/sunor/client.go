@@ -141,7 +141,9 @@ func (c *Client) get(ctx context.Context, ep Endpoint) ([]byte, RateLimit, error
 		e := &Error{Endpoint: ep, Reason: reasonForStatus(resp.StatusCode), StatusCode: resp.StatusCode}
 		e.Message = c.redact(apiMessage(body))
 		if e.Reason == ReasonRedirect {
-			e.Location = resp.Header.Get("Location")
+			// A Location built by a hostile or careless server can carry
+			// the key; it is logged, so it is redacted too.
+			e.Location = c.redact(resp.Header.Get("Location"))
 		}
 		if e.Reason == ReasonRateLimited {
 			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
@@ -149,7 +151,9 @@ func (c *Client) get(ctx context.Context, ep Endpoint) ([]byte, RateLimit, error
 		return nil, rl, e
 	}
 	if readErr != nil {
-		return nil, rl, transportError(ctx, ep, readErr)
+		e := transportError(ctx, ep, readErr)
+		e.StatusCode = resp.StatusCode
+		return nil, rl, e
 	}
 	if len(body) > MaxBodyBytes {
 		return nil, rl, &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: "body exceeds 1 MiB"}

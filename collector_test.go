@@ -1,0 +1,501 @@
+package main
+
+// End-to-end tests of the real program: flags parsed by run, the server
+// started on a random loopback port, scraped over HTTP.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+)
+
+const canaryKey = "sk-CANARY-7d1e4b2a9f" // what must never leak
+
+// logSink collects the program's log and reports the address it listens on.
+type logSink struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addr  chan string
+	found bool
+}
+
+var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+
+func newLogSink() *logSink { return &logSink{addr: make(chan string, 1)} }
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	if !s.found {
+		if m := listeningRE.FindSubmatch(s.buf.Bytes()); m != nil {
+			s.found = true
+			s.addr <- string(m[1])
+		}
+	}
+	return len(p), nil
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// exporter is a running instance of run.
+type exporter struct {
+	t    *testing.T
+	url  string
+	log  *logSink
+	stop func() int // stops it and returns its exit status
+}
+
+// start runs the program with args on a random port and waits until it
+// listens.
+func start(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := newLogSink()
+	done := make(chan int, 1)
+	args = append([]string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}, args...)
+	go func() { done <- run(ctx, args, io.Discard, sink) }()
+	select {
+	case addr := <-sink.addr:
+		e := &exporter{t: t, url: "http://" + addr, log: sink}
+		var once sync.Once
+		status := -1
+		e.stop = func() int {
+			once.Do(func() { cancel(); status = <-done })
+			return status
+		}
+		t.Cleanup(func() { e.stop() })
+		return e
+	case code := <-done:
+		cancel()
+		t.Fatalf("exporter exited with %d before listening:\n%s", code, sink)
+	case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+		cancel()
+		t.Fatalf("exporter did not listen within 10s:\n%s", sink)
+	}
+	return nil
+}
+
+func (e *exporter) get(path string, header ...string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.url+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// fakeAPI starts a fake Sunor API that knows key.
+func fakeAPI(t *testing.T, key string) (*fakesunor.Server, string) {
+	t.Helper()
+	fake := fakesunor.New(key)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	t.Cleanup(fake.Close)
+	return fake, srv.URL
+}
+
+func parseMetrics(t *testing.T, body string) map[string]model.Vector {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v\n%s", err, body)
+	}
+	out := map[string]model.Vector{}
+	for name, mf := range mfs {
+		v, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, mf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+func sample(t *testing.T, m map[string]model.Vector, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+next:
+	for _, s := range m[name] {
+		for k, v := range labels {
+			if string(s.Metric[model.LabelName(k)]) != v {
+				continue next
+			}
+		}
+		return float64(s.Value), true
+	}
+	return 0, false
+}
+
+func TestScrapeOverHTTP(t *testing.T) {
+	fake, url := fakeAPI(t, canaryKey)
+	fake.Update(canaryKey, func(a *fakesunor.Account) { a.Available = 123.5 })
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--sunor.account=prod")
+
+	code, body := e.get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	m := parseMetrics(t, body)
+	for name, want := range map[string]float64{
+		"sunor_api_up": 1, "sunor_credits_available": 123.5, "sunor_credits_frozen": 10, "sunor_credits_total": 133.5,
+	} {
+		if v, ok := sample(t, m, name, map[string]string{"account": "prod"}); !ok || v != want {
+			t.Errorf("%s{account=prod} = %v (present %v), want %v", name, v, ok, want)
+		}
+	}
+	if _, ok := sample(t, m, "sunor_exporter_build_info", nil); !ok {
+		t.Error("sunor_exporter_build_info is missing")
+	}
+	for _, prefix := range []string{"go_goroutines", "process_resident_memory_bytes", "promhttp_metric_handler_requests_total"} {
+		if _, ok := m[prefix]; !ok {
+			t.Errorf("%s is missing", prefix)
+		}
+	}
+	if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"reason": "timeout"}); v != 0 {
+		t.Errorf("errors{reason=timeout} = %v, want 0", v)
+	}
+	checkWithPromtool(t, body)
+}
+
+// checkWithPromtool runs `promtool check metrics` on an exposition. Only the
+// lint about sunor_credits_total (a gauge with a counter's suffix, the name
+// users asked for) is waived. Without promtool the test fails in CI and is
+// skipped, loudly, elsewhere.
+func checkWithPromtool(t *testing.T, body string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is not installed; CI must install Debian's prometheus package")
+		}
+		t.Skip("promtool not installed (apt-get install prometheus); skipping the promtool check")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	var problems []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" || strings.HasPrefix(line, "sunor_credits_total ") {
+			continue
+		}
+		problems = append(problems, line)
+	}
+	if len(problems) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, strings.Join(problems, "\n"))
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("promtool did not run: %v", err)
+	}
+}
+
+func TestPromtoolFlagsTheWaivedLint(t *testing.T) {
+	// The waiver above must be about a real lint: if promtool stopped
+	// reporting sunor_credits_total the waiver would hide nothing, and if it
+	// reported it differently the waiver must still match.
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is not installed; CI must install Debian's prometheus package")
+		}
+		t.Skip("promtool not installed")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader("# HELP sunor_credits_total x\n# TYPE sunor_credits_total gauge\nsunor_credits_total 1\n")
+	out, _ := cmd.CombinedOutput()
+	if !strings.HasPrefix(string(out), "sunor_credits_total ") {
+		t.Errorf("promtool's lint of sunor_credits_total changed form: %q", out)
+	}
+}
+
+func TestFailedScrapeOverHTTP(t *testing.T) {
+	fake, url := fakeAPI(t, canaryKey)
+	fake.Update(canaryKey, func(a *fakesunor.Account) { a.Fail = fakesunor.FailBadGateway })
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	_, body := e.get("/metrics")
+	m := parseMetrics(t, body)
+	if v, ok := sample(t, m, "sunor_api_up", nil); !ok || v != 0 {
+		t.Errorf("sunor_api_up = %v (present %v), want 0", v, ok)
+	}
+	if _, ok := m["sunor_credits_available"]; ok {
+		t.Error("credits present after a failed call")
+	}
+	if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"reason": "server_error"}); v != 1 {
+		t.Errorf("server_error = %v, want 1", v)
+	}
+	checkWithPromtool(t, body)
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	t.Setenv("SUNOR_URL", url)
+	t.Setenv("SUNOR_CACHE_TTL", "1h")
+	t.Setenv("SUNOR_ACCOUNT", "from-env")
+	e := start(t)
+	_, body := e.get("/metrics")
+	if !strings.Contains(body, `sunor_credits_available{account="from-env"} 950`) {
+		t.Errorf("SUNOR_URL/SUNOR_ACCOUNT not honoured:\n%s", body)
+	}
+	if !strings.Contains(body, "reused for up to 1h0m0s") {
+		t.Error("SUNOR_CACHE_TTL not honoured: HELP does not mention the cache")
+	}
+}
+
+func TestDisableExporterMetrics(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--web.disable-exporter-metrics")
+	_, body := e.get("/metrics")
+	for _, p := range []string{"go_", "process_", "promhttp_"} {
+		if regexp.MustCompile(`(?m)^` + p).MatchString(body) {
+			t.Errorf("%s* series present with --web.disable-exporter-metrics", p)
+		}
+	}
+	for _, want := range []string{"sunor_exporter_build_info", "sunor_api_up"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s missing", want)
+		}
+	}
+}
+
+func TestTelemetryPathHealthAndLanding(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--web.telemetry-path=/sunor-metrics", "--sunor.account=shop<1>")
+	for _, p := range []string{"/-/healthy", "/-/ready"} {
+		if code, _ := e.get(p); code != 200 {
+			t.Errorf("%s: %d, want 200", p, code)
+		}
+	}
+	code, page := e.get("/")
+	if code != 200 || !strings.Contains(page, "Sunor Exporter") || !strings.Contains(page, `href="/sunor-metrics"`) || !strings.Contains(page, "shop&lt;1&gt;") {
+		t.Errorf("landing page: %d\n%s", code, page)
+	}
+	if code, body := e.get("/sunor-metrics"); code != 200 || !strings.Contains(body, "sunor_api_up") {
+		t.Errorf("/sunor-metrics: %d", code)
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	e.get("/metrics")
+	if code := e.stop(); code != 0 {
+		t.Errorf("exit status %d after a stop signal, want 0", code)
+	}
+	if !strings.Contains(e.log.String(), "msg=Stopped") {
+		t.Errorf("no orderly stop in the log:\n%s", e.log)
+	}
+}
+
+// TestStartupErrors: bad input stops the program at start with status 1 and
+// one line that names the problem.
+func TestStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n  \n"), 0o600)
+	good := filepath.Join(dir, "key")
+	os.WriteFile(good, []byte(canaryKey), 0o600)
+	unreadable := filepath.Join(dir, "unreadable")
+	os.Mkdir(unreadable, 0o700) // reading a directory fails even as root
+
+	for _, tc := range []struct {
+		name string
+		env  string // SUNOR_API_KEY
+		args []string
+		want string
+	}{
+		{"no key", "", nil, "no API key"},
+		{"missing key file", "", []string{"--sunor.api-key-file=" + filepath.Join(dir, "nope")}, "no such file"},
+		{"unreadable key file", "", []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
+		{"empty key file", "", []string{"--sunor.api-key-file=" + empty}, "is empty"},
+		{"blank key env", "   ", nil, "SUNOR_API_KEY is empty"},
+		{"both key sources", canaryKey, []string{"--sunor.api-key-file=" + good}, "both --sunor.api-key-file"},
+		{"url not http", canaryKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
+		{"url without scheme", canaryKey, []string{"--sunor.url=sunor.cc"}, "not an http(s) URL"},
+		{"zero timeout", canaryKey, []string{"--sunor.timeout=0s"}, "--sunor.timeout"},
+		{"bad duration", canaryKey, []string{"--sunor.timeout=soon"}, "--sunor.timeout: time: invalid duration"},
+		{"unknown flag", canaryKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
+		{"bad log level", canaryKey, []string{"--log.level=loud"}, "--log.level: enum value"},
+		{"missing CA file", canaryKey, []string{"--sunor.ca-file=" + filepath.Join(dir, "ca.pem")}, "ca.pem"},
+		{"bad web config", canaryKey, []string{"--web.config.file=" + filepath.Join(dir, "web.yml"), "--web.listen-address=127.0.0.1:0"}, "web.yml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SUNOR_API_KEY", tc.env)
+			var stderr bytes.Buffer
+			code := run(context.Background(), tc.args, io.Discard, &stderr)
+			out := strings.TrimSpace(stderr.String())
+			if code != 1 {
+				t.Errorf("exit status %d, want 1; output:\n%s", code, out)
+			}
+			lines := strings.Split(out, "\n")
+			problem := lines[len(lines)-1]
+			if tc.name != "bad web config" && len(lines) != 1 {
+				t.Errorf("want exactly one line, got %d:\n%s", len(lines), out)
+			}
+			if !strings.Contains(problem, tc.want) {
+				t.Errorf("the line %q does not name the problem (%q)", problem, tc.want)
+			}
+			if strings.Contains(out, canaryKey) {
+				t.Errorf("the output shows the key:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestBadFlagFromEnvironmentNamesTheFlag(t *testing.T) {
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	t.Setenv("SUNOR_CACHE_TTL", "5 minutes")
+	var stderr bytes.Buffer
+	code := run(context.Background(), nil, io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "--sunor.cache-ttl") {
+		t.Errorf("exit %d, %q; want 1 and a line naming --sunor.cache-ttl", code, stderr.String())
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte(canaryKey), 0o600)
+	t.Setenv("SUNOR_API_KEY_FILE", keyFile)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	help := stdout.String() + stderr.String()
+	if strings.Contains(help, canaryKey) {
+		t.Error("--help shows the key")
+	}
+	for _, want := range []string{"--sunor.api-key-file", "SUNOR_API_KEY", "($SUNOR_CACHE_TTL)", "--web.listen-address=:10151", "--web.telemetry-path=/metrics", "--web.max-requests=40", "--sunor.timeout-offset=0.5s"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"--version"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "sunor_exporter, version") {
+		t.Errorf("--version: exit %d, %q", code, stdout.String())
+	}
+}
+
+// TestKeyNeverLeaks drives every failure mode and checks that the key shows
+// in no log line (at debug level), no /metrics answer, not the landing page,
+// and that no request carrying it reaches a host other than the API.
+func TestKeyNeverLeaks(t *testing.T) {
+	var strayKeys sync.Map
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		strayKeys.Store(r.Header.Get("x-api-key"), true)
+	}))
+	defer elsewhere.Close()
+	fake, url := fakeAPI(t, canaryKey)
+	fake.RedirectTo = elsewhere.URL + "/api/v1/account/balance?key=" + canaryKey
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--sunor.timeout=200ms")
+
+	var seen strings.Builder
+	modes := []string{"", fakesunor.FailUnauthorized, fakesunor.FailEchoKey, fakesunor.FailServerError,
+		fakesunor.FailBadGateway, fakesunor.FailPayment, fakesunor.FailAPIError, fakesunor.FailDecode,
+		fakesunor.FailMissingField, fakesunor.FailStringNumber, fakesunor.FailHugeBody, fakesunor.FailRedirect,
+		fakesunor.FailHang, fakesunor.FailSlowBody, fakesunor.FailRateLimited}
+	for _, mode := range modes {
+		fake.Update(canaryKey, func(a *fakesunor.Account) { a.Fail = mode })
+		_, body := e.get("/metrics")
+		seen.WriteString(body)
+		_, page := e.get("/")
+		seen.WriteString(page)
+	}
+	if !strings.Contains(seen.String(), `reason="rate_limited"} 1`) {
+		t.Fatal("the modes were not all driven: no 429 counted")
+	}
+	if strings.Contains(seen.String(), canaryKey) {
+		t.Error("/metrics or / shows the key")
+	}
+	if e.stop(); strings.Contains(e.log.String(), canaryKey) {
+		t.Errorf("the log shows the key:\n%s", e.log)
+	}
+	if !strings.Contains(e.log.String(), "<redacted>") {
+		t.Error("the echoed key was not redacted in the log (or the echo mode did not run)")
+	}
+	strayKeys.Range(func(k, _ any) bool {
+		t.Errorf("a request reached the redirect target with key %q", k)
+		return true
+	})
+}
+
+// TestBinarySignals runs the built binary: SIGTERM stops it gracefully with
+// status 0, and a start-up error exits with status 1.
+func TestBinarySignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sunor_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	_, url := fakeAPI(t, canaryKey)
+
+	bad := exec.Command(bin)
+	bad.Env = append(os.Environ(), "SUNOR_API_KEY=")
+	out, err := bad.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "no API key") {
+		t.Errorf("without a key: %v, %q; want exit status 1 naming the problem", err, out)
+	}
+
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(bin, "--sunor.url="+url, "--web.listen-address=127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "SUNOR_API_KEY="+canaryKey)
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var logs strings.Builder
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			if listeningRE.MatchString(sc.Text()) {
+				break
+			}
+		}
+		cmd.Process.Signal(sig)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("%v: exit %v, want 0\n%s", sig, err, logs.String())
+		}
+		if !strings.Contains(logs.String(), "msg=Stopped") {
+			t.Errorf("%v: no orderly stop logged:\n%s", sig, logs.String())
+		}
+	}
+}
