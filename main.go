@@ -21,7 +21,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/selfmetrics"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -209,23 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Name: f.account, API: client, Timeout: f.timeout, CacheTTL: f.cacheTTL,
 	}}, collector.Options{Logger: logger})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(exporterName))
-	var metrics http.Handler = collector.Handler(exporter, reg, collector.HandlerOpts{
-		TimeoutOffset: f.timeoutOffset,
-		MaxRequests:   f.maxRequests,
-		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
-	})
-	if !f.disableExporter {
-		reg.MustRegister(
-			collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		)
-		metrics = promhttp.InstrumentMetricHandler(reg, metrics)
-	}
-
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, metrics)
+	mux.Handle(f.metricsPath, metricsHandler(exporter, f, slogger))
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
@@ -266,6 +251,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	_ = level.Info(logger).Log("msg", "Stopped")
 	return 0
+}
+
+// metricsHandler serves exporter's metrics with the exporter's own: build
+// info always, Go, process and promhttp metrics unless disabled.
+func metricsHandler(exporter *collector.Exporter, f flags, slogger *slog.Logger) http.Handler {
+	own := &collector.Collectors{}
+	own.MustRegister(versioncollector.NewCollector(exporterName))
+	var h http.Handler = collector.Handler(exporter, own, collector.HandlerOpts{
+		TimeoutOffset: f.timeoutOffset,
+		MaxRequests:   f.maxRequests,
+		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
+	})
+	if !f.disableExporter {
+		own.MustRegister(
+			collectors.NewGoCollector(),
+			selfmetrics.NewProcessCollector(),
+		)
+		h = promhttp.InstrumentMetricHandler(own, h)
+	}
+	return h
 }
 
 // loadKey picks the key source: the file or the environment, never both.

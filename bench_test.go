@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sunor-community/sunor_exporter/collector"
+	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
+)
+
+// The two benchmarks below are meant to be read side by side: one scrape of
+// the exporter (as main wires it, Go and process metrics included) and one
+// direct call to the same fake API. Run:
+//
+//	go test -run '^$' -bench 'Scrape|DirectCall' -benchmem .
+
+func benchFake(b *testing.B) string {
+	fake := fakesunor.New("bench-key")
+	fake.RateLimit = 0
+	srv := httptest.NewServer(fake)
+	b.Cleanup(srv.Close)
+	b.Cleanup(fake.Close)
+	return srv.URL
+}
+
+func get(b *testing.B, c *http.Client, req *http.Request) {
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func BenchmarkDirectCall(b *testing.B) {
+	url := benchFake(b)
+	req, _ := http.NewRequest("GET", url+"/api/v1/account/balance", nil)
+	req.Header.Set("x-api-key", "bench-key")
+	c := &http.Client{}
+	b.ReportAllocs()
+	for b.Loop() {
+		get(b, c, req)
+	}
+}
+
+func benchExporter(b *testing.B, accounts int, disableExporterMetrics bool) *httptest.Server {
+	url := benchFake(b)
+	base, _ := sunor.ParseBaseURL(url)
+	client, err := newAPIClient(base, apikey.Static("bench-key"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var accts []collector.Account
+	for i := range accounts {
+		accts = append(accts, collector.Account{Name: "acct-" + string(rune('a'+i%26)) + string(rune('0'+i/26)), API: client, Timeout: 10 * time.Second})
+	}
+	exp := collector.New(accts, collector.Options{})
+	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 40, disableExporter: disableExporterMetrics}
+	srv := httptest.NewServer(metricsHandler(exp, f, slog.New(slog.DiscardHandler)))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func BenchmarkScrape(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+	}{{"all-metrics", false}, {"sunor-only", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := benchExporter(b, 1, tc.disable)
+			req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/metrics", nil)
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+			c := &http.Client{}
+			b.ReportAllocs()
+			for b.Loop() {
+				get(b, c, req)
+			}
+		})
+	}
+}
