@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
