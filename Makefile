@@ -1,0 +1,47 @@
+# sunor_exporter. `make help` lists the targets.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+PKG_VER   := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REVISION) \
+             -X $(PKG_VER).Branch=$(BRANCH) -X $(PKG_VER).BuildUser=$(shell whoami)@$(shell hostname) \
+             -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+STATICCHECK_VERSION ?= 2026.2.2
+
+.PHONY: help build test lint fuzz bench load demo e2e deploy-check ci
+
+help: ## list targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## static release binary ./sunor_exporter, version stamped
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o sunor_exporter .
+
+test: ## all tests, with the race detector (what CI runs)
+	$(GO) test -race -count=1 ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBalance -fuzztime $(or $(FUZZTIME),30s) ./internal/sunor
+
+bench: ## benchmarks with allocations
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+load: ## load script: scrapes next to direct calls, p50 ratio and peak RSS
+	$(GO) run ./tools/loadtest -duration $(or $(DURATION),5s)
+
+demo: ## fake Sunor API + exporter on :10151, no key needed
+	./scripts/demo.sh
+
+e2e: ## Prometheus + Alertmanager end-to-end test (needs Debian's prometheus, prometheus-alertmanager)
+	./deploy/e2e.sh
+
+deploy-check: ## promtool check/test of the rules, manifests consistency
+	./deploy/check.sh
+
+ci: ## what .ci/run runs after installing packages
+	./.ci/run
