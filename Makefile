@@ -7,7 +7,7 @@ PKG_VER   := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REVISION) \
              -X $(PKG_VER).Branch=$(BRANCH) -X $(PKG_VER).BuildUser=$(shell whoami)@$(shell hostname) \
              -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: help build test lint fuzz bench load demo e2e deploy-check ci
 
