@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REV
              -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test lint fuzz bench load demo e2e deploy-check ci
+.PHONY: help build test lint fuzz bench load demo e2e deploy-check ci prometheusrule
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -45,3 +45,6 @@ deploy-check: ## promtool check/test of the rules, manifests consistency
 
 ci: ## what .ci/run runs after installing packages
 	./.ci/run
+
+prometheusrule: ## regenerate deploy/kubernetes/prometheusrule.yaml from the rules file
+	./deploy/gen-prometheusrule.sh

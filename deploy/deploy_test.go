@@ -1,0 +1,444 @@
+// Package deploy holds no Go code: its tests check the deployment files
+// against each other, against the exporter, and with the real promtool and
+// amtool. The end-to-end test with running servers is e2e_test.go (build tag
+// e2e, run by deploy/e2e.sh).
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	yaml "go.yaml.in/yaml/v2"
+)
+
+// tool returns the path of a Debian-packaged tool. CI must have it; elsewhere
+// the test is skipped, saying why.
+func tool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; CI must install Debian's %s package", name, pkg)
+		}
+		t.Skipf("%s not installed (apt-get install %s)", name, pkg)
+	}
+	return p
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func TestPromtoolCheckRulesAndConfig(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	out := run(t, promtool, "check", "rules", "prometheus/rules/sunor.rules.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("promtool check rules: %s", out)
+	}
+	run(t, promtool, "check", "config", "prometheus/prometheus.yml")
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	out := run(t, promtool, "test", "rules", "prometheus/tests/sunor.rules.test.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("promtool test rules: %s", out)
+	}
+}
+
+func TestAmtoolCheckConfig(t *testing.T) {
+	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	out := run(t, amtool, "check-config", "alertmanager/alertmanager.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("amtool check-config: %s", out)
+	}
+}
+
+type ruleGroups struct {
+	Groups []map[string]any `yaml:"groups"`
+}
+
+// TestPrometheusRuleMatchesRulesFile: the Kubernetes PrometheusRule carries
+// the same groups as the plain rules file (one source of truth, generated).
+func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
+	var plain ruleGroups
+	readYAML(t, "prometheus/rules/sunor.rules.yml", &plain)
+	var crd struct {
+		APIVersion string            `yaml:"apiVersion"`
+		Kind       string            `yaml:"kind"`
+		Metadata   map[string]string `yaml:"metadata"`
+		Spec       ruleGroups        `yaml:"spec"`
+	}
+	readYAML(t, "kubernetes/prometheusrule.yaml", &crd)
+	if crd.Kind != "PrometheusRule" || len(plain.Groups) == 0 {
+		t.Fatalf("kind %q, %d groups", crd.Kind, len(plain.Groups))
+	}
+	if !reflect.DeepEqual(plain.Groups, crd.Spec.Groups) {
+		t.Error("deploy/kubernetes/prometheusrule.yaml differs from deploy/prometheus/rules/sunor.rules.yml: run `make prometheusrule`")
+	}
+}
+
+// TestEveryAlertHasTestsAndRunbook: each alert has summary, description and
+// runbook_url, a promtool test, and a runbook section in the README.
+func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
+	var plain struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Record      string            `yaml:"record"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+			Name string `yaml:"name"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, "prometheus/rules/sunor.rules.yml", &plain)
+	tests, _ := os.ReadFile("prometheus/tests/sunor.rules.test.yml")
+	readme, _ := os.ReadFile("../README.md")
+	alerts := 0
+	for _, g := range plain.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts++
+			for _, a := range []string{"summary", "description", "runbook_url"} {
+				if r.Annotations[a] == "" {
+					t.Errorf("%s has no %s", r.Alert, a)
+				}
+			}
+			if r.Labels["severity"] == "" {
+				t.Errorf("%s has no severity", r.Alert)
+			}
+			if !strings.Contains(string(tests), "alertname: "+r.Alert+"\n") {
+				t.Errorf("%s has no promtool test", r.Alert)
+			}
+			anchor := strings.ToLower(r.Alert)
+			if !strings.Contains(r.Annotations["runbook_url"], "#"+anchor) || !strings.Contains(string(readme), "### "+r.Alert+"\n") {
+				t.Errorf("%s: no README runbook section \"### %s\" matching its runbook_url", r.Alert, r.Alert)
+			}
+		}
+	}
+	if alerts < 5 {
+		t.Errorf("found %d alerts", alerts)
+	}
+}
+
+// TestDockerfileMatchesBinary: the image runs the binary it builds, as a
+// non-root user, exposing the exporter's default port.
+func TestDockerfileMatchesBinary(t *testing.T) {
+	df, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainGo, _ := os.ReadFile("../main.go")
+	port := regexp.MustCompile(`defaultAddress = ":(\d+)"`).FindSubmatch(mainGo)
+	if port == nil {
+		t.Fatal("no defaultAddress in main.go")
+	}
+	d := string(df)
+	for _, want := range []string{
+		"EXPOSE " + string(port[1]) + "\n",
+		`ENTRYPOINT ["/bin/sunor_exporter"]`,
+		"COPY --from=build /out/sunor_exporter /bin/sunor_exporter",
+		"CGO_ENABLED=0 go build -trimpath",
+		"-X github.com/prometheus/common/version.Version=${VERSION}",
+		"ARG GO_IMAGE=", "ARG RUNTIME_IMAGE=", "FROM ${GO_IMAGE} AS build", "FROM ${RUNTIME_IMAGE}",
+		"org.opencontainers.image.source",
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	user := regexp.MustCompile(`(?m)^USER (\d+):(\d+)$`).FindStringSubmatch(d)
+	if user == nil || user[1] == "0" {
+		t.Errorf("Dockerfile must set a numeric non-root USER, got %v", user)
+	}
+	dep := deployment(t)
+	sc := dep.Spec.Template.Spec.SecurityContext
+	if user != nil && (!sc.RunAsNonRoot || strconv.Itoa(sc.RunAsUser) != user[1]) {
+		t.Errorf("the Deployment runs as %d (runAsNonRoot %v), the image as %s", sc.RunAsUser, sc.RunAsNonRoot, user[1])
+	}
+}
+
+type deploymentSpec struct {
+	Spec struct {
+		Template struct {
+			Spec struct {
+				SecurityContext struct {
+					RunAsUser    int  `yaml:"runAsUser"`
+					RunAsNonRoot bool `yaml:"runAsNonRoot"`
+				} `yaml:"securityContext"`
+				Containers []container `yaml:"containers"`
+				Volumes    []struct {
+					Name   string `yaml:"name"`
+					Secret struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type container struct {
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		ContainerPort int `yaml:"containerPort"`
+	} `yaml:"ports"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+	SecurityContext struct {
+		ReadOnlyRootFilesystem   bool `yaml:"readOnlyRootFilesystem"`
+		AllowPrivilegeEscalation bool `yaml:"allowPrivilegeEscalation"`
+	} `yaml:"securityContext"`
+	Resources struct {
+		Requests map[string]string `yaml:"requests"`
+	} `yaml:"resources"`
+	LivenessProbe  probe `yaml:"livenessProbe"`
+	ReadinessProbe probe `yaml:"readinessProbe"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+	} `yaml:"httpGet"`
+}
+
+func deployment(t *testing.T) deploymentSpec {
+	t.Helper()
+	var d deploymentSpec
+	b, err := os.ReadFile("kubernetes/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestKubernetesDeployment: key from a Secret mounted as the file the flag
+// names, non-root, read-only root, requests, probes on the exporter's paths.
+func TestKubernetesDeployment(t *testing.T) {
+	d := deployment(t)
+	if len(d.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("want one container")
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.LivenessProbe.HTTPGet.Path != "/-/healthy" || c.ReadinessProbe.HTTPGet.Path != "/-/ready" {
+		t.Errorf("probes on %q and %q, want /-/healthy and /-/ready", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+	}
+	if !c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.AllowPrivilegeEscalation {
+		t.Error("want a read-only root filesystem and no privilege escalation")
+	}
+	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" {
+		t.Error("want cpu and memory requests")
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 10151 {
+		t.Errorf("ports %+v, want 10151", c.Ports)
+	}
+	var keyFile string
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--sunor.api-key-file="); ok {
+			keyFile = v
+		}
+	}
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name && v.Secret.SecretName != "" && filepath.Dir(keyFile) == m.MountPath {
+				mounted = true
+			}
+		}
+	}
+	if keyFile == "" || !mounted {
+		t.Errorf("--sunor.api-key-file=%q is not in a mounted Secret volume", keyFile)
+	}
+}
+
+// TestKubernetesServiceAndKustomization: the job label the alerts expect
+// ("sunor", the Service's name), and every listed resource exists.
+func TestKubernetesServiceAndKustomization(t *testing.T) {
+	var svc struct {
+		Metadata struct {
+			Name string `yaml:"name"`
+		} `yaml:"metadata"`
+	}
+	readYAMLLoose(t, "kubernetes/service.yaml", &svc)
+	if svc.Metadata.Name != "sunor" {
+		t.Errorf("Service name %q: SunorExporterDown expects job=\"sunor\"", svc.Metadata.Name)
+	}
+	var kust struct {
+		Resources []string `yaml:"resources"`
+	}
+	readYAMLLoose(t, "kubernetes/kustomization.yaml", &kust)
+	for _, r := range kust.Resources {
+		if _, err := os.Stat(filepath.Join("kubernetes", r)); err != nil {
+			t.Errorf("kustomization lists %s: %v", r, err)
+		}
+	}
+	if len(kust.Resources) != 4 {
+		t.Errorf("resources %v", kust.Resources)
+	}
+}
+
+type dashboard struct {
+	UID        string `json:"uid"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		Title      string `json:"title"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	b, err := os.ReadFile("grafana/dashboards/sunor.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	return d
+}
+
+// TestDashboard: the dashboard has its template variables, queries every
+// panel through the chosen data source, filters by account and instance, and
+// shows credits and USD. That every query returns data from a real
+// Prometheus is e2e_test.go's job.
+func TestDashboard(t *testing.T) {
+	d := readDashboard(t)
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v.Type
+	}
+	if vars["datasource"] != "datasource" || vars["account"] != "query" || vars["instance"] != "query" {
+		t.Errorf("template variables %v", vars)
+	}
+	titles := map[string]bool{}
+	for _, p := range d.Panels {
+		titles[p.Title] = true
+		if p.Datasource.UID != "${datasource}" {
+			t.Errorf("panel %q does not use the datasource variable", p.Title)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if strings.Contains(tg.Expr, "{") && !strings.Contains(tg.Expr, `account=~"$account",instance=~"$instance"`) {
+				t.Errorf("panel %q query %q ignores $account or $instance", p.Title, tg.Expr)
+			}
+		}
+	}
+	for _, want := range []string{"Available credits", "Frozen credits", "Total credits", "Available (USD)", "Frozen (USD)", "Total (USD)",
+		"Burn rate (credits per hour)", "Time to exhaustion", "API up", "API errors by reason", "API request duration"} {
+		if !titles[want] {
+			t.Errorf("no panel %q", want)
+		}
+	}
+	var prov struct {
+		Providers []struct {
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAMLLoose(t, "grafana/provisioning/dashboards/sunor.yml", &prov)
+	cb, _ := os.ReadFile("docker-compose.yml")
+	if len(prov.Providers) != 1 || !strings.Contains(string(cb), "./grafana/dashboards:"+prov.Providers[0].Options.Path) {
+		t.Errorf("the compose file does not mount the dashboards where provisioning looks (%+v)", prov)
+	}
+}
+
+func readYAMLLoose(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestComposeFilesExist: every file the compose file mounts is in the repo.
+func TestComposeFilesExist(t *testing.T) {
+	var compose map[string]any
+	readYAMLLoose(t, "docker-compose.yml", &compose)
+	b, _ := os.ReadFile("docker-compose.yml")
+	mounts := regexp.MustCompile(`- \./([a-z/._-]+):`).FindAllStringSubmatch(string(b), -1)
+	if len(mounts) < 4 {
+		t.Errorf("found %d mounts", len(mounts))
+	}
+	for _, m := range mounts {
+		if _, err := os.Stat(m[1]); err != nil {
+			t.Errorf("docker-compose.yml mounts %s: %v", m[1], err)
+		}
+	}
+	if !strings.Contains(string(b), "--sunor.api-key-file=/run/secrets/sunor_api_key") {
+		t.Error("the exporter does not read its key from the compose secret")
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile("systemd/sunor_exporter.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := string(b)
+	for _, want := range []string{"LoadCredential=api-key:", "--sunor.api-key-file=${CREDENTIALS_DIRECTORY}/api-key",
+		"DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict", "\nCapabilityBoundingSet=\n"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		out, _ := exec.Command(sa, "verify", "systemd/sunor_exporter.service").CombinedOutput()
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l != "" && !strings.Contains(l, "is not executable") { // the binary is not installed here
+				t.Errorf("systemd-analyze verify: %s", l)
+			}
+		}
+	}
+}
