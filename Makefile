@@ -40,8 +40,8 @@ demo: ## fake Sunor API + exporter on :10151, no key needed
 e2e: ## Prometheus + Alertmanager end-to-end test (needs Debian's prometheus, prometheus-alertmanager)
 	./deploy/e2e.sh
 
-deploy-check: ## promtool check/test of the rules, manifests consistency
-	./deploy/check.sh
+deploy-check: ## promtool/amtool checks of deploy/ and its consistency tests (part of make test)
+	$(GO) test -count=1 ./deploy/
 
 ci: ## what .ci/run runs after installing packages
 	./.ci/run
