@@ -37,12 +37,13 @@ type account struct {
 	errors   *prometheus.CounterVec // curried with account=name
 
 	balance endpoint[sunor.Balance]
+	usage   *endpoint[sunor.Usage] // nil when the usage collector is off
 
 	mu      sync.Mutex
 	backoff time.Time // no call before this, after a 429
 }
 
-func newAccount(cfg Account, errs *prometheus.CounterVec, now func() time.Time, logger log.Logger) *account {
+func newAccount(cfg Account, withUsage bool, errs *prometheus.CounterVec, now func() time.Time, logger log.Logger) *account {
 	a := &account{
 		name:     cfg.Name,
 		timeout:  cfg.Timeout,
@@ -52,10 +53,17 @@ func newAccount(cfg Account, errs *prometheus.CounterVec, now func() time.Time, 
 		errors:   errs.MustCurryWith(prometheus.Labels{"account": cfg.Name}),
 		balance:  endpoint[sunor.Balance]{name: sunor.EndpointBalance, fetch: cfg.API.Balance},
 	}
+	endpoints := []sunor.Endpoint{sunor.EndpointBalance}
+	if withUsage {
+		a.usage = &endpoint[sunor.Usage]{name: sunor.EndpointUsage, fetch: cfg.API.Usage}
+		endpoints = append(endpoints, sunor.EndpointUsage)
+	}
 	// Every reason exists from the start at 0, so that increase() sees the
 	// first failure and dashboards can list the reasons.
-	for _, r := range sunor.Reasons {
-		a.errors.WithLabelValues(string(sunor.EndpointBalance), string(r))
+	for _, ep := range endpoints {
+		for _, r := range sunor.Reasons {
+			a.errors.WithLabelValues(string(ep), string(r))
+		}
 	}
 	return a
 }
@@ -95,26 +103,99 @@ func (a *account) failed(ep sunor.Endpoint, err error) {
 	_ = logAt(a.logger).Log(kv...)
 }
 
-// collect sends this account's series for one scrape.
+// collect sends this account's series for one scrape. The balance and
+// usage calls run side by side, each under the scrape's deadline.
 func (a *account) collect(ctx context.Context, d *descs, ch chan<- prometheus.Metric) {
-	r := a.balance.get(ctx, a)
+	var (
+		wg    sync.WaitGroup
+		ur    result[sunor.Usage]
+		uTook time.Duration
+	)
+	if a.usage != nil {
+		wg.Go(func() {
+			start := time.Now()
+			ur = a.usage.get(ctx, a)
+			uTook = time.Since(start)
+		})
+	}
+	start := time.Now()
+	br := a.balance.get(ctx, a)
+	bTook := time.Since(start)
+	wg.Wait()
+
+	// Balance: sunor_api_up is the balance's alone.
 	up := 0.0
-	if r.ok {
+	if br.ok {
 		up = 1
-		ch <- prometheus.MustNewConstMetric(d.available, prometheus.GaugeValue, r.value.Available, a.name)
-		ch <- prometheus.MustNewConstMetric(d.frozen, prometheus.GaugeValue, r.value.Frozen, a.name)
-		ch <- prometheus.MustNewConstMetric(d.total, prometheus.GaugeValue, r.value.Total, a.name)
-	} else {
-		var b errBackoff
-		if errors.As(r.err, &b) || errors.Is(r.err, errGaveUp) {
-			_ = level.Debug(a.logger).Log("msg", "No balance call in this scrape", "err", r.err)
-		}
+		ch <- prometheus.MustNewConstMetric(d.available, prometheus.GaugeValue, br.value.Available, a.name)
+		ch <- prometheus.MustNewConstMetric(d.frozen, prometheus.GaugeValue, br.value.Frozen, a.name)
+		ch <- prometheus.MustNewConstMetric(d.total, prometheus.GaugeValue, br.value.Total, a.name)
 	}
+	a.logSkipped(sunor.EndpointBalance, br.err)
 	ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, up, a.name)
-	if r.called {
-		ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, r.duration.Seconds(), a.name, string(sunor.EndpointBalance))
-	}
 	if t := a.balance.lastSuccess(); !t.IsZero() {
 		ch <- prometheus.MustNewConstMetric(d.lastSuccess, prometheus.GaugeValue, float64(t.UnixNano())/1e9, a.name)
+	}
+	sendCollector(ch, d, a.name, sunor.EndpointBalance, br.ok, br.called, br.duration, bTook)
+	latest := rateLimitOf(br.called, br.at, br.rl)
+
+	if a.usage != nil {
+		if ur.ok {
+			ch <- prometheus.MustNewConstMetric(d.creditsUsed, prometheus.CounterValue, ur.value.CreditsUsed, a.name)
+			ch <- prometheus.MustNewConstMetric(d.toppedUp, prometheus.CounterValue, ur.value.CreditsToppedUp, a.name)
+			ch <- prometheus.MustNewConstMetric(d.tasks, prometheus.CounterValue, ur.value.TasksCreated, a.name)
+		}
+		a.logSkipped(sunor.EndpointUsage, ur.err)
+		sendCollector(ch, d, a.name, sunor.EndpointUsage, ur.ok, ur.called, ur.duration, uTook)
+		if u := rateLimitOf(ur.called, ur.at, ur.rl); u.at.After(latest.at) {
+			latest = u
+		}
+	}
+
+	// The X-RateLimit-* headers of the latest response in this scrape; a
+	// header it did not carry is no series.
+	if latest.rl.HasLimit {
+		ch <- prometheus.MustNewConstMetric(d.rlLimit, prometheus.GaugeValue, latest.rl.Limit, a.name)
+	}
+	if latest.rl.HasRemaining {
+		ch <- prometheus.MustNewConstMetric(d.rlRemaining, prometheus.GaugeValue, latest.rl.Remaining, a.name)
+	}
+	if latest.rl.HasReset {
+		ch <- prometheus.MustNewConstMetric(d.rlReset, prometheus.GaugeValue, float64(latest.rl.Reset.UnixNano())/1e9, a.name)
+	}
+}
+
+type stampedRateLimit struct {
+	at time.Time
+	rl sunor.RateLimit
+}
+
+func rateLimitOf(called bool, at time.Time, rl sunor.RateLimit) stampedRateLimit {
+	if !called {
+		return stampedRateLimit{}
+	}
+	return stampedRateLimit{at, rl}
+}
+
+// sendCollector sends the node_exporter-style success and duration of one
+// collector (one endpoint) and the duration of its API call, if one was made.
+func sendCollector(ch chan<- prometheus.Metric, d *descs, acct string, ep sunor.Endpoint, ok, called bool, call, took time.Duration) {
+	success := 0.0
+	if ok {
+		success = 1
+	}
+	ch <- prometheus.MustNewConstMetric(d.collectorSuccess, prometheus.GaugeValue, success, acct, string(ep))
+	ch <- prometheus.MustNewConstMetric(d.collectorDuration, prometheus.GaugeValue, took.Seconds(), acct, string(ep))
+	if called {
+		ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, call.Seconds(), acct, string(ep))
+	}
+}
+
+// logSkipped notes at debug level a scrape that made no call (back-off) or
+// gave up waiting; failed calls were logged where they failed.
+func (a *account) logSkipped(ep sunor.Endpoint, err error) {
+	var b errBackoff
+	if errors.As(err, &b) || errors.Is(err, errGaveUp) {
+		_ = level.Debug(a.logger).Log("msg", "No API call in this scrape", "endpoint", ep, "err", err)
 	}
 }

@@ -24,6 +24,15 @@ const namespace = "sunor"
 // descs are the descriptors of the per-scrape series.
 type descs struct {
 	up, available, frozen, total, duration, lastSuccess *prometheus.Desc
+	creditsUsed, toppedUp, tasks                        *prometheus.Desc
+	collectorSuccess, collectorDuration                 *prometheus.Desc
+	rlLimit, rlRemaining, rlReset                       *prometheus.Desc
+}
+
+func (d *descs) all() []*prometheus.Desc {
+	return []*prometheus.Desc{d.up, d.available, d.frozen, d.total, d.duration, d.lastSuccess,
+		d.creditsUsed, d.toppedUp, d.tasks, d.collectorSuccess, d.collectorDuration,
+		d.rlLimit, d.rlRemaining, d.rlReset}
 }
 
 func newDescs(cacheTTL time.Duration) *descs {
@@ -47,6 +56,22 @@ func newDescs(cacheTTL time.Duration) *descs {
 			"How long the API call behind this scrape took. Absent when no call was made (cache, back-off).", []string{"account", "endpoint"}, nil),
 		lastSuccess: prometheus.NewDesc(namespace+"_last_success_timestamp_seconds",
 			"Unix time of the last successful balance call. Absent before the first success.", acct, nil),
+		creditsUsed: prometheus.NewDesc(namespace+"_credits_used_total",
+			"Credits spent over the account's lifetime (usage endpoint). Absent when the usage call of this scrape failed."+cached, acct, nil),
+		toppedUp: prometheus.NewDesc(namespace+"_credits_topped_up_total",
+			"Credits added over the account's lifetime (usage endpoint). Absent when the usage call failed."+cached, acct, nil),
+		tasks: prometheus.NewDesc(namespace+"_tasks_created_total",
+			"Generation tasks created over the account's lifetime (usage endpoint). Absent when the usage call failed."+cached, acct, nil),
+		collectorSuccess: prometheus.NewDesc(namespace+"_scrape_collector_success",
+			"1 if the collector (API endpoint) got an answer in this scrape, fresh or cached, else 0.", []string{"account", "collector"}, nil),
+		collectorDuration: prometheus.NewDesc(namespace+"_scrape_collector_duration_seconds",
+			"How long the collector took in this scrape, waiting included.", []string{"account", "collector"}, nil),
+		rlLimit: prometheus.NewDesc(namespace+"_rate_limit_limit",
+			"X-RateLimit-Limit of the latest API response in this scrape: requests allowed per window for this key. Absent when no response in this scrape carried it.", acct, nil),
+		rlRemaining: prometheus.NewDesc(namespace+"_rate_limit_remaining",
+			"X-RateLimit-Remaining of the latest API response in this scrape: requests left in the window, shared with all traffic of this key.", acct, nil),
+		rlReset: prometheus.NewDesc(namespace+"_rate_limit_reset_timestamp_seconds",
+			"X-RateLimit-Reset of the latest API response in this scrape, as a Unix time.", acct, nil),
 	}
 }
 
@@ -55,6 +80,8 @@ type Options struct {
 	Logger log.Logger
 	// Now is the clock; tests set it. Default time.Now.
 	Now func() time.Time
+	// Usage turns on the usage collector (GET /api/v1/account/usage).
+	Usage bool
 }
 
 // Exporter collects the metrics of one or more Sunor accounts.
@@ -85,7 +112,7 @@ func New(accounts []Account, opts Options) *Exporter {
 	}
 	var ttl time.Duration
 	for _, cfg := range accounts {
-		e.accounts = append(e.accounts, newAccount(cfg, e.errors, opts.Now, opts.Logger))
+		e.accounts = append(e.accounts, newAccount(cfg, opts.Usage, e.errors, opts.Now, opts.Logger))
 		ttl = max(ttl, cfg.CacheTTL)
 	}
 	e.descs = newDescs(ttl)
@@ -97,7 +124,7 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	e.mu.RLock()
 	d := e.descs
 	e.mu.RUnlock()
-	for _, x := range []*prometheus.Desc{d.up, d.available, d.frozen, d.total, d.duration, d.lastSuccess} {
+	for _, x := range d.all() {
 		ch <- x
 	}
 	e.errors.Describe(ch)

@@ -178,7 +178,7 @@ func TestHandlerCompression(t *testing.T) {
 	stable := func(s string) string { // drop the per-scrape timing series
 		var keep []string
 		for _, l := range strings.Split(s, "\n") {
-			if !strings.HasPrefix(l, "sunor_api_request_duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") {
+			if !strings.HasPrefix(l, "sunor_api_request_duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") && !strings.HasPrefix(l, "sunor_scrape_collector_duration_seconds{") {
 				keep = append(keep, l)
 			}
 		}

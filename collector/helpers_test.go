@@ -69,10 +69,11 @@ type env struct {
 	clock *clock
 }
 
-type envOpt func(*Account)
+type envOpt func(*Account, *Options)
 
-func withTTL(d time.Duration) envOpt     { return func(a *Account) { a.CacheTTL = d } }
-func withTimeout(d time.Duration) envOpt { return func(a *Account) { a.Timeout = d } }
+func withTTL(d time.Duration) envOpt     { return func(a *Account, _ *Options) { a.CacheTTL = d } }
+func withTimeout(d time.Duration) envOpt { return func(a *Account, _ *Options) { a.Timeout = d } }
+func withUsage() envOpt                  { return func(_ *Account, o *Options) { o.Usage = true } }
 
 // newFakeServer serves h (a fake, or a handler in front of one) and closes it
 // at the end of the test.
@@ -102,10 +103,11 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	srv := newFakeServer(t, fake)
 	e := &env{t: t, fake: fake, srv: srv, log: &syncBuffer{}, clock: newClock()}
 	acct := Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
-	for _, o := range opts {
-		o(&acct)
+	o := Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now}
+	for _, opt := range opts {
+		opt(&acct, &o)
 	}
-	e.exp = New([]Account{acct}, Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now})
+	e.exp = New([]Account{acct}, o)
 	return e
 }
 

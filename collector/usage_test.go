@@ -1,0 +1,205 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+)
+
+func TestUsageCollector(t *testing.T) {
+	e := newEnv(t, withUsage())
+	want := `
+# HELP sunor_credits_used_total Credits spent over the account's lifetime (usage endpoint). Absent when the usage call of this scrape failed.
+# TYPE sunor_credits_used_total counter
+sunor_credits_used_total{account="prod"} 350
+# HELP sunor_credits_topped_up_total Credits added over the account's lifetime (usage endpoint). Absent when the usage call failed.
+# TYPE sunor_credits_topped_up_total counter
+sunor_credits_topped_up_total{account="prod"} 1000
+# HELP sunor_tasks_created_total Generation tasks created over the account's lifetime (usage endpoint). Absent when the usage call failed.
+# TYPE sunor_tasks_created_total counter
+sunor_tasks_created_total{account="prod"} 42
+# HELP sunor_scrape_collector_success 1 if the collector (API endpoint) got an answer in this scrape, fresh or cached, else 0.
+# TYPE sunor_scrape_collector_success gauge
+sunor_scrape_collector_success{account="prod",collector="balance"} 1
+sunor_scrape_collector_success{account="prod",collector="usage"} 1
+`
+	if err := testutil.CollectAndCompare(e.exp, strings.NewReader(want),
+		"sunor_credits_used_total", "sunor_credits_topped_up_total", "sunor_tasks_created_total", "sunor_scrape_collector_success"); err != nil {
+		t.Fatal(err)
+	}
+	if e.fake.Requests("usage") != 1 || e.fake.Requests("balance") != 1 {
+		t.Errorf("requests: balance %d, usage %d; want one each", e.fake.Requests("balance"), e.fake.Requests("usage"))
+	}
+	mfs := e.scrape()
+	for _, c := range []string{"balance", "usage"} {
+		if _, ok := value(mfs, "sunor_scrape_collector_duration_seconds", map[string]string{"collector": c}); !ok {
+			t.Errorf("no collector duration for %s", c)
+		}
+		if _, ok := value(mfs, "sunor_api_request_duration_seconds", map[string]string{"endpoint": c}); !ok {
+			t.Errorf("no request duration for %s", c)
+		}
+	}
+	problems, err := testutil.CollectAndLint(e.exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if p.Metric != "sunor_credits_total" {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+// TestUsageFailureLeavesBalanceAlone: a failing usage call hides the usage
+// series and is counted under endpoint="usage"; sunor_api_up stays the
+// balance's.
+func TestUsageFailureLeavesBalanceAlone(t *testing.T) {
+	e := newEnv(t, withUsage())
+	e.fake.Update(testKey, func(a *fakesunor.Account) { a.FailUsage = fakesunor.FailServerError })
+	mfs := e.scrape()
+	if up := mustValue(t, mfs, "sunor_api_up", nil); up != 1 {
+		t.Errorf("sunor_api_up = %v with a healthy balance, want 1", up)
+	}
+	if _, ok := mfs["sunor_credits_used_total"]; ok {
+		t.Error("usage counters present after a failed usage call")
+	}
+	if v := mustValue(t, mfs, "sunor_scrape_collector_success", map[string]string{"collector": "usage"}); v != 0 {
+		t.Errorf("usage collector success = %v, want 0", v)
+	}
+	if v := mustValue(t, mfs, "sunor_scrape_collector_success", map[string]string{"collector": "balance"}); v != 1 {
+		t.Errorf("balance collector success = %v, want 1", v)
+	}
+	if got := errorsFor(mfs, "usage", "server_error"); got != 1 {
+		t.Errorf("errors{endpoint=usage,reason=server_error} = %v, want 1", got)
+	}
+	if got := errorsFor(mfs, "balance", "server_error"); got != 0 {
+		t.Errorf("errors{endpoint=balance,reason=server_error} = %v, want 0", got)
+	}
+	if l := logLines(e.log.String(), "endpoint=usage"); len(l) != 1 || !strings.Contains(l[0], "reason=server_error") {
+		t.Errorf("want one usage failure log line:\n%s", e.log)
+	}
+}
+
+// TestRateLimitOnEitherEndpointPausesBoth: the budget is per key.
+func TestRateLimitOnEitherEndpointPausesBoth(t *testing.T) {
+	e := newEnv(t, withUsage())
+	e.fake.Update(testKey, func(a *fakesunor.Account) { a.FailUsage = fakesunor.FailRateLimited })
+	e.scrape()
+	e.fake.Update(testKey, func(a *fakesunor.Account) { a.FailUsage = "" })
+	mfs := e.scrape()
+	if b, u := e.fake.Requests("balance"), e.fake.Requests("usage"); b != 1 || u != 1 {
+		t.Errorf("after a 429 on usage: %d balance and %d usage requests, want 1 and 1 (no call in the back-off)", b, u)
+	}
+	if up := mustValue(t, mfs, "sunor_api_up", nil); up != 0 {
+		t.Errorf("sunor_api_up = %v during the back-off, want 0", up)
+	}
+	e.clock.Advance(31 * time.Second)
+	e.scrape()
+	if b, u := e.fake.Requests("balance"), e.fake.Requests("usage"); b != 2 || u != 2 {
+		t.Errorf("after Retry-After: %d balance and %d usage requests, want 2 and 2", b, u)
+	}
+}
+
+func TestUsageSharesCacheTTL(t *testing.T) {
+	e := newEnv(t, withUsage(), withTTL(time.Minute))
+	e.scrape()
+	mfs := e.scrape()
+	if e.fake.Requests("usage") != 1 {
+		t.Errorf("usage requests = %d within the TTL, want 1", e.fake.Requests("usage"))
+	}
+	if v := mustValue(t, mfs, "sunor_credits_used_total", nil); v != 350 {
+		t.Errorf("cached usage: %v", v)
+	}
+}
+
+// TestRateLimitHeaders: the X-RateLimit-* gauges come from this scrape's
+// latest response, each present only if that response had the header.
+func TestRateLimitHeaders(t *testing.T) {
+	e := newEnv(t, withUsage(), withTTL(time.Minute))
+	mfs := e.scrape()
+	if v := mustValue(t, mfs, "sunor_rate_limit_limit", map[string]string{"account": "prod"}); v != 120 {
+		t.Errorf("limit = %v, want 120", v)
+	}
+	// Two requests so far (balance and usage): the latest saw 118 left.
+	if v := mustValue(t, mfs, "sunor_rate_limit_remaining", nil); v != 118 {
+		t.Errorf("remaining = %v, want 118 (from the later of the two responses)", v)
+	}
+	reset := mustValue(t, mfs, "sunor_rate_limit_reset_timestamp_seconds", nil)
+	if now := float64(time.Now().Unix()); reset < now || reset > now+61 {
+		t.Errorf("reset = %v, want within the next minute of %v", reset, now)
+	}
+	// A cached scrape made no call: no header, no series.
+	mfs = e.scrape()
+	for _, n := range []string{"sunor_rate_limit_limit", "sunor_rate_limit_remaining", "sunor_rate_limit_reset_timestamp_seconds"} {
+		if _, ok := mfs[n]; ok {
+			t.Errorf("%s present in a scrape that made no call", n)
+		}
+	}
+	// An API version without X-RateLimit-Reset.
+	e2 := newEnv(t)
+	e2.fake.NoReset = true
+	mfs = e2.scrape()
+	if _, ok := mfs["sunor_rate_limit_reset_timestamp_seconds"]; ok {
+		t.Error("reset present though the API did not send it")
+	}
+	if _, ok := mfs["sunor_rate_limit_remaining"]; !ok {
+		t.Error("remaining absent though the API sent it")
+	}
+	e3 := newEnv(t)
+	e3.fake.RateLimit = 0
+	if _, ok := e3.scrape()["sunor_rate_limit_limit"]; ok {
+		t.Error("limit present though the API sent no rate-limit header")
+	}
+}
+
+// TestSlowAccountDoesNotHideAnother: two accounts in one scrape; one hangs
+// past its timeout, the other's series still arrive in the same scrape.
+func TestSlowAccountDoesNotHideAnother(t *testing.T) {
+	fake := fakesunor.New("key-a")
+	fake.SetAccount("key-b", fakesunor.Account{Available: 7, Frozen: 1, CreditsUsed: 35})
+	fake.Update("key-a", func(a *fakesunor.Account) { a.Fail = fakesunor.FailHang })
+	var hung atomic.Int32
+	srv := newFakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-api-key") == "key-a" {
+			hung.Add(1)
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(fake.Close)
+	buf := &syncBuffer{}
+	exp := New([]Account{
+		{Name: "a", API: newClient(t, srv.URL, apikey.Static("key-a")), Timeout: 200 * time.Millisecond},
+		{Name: "b", API: newClient(t, srv.URL, apikey.Static("key-b")), Timeout: 10 * time.Second},
+	}, Options{Logger: log.NewLogfmtLogger(buf), Usage: true})
+	mfs := gather(t, exp.WithContext(context.Background()))
+	if v := mustValue(t, mfs, "sunor_credits_available", map[string]string{"account": "b"}); v != 7 {
+		t.Errorf("b: available = %v, want 7", v)
+	}
+	if v := mustValue(t, mfs, "sunor_credits_used_total", map[string]string{"account": "b"}); v != 35 {
+		t.Errorf("b: used = %v, want 35", v)
+	}
+	if v := mustValue(t, mfs, "sunor_api_up", map[string]string{"account": "b"}); v != 1 {
+		t.Errorf("b: up = %v, want 1", v)
+	}
+	if v := mustValue(t, mfs, "sunor_api_up", map[string]string{"account": "a"}); v != 0 {
+		t.Errorf("a: up = %v, want 0", v)
+	}
+	if _, ok := value(mfs, "sunor_credits_available", map[string]string{"account": "a"}); ok {
+		t.Error("a: credits present though its call timed out")
+	}
+	if v, _ := value(mfs, "sunor_api_errors_total", map[string]string{"account": "a", "endpoint": "balance", "reason": "timeout"}); v != 1 {
+		t.Errorf("a: timeout errors = %v, want 1", v)
+	}
+	if hung.Load() == 0 {
+		t.Error("account a never reached the fake")
+	}
+}
