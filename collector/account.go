@@ -25,11 +25,17 @@ type Account struct {
 	API      API           // the client holding this account's key
 	Timeout  time.Duration // the most one API call may take
 	CacheTTL time.Duration // reuse a successful answer this long; 0 is off
+	// Identity says what the account was built from (its entry in the
+	// config file). Across SetAccounts, an account with the same Name and
+	// a non-empty, equal Identity keeps its state: cache, back-off and the
+	// call in flight.
+	Identity string
 }
 
 // account is the live state of one Account.
 type account struct {
 	name     string
+	identity string
 	timeout  time.Duration
 	cacheTTL time.Duration
 	now      func() time.Time
@@ -46,6 +52,7 @@ type account struct {
 func newAccount(cfg Account, withUsage bool, errs *prometheus.CounterVec, now func() time.Time, logger log.Logger) *account {
 	a := &account{
 		name:     cfg.Name,
+		identity: cfg.Identity,
 		timeout:  cfg.Timeout,
 		cacheTTL: cfg.CacheTTL,
 		now:      now,
@@ -137,7 +144,10 @@ func (a *account) collect(ctx context.Context, d *descs, ch chan<- prometheus.Me
 		ch <- prometheus.MustNewConstMetric(d.lastSuccess, prometheus.GaugeValue, float64(t.UnixNano())/1e9, a.name)
 	}
 	sendCollector(ch, d, a.name, sunor.EndpointBalance, br.ok, br.called, br.duration, bTook)
-	latest := rateLimitOf(br.called, br.at, br.rl)
+	var latest *sunor.RateLimit
+	if br.called {
+		latest = &br.rl
+	}
 
 	if a.usage != nil {
 		if ur.ok {
@@ -147,34 +157,39 @@ func (a *account) collect(ctx context.Context, d *descs, ch chan<- prometheus.Me
 		}
 		a.logSkipped(sunor.EndpointUsage, ur.err)
 		sendCollector(ch, d, a.name, sunor.EndpointUsage, ur.ok, ur.called, ur.duration, uTook)
-		if u := rateLimitOf(ur.called, ur.at, ur.rl); u.at.After(latest.at) {
-			latest = u
+		if ur.called && (latest == nil || newerRateLimit(ur.rl, *latest)) {
+			latest = &ur.rl
 		}
 	}
 
 	// The X-RateLimit-* headers of the latest response in this scrape; a
 	// header it did not carry is no series.
-	if latest.rl.HasLimit {
-		ch <- prometheus.MustNewConstMetric(d.rlLimit, prometheus.GaugeValue, latest.rl.Limit, a.name)
+	if latest == nil {
+		return
 	}
-	if latest.rl.HasRemaining {
-		ch <- prometheus.MustNewConstMetric(d.rlRemaining, prometheus.GaugeValue, latest.rl.Remaining, a.name)
+	if latest.HasLimit {
+		ch <- prometheus.MustNewConstMetric(d.rlLimit, prometheus.GaugeValue, latest.Limit, a.name)
 	}
-	if latest.rl.HasReset {
-		ch <- prometheus.MustNewConstMetric(d.rlReset, prometheus.GaugeValue, float64(latest.rl.Reset.UnixNano())/1e9, a.name)
+	if latest.HasRemaining {
+		ch <- prometheus.MustNewConstMetric(d.rlRemaining, prometheus.GaugeValue, latest.Remaining, a.name)
+	}
+	if latest.HasReset {
+		ch <- prometheus.MustNewConstMetric(d.rlReset, prometheus.GaugeValue, float64(latest.Reset.UnixNano())/1e9, a.name)
 	}
 }
 
-type stampedRateLimit struct {
-	at time.Time
-	rl sunor.RateLimit
-}
-
-func rateLimitOf(called bool, at time.Time, rl sunor.RateLimit) stampedRateLimit {
-	if !called {
-		return stampedRateLimit{}
+// newerRateLimit reports whether x is a later state of the key's budget than
+// y. The balance and usage calls run at the same time, so which answer
+// arrived last says nothing about which the API counted last; the API's own
+// counters do: a later window first, then fewer requests remaining.
+func newerRateLimit(x, y sunor.RateLimit) bool {
+	if x.HasReset && y.HasReset && !x.Reset.Equal(y.Reset) {
+		return x.Reset.After(y.Reset)
 	}
-	return stampedRateLimit{at, rl}
+	if x.HasRemaining != y.HasRemaining {
+		return x.HasRemaining
+	}
+	return x.Remaining < y.Remaining
 }
 
 // sendCollector sends the node_exporter-style success and duration of one

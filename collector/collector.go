@@ -110,13 +110,40 @@ func New(accounts []Account, opts Options) *Exporter {
 			Help:      "Failed Sunor API calls by endpoint and reason. A call shared by concurrent scrapes counts once.",
 		}, []string{"account", "endpoint", "reason"}),
 	}
-	var ttl time.Duration
+	e.SetAccounts(accounts)
+	return e
+}
+
+// SetAccounts replaces the accounts, as on a reload of the config file.
+// Accounts whose Name and Identity are unchanged keep their state and
+// counters; the counters of accounts that are gone are deleted.
+func (e *Exporter) SetAccounts(accounts []Account) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := map[string]*account{}
+	for _, a := range e.accounts {
+		old[a.name] = a
+	}
+	var (
+		next []*account
+		ttl  time.Duration
+		kept = map[string]bool{}
+	)
 	for _, cfg := range accounts {
-		e.accounts = append(e.accounts, newAccount(cfg, opts.Usage, e.errors, opts.Now, opts.Logger))
+		if a := old[cfg.Name]; a != nil && cfg.Identity != "" && a.identity == cfg.Identity {
+			next = append(next, a)
+		} else {
+			next = append(next, newAccount(cfg, e.opts.Usage, e.errors, e.opts.Now, e.opts.Logger))
+		}
+		kept[cfg.Name] = true
 		ttl = max(ttl, cfg.CacheTTL)
 	}
-	e.descs = newDescs(ttl)
-	return e
+	for name := range old {
+		if !kept[name] {
+			e.errors.DeletePartialMatch(prometheus.Labels{"account": name})
+		}
+	}
+	e.accounts, e.descs = next, newDescs(ttl)
 }
 
 // Describe implements prometheus.Collector.

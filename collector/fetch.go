@@ -19,7 +19,6 @@ type result[T any] struct {
 	cached   bool            // answered from the cache, no call made
 	called   bool            // a request was made for this scrape (possibly shared)
 	duration time.Duration   // of that request
-	at       time.Time       // when that request ended
 	rl       sunor.RateLimit // headers of that request
 	err      error
 }
@@ -93,8 +92,7 @@ func (e *endpoint[T]) call(scrapeCtx context.Context, a *account) result[T] {
 	}
 	start := time.Now()
 	v, rl, err := e.fetch(ctx)
-	end := time.Now()
-	r := result[T]{value: v, called: true, duration: end.Sub(start), at: end, rl: rl, err: err}
+	r := result[T]{value: v, called: true, duration: time.Since(start), rl: rl, err: err}
 	if err != nil {
 		a.failed(e.name, err)
 		return r

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 func TestUsageCollector(t *testing.T) {
@@ -129,9 +130,10 @@ func TestRateLimitHeaders(t *testing.T) {
 	if v := mustValue(t, mfs, "sunor_rate_limit_limit", map[string]string{"account": "prod"}); v != 120 {
 		t.Errorf("limit = %v, want 120", v)
 	}
-	// Two requests so far (balance and usage): the latest saw 118 left.
+	// Two requests so far (balance and usage): the API's later state is
+	// 118 left, whichever answer arrived first.
 	if v := mustValue(t, mfs, "sunor_rate_limit_remaining", nil); v != 118 {
-		t.Errorf("remaining = %v, want 118 (from the later of the two responses)", v)
+		t.Errorf("remaining = %v, want 118 (the later of the two states)", v)
 	}
 	reset := mustValue(t, mfs, "sunor_rate_limit_reset_timestamp_seconds", nil)
 	if now := float64(time.Now().Unix()); reset < now || reset > now+61 {
@@ -201,5 +203,62 @@ func TestSlowAccountDoesNotHideAnother(t *testing.T) {
 	}
 	if hung.Load() == 0 {
 		t.Error("account a never reached the fake")
+	}
+}
+
+// TestSetAccountsKeepsUnchanged: on a reload, an unchanged account keeps its
+// cache and counters, a changed one starts afresh, a removed one loses its
+// series, a new one appears.
+func TestSetAccountsKeepsUnchanged(t *testing.T) {
+	fake := fakesunor.New("key-a")
+	fake.SetAccount("key-b", fakesunor.Account{Available: 7})
+	srv := newFakeServer(t, fake)
+	acct := func(name, key, identity string) Account {
+		return Account{Name: name, API: newClient(t, srv.URL, apikey.Static(key)), Timeout: time.Second, CacheTTL: time.Hour, Identity: identity}
+	}
+	exp := New([]Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b1"), acct("gone", "wrong-key", "g1")}, Options{})
+	gather(t, exp) // fills the caches; "gone" counts one unauthorized
+	if n := fake.Requests("balance"); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+	exp.SetAccounts([]Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b2"), acct("new", "key-b", "n1")})
+	mfs := gather(t, exp)
+	// a: cached (no request); b: changed, so fetched again; new: fetched.
+	if n := fake.Requests("balance"); n != 5 {
+		t.Errorf("%d requests after the reload, want 5 (a from its cache, b and new fetched)", n)
+	}
+	for _, name := range []string{"a", "b", "new"} {
+		if v, ok := value(mfs, "sunor_api_up", map[string]string{"account": name}); !ok || v != 1 {
+			t.Errorf("%s: up %v (present %v)", name, v, ok)
+		}
+	}
+	if _, ok := value(mfs, "sunor_api_up", map[string]string{"account": "gone"}); ok {
+		t.Error("a removed account still has series")
+	}
+	if _, ok := value(mfs, "sunor_api_errors_total", map[string]string{"account": "gone"}); ok {
+		t.Error("a removed account still has error counters")
+	}
+}
+
+func TestNewerRateLimit(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	rl := func(remaining float64, reset time.Time) sunor.RateLimit {
+		return sunor.RateLimit{Remaining: remaining, HasRemaining: true, Reset: reset, HasReset: !reset.IsZero()}
+	}
+	for _, tc := range []struct {
+		x, y sunor.RateLimit
+		want bool
+	}{
+		{rl(10, t0), rl(11, t0), true},                   // same window, fewer left
+		{rl(11, t0), rl(10, t0), false},                  //
+		{rl(119, t0.Add(time.Minute)), rl(2, t0), true},  // a new window
+		{rl(2, t0), rl(119, t0.Add(time.Minute)), false}, //
+		{rl(5, time.Time{}), rl(6, time.Time{}), true},   // no reset header
+		{sunor.RateLimit{}, rl(6, time.Time{}), false},   // no header at all
+		{rl(6, time.Time{}), sunor.RateLimit{}, true},    //
+	} {
+		if got := newerRateLimit(tc.x, tc.y); got != tc.want {
+			t.Errorf("newerRateLimit(%+v, %+v) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
 	}
 }
