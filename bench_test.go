@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
+
 	"github.com/sunor-community/sunor_exporter/collector"
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
@@ -55,20 +58,20 @@ func BenchmarkDirectCall(b *testing.B) {
 	}
 }
 
-func benchExporter(b *testing.B, accounts int, disableExporterMetrics bool) *httptest.Server {
+func benchExporter(b *testing.B, n int, disableExporterMetrics bool) *httptest.Server {
 	url := benchFake(b)
 	base, _ := sunor.ParseBaseURL(url)
-	client, err := newAPIClient(base, apikey.Static("bench-key"), "")
+	client, err := accounts.NewClient(base, apikey.Static("bench-key"), commoncfg.DefaultHTTPClientConfig, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
 	var accts []collector.Account
-	for i := range accounts {
+	for i := range n {
 		accts = append(accts, collector.Account{Name: "acct-" + string(rune('a'+i%26)) + string(rune('0'+i/26)), API: client, Timeout: 10 * time.Second})
 	}
 	exp := collector.New(accts, collector.Options{})
 	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 40, disableExporter: disableExporterMetrics}
-	srv := httptest.NewServer(metricsHandler(exp, f, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(metricsHandler(exp, &collector.Collectors{}, f, slog.New(slog.DiscardHandler)))
 	b.Cleanup(srv.Close)
 	return srv
 }

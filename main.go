@@ -9,9 +9,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,16 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/sunor-community/sunor_exporter/collector"
-	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/selfmetrics"
-	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 const (
@@ -41,9 +37,6 @@ const (
 	// defaultAddress is outside 9100-9999, which the Prometheus default
 	// port registry has filled.
 	defaultAddress = ":10151"
-	// envAPIKey holds the key itself. There is deliberately no flag for
-	// it: a flag's value shows in ps and /proc/PID/cmdline.
-	envAPIKey = "SUNOR_API_KEY"
 )
 
 func main() {
@@ -67,6 +60,10 @@ type flags struct {
 	cacheTTL      time.Duration
 	caFile        string
 
+	configFile  string
+	configCheck bool
+	usage       bool
+
 	logLevel  string
 	logFormat string
 }
@@ -75,7 +72,7 @@ type flags struct {
 // there (--help, --version, a bad flag), having printed why.
 func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the credit balance of a Sunor API account (sunor.cc).\n\n"+
-		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+envAPIKey+"; "+
+		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+accounts.EnvAPIKey+"; "+
 		"it is never taken on the command line.")
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
@@ -94,7 +91,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
 
 	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.url)
-	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; re-read when it changes). Alternatively set the environment variable "+envAPIKey+".").
+	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; re-read when it changes). Alternatively set the environment variable "+accounts.EnvAPIKey+".").
 		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.keyFile)
 	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account)
 	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
@@ -104,6 +101,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.cache-ttl", "Reuse a successful answer for this long instead of calling the API (0 is off). Failures are never cached.").
 		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.cacheTTL)
 	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.caFile)
+
+	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout and --sunor.cache-ttl become their defaults. Reloaded on SIGHUP and POST /-/reload.").
+		PlaceHolder("PATH").StringVar(&f.configFile)
+	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
+	app.Flag("collector.usage", "Also call GET /api/v1/account/usage for the spend counters (one more API call per scrape and account).").Default("true").BoolVar(&f.usage)
 
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
@@ -180,13 +182,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	base, err := sunor.ParseBaseURL(f.url)
-	if err != nil {
-		return fail("Invalid --sunor.url", err)
-	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		_ = level.Warn(logger).Log("msg", "--sunor.url is plain http: the API key crosses the network unencrypted", "url", base.String())
-	}
 	if f.timeout <= 0 {
 		return fail("Invalid --sunor.timeout", fmt.Errorf("must be positive, got %s", f.timeout))
 	}
@@ -196,31 +191,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !strings.HasPrefix(f.metricsPath, "/") || f.metricsPath == "/" {
 		return fail("Invalid --web.telemetry-path", fmt.Errorf("%q must start with / and not be / (the landing page)", f.metricsPath))
 	}
-	key, err := loadKey(f.keyFile, os.Getenv(envAPIKey), logger)
-	if err != nil {
-		return fail("Cannot load the API key", err)
+	spec := accounts.Spec{
+		ConfigFile: f.configFile, URL: f.url, Timeout: f.timeout, CacheTTL: f.cacheTTL, CAFile: f.caFile,
+		Account: f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
+		UserAgent: version.ComponentUserAgent(exporterName),
 	}
-	client, err := newAPIClient(base, key, f.caFile)
+	accts, err := accounts.Build(spec, logger)
 	if err != nil {
-		return fail("Cannot set up the HTTP client", err)
+		return fail("Invalid configuration", err)
+	}
+	if f.configCheck {
+		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(accountNames(accts), ", "))
+		return 0
 	}
 
-	exporter := collector.New([]collector.Account{{
-		Name: f.account, API: client, Timeout: f.timeout, CacheTTL: f.cacheTTL,
-	}}, collector.Options{Logger: logger})
+	exporter := collector.New(accts, collector.Options{Logger: logger, Usage: f.usage})
+	own := &collector.Collectors{}
+	reload := newReloader(spec, exporter, own, logger)
 
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, metricsHandler(exporter, f, slogger))
+	mux.Handle(f.metricsPath, metricsHandler(exporter, own, f, slogger))
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
+	mux.HandleFunc("/-/reload", reload.serveHTTP)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "Sunor Exporter",
 		Description: "Prometheus exporter for the credit balance of the Sunor API",
 		Version:     version.Info(),
 		Profiling:   "false", // no pprof handlers are served
-		ExtraHTML: fmt.Sprintf("<p>Account <code>%s</code> at <code>%s</code>.</p>",
-			html.EscapeString(f.account), html.EscapeString(base.String())),
+		ExtraHTML:   landingAccounts(accts),
 		Links: []web.LandingLinks{
 			{Address: f.metricsPath, Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
@@ -233,8 +233,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", f.account, "url", base.String(),
-		"timeout", f.timeout, "cache_ttl", f.cacheTTL)
+	for _, a := range accts {
+		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "timeout", a.Timeout, "cache_ttl", a.CacheTTL, "usage", f.usage)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = reload.reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, f.web, slogger) }()
@@ -255,8 +269,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // metricsHandler serves exporter's metrics with the exporter's own: build
 // info always, Go, process and promhttp metrics unless disabled.
-func metricsHandler(exporter *collector.Exporter, f flags, slogger *slog.Logger) http.Handler {
-	own := &collector.Collectors{}
+func metricsHandler(exporter *collector.Exporter, own *collector.Collectors, f flags, slogger *slog.Logger) http.Handler {
 	own.MustRegister(versioncollector.NewCollector(exporterName))
 	var h http.Handler = collector.Handler(exporter, own, collector.HandlerOpts{
 		TimeoutOffset: f.timeoutOffset,
@@ -273,41 +286,22 @@ func metricsHandler(exporter *collector.Exporter, f flags, slogger *slog.Logger)
 	return h
 }
 
-// loadKey picks the key source: the file or the environment, never both.
-func loadKey(file, env string, logger log.Logger) (apikey.Source, error) {
-	switch {
-	case file != "" && env != "":
-		return nil, fmt.Errorf("both --sunor.api-key-file (or SUNOR_API_KEY_FILE) and %s are set; set one", envAPIKey)
-	case file != "":
-		return apikey.NewFile(file, logger)
-	case env != "":
-		return apikey.FromEnv(envAPIKey, env)
-	default:
-		return nil, fmt.Errorf("no API key: set --sunor.api-key-file (or SUNOR_API_KEY_FILE) or %s", envAPIKey)
+func accountNames(accts []collector.Account) []string {
+	var names []string
+	for _, a := range accts {
+		names = append(names, a.Name)
 	}
+	return names
 }
 
-// newAPIClient builds the HTTP client from prometheus/common's config, which
-// brings proxy-from-environment and a custom CA; redirects stay off.
-func newAPIClient(base *url.URL, key apikey.Source, caFile string) (*sunor.Client, error) {
-	cfg := config.DefaultHTTPClientConfig
-	cfg.FollowRedirects = false
-	cfg.ProxyFromEnvironment = true
-	cfg.TLSConfig.CAFile = caFile
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// landingAccounts lists the accounts on the landing page: names only, no
+// key, no URL credentials (ParseBaseURL refuses them).
+func landingAccounts(accts []collector.Account) string {
+	var b strings.Builder
+	b.WriteString("<p>Accounts at start-up:")
+	for _, a := range accts {
+		fmt.Fprintf(&b, " <code>%s</code>", html.EscapeString(a.Name))
 	}
-	hc, err := config.NewClientFromConfig(cfg, exporterName, config.WithUserAgent(version.ComponentUserAgent(exporterName)))
-	if err != nil {
-		return nil, err
-	}
-	return sunor.NewClient(base, hc, key.Key), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	b.WriteString("</p>")
+	return b.String()
 }

@@ -1,0 +1,256 @@
+package main
+
+// Tests of --config.file: several accounts, --config.check, reload.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+)
+
+func writeConfig(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// twoAccounts sets up a fake knowing two keys, one in a file and one in an
+// environment variable, and a config file naming both.
+func twoAccounts(t *testing.T) (fake *fakesunor.Server, cfgPath, keyFile string) {
+	t.Helper()
+	fake, url := fakeAPI(t, "key-prod")
+	fake.SetAccount("key-staging", fakesunor.Account{Available: 42, Frozen: 0, CreditsUsed: 8})
+	dir := t.TempDir()
+	keyFile = filepath.Join(dir, "prod.key")
+	os.WriteFile(keyFile, []byte("key-prod\n"), 0o600)
+	t.Setenv("SUNOR_STAGING_KEY", "key-staging")
+	t.Setenv("SUNOR_API_KEY", "")
+	cfgPath = filepath.Join(dir, "sunor.yml")
+	writeConfig(t, cfgPath, `accounts:
+  - name: prod
+    api_key_file: `+keyFile+`
+    url: `+url+`
+  - name: staging
+    api_key_env: SUNOR_STAGING_KEY
+    url: `+url+`
+    timeout: 5s
+`)
+	return fake, cfgPath, keyFile
+}
+
+func TestConfigFileTwoAccounts(t *testing.T) {
+	fake, cfg, _ := twoAccounts(t)
+	e := start(t, "--config.file="+cfg)
+	_, body := e.get("/metrics")
+	m := parseMetrics(t, body)
+	for acct, want := range map[string]float64{"prod": 950, "staging": 42} {
+		if v, ok := sample(t, m, "sunor_credits_available", map[string]string{"account": acct}); !ok || v != want {
+			t.Errorf("%s: available %v (present %v), want %v", acct, v, ok, want)
+		}
+	}
+	if v, _ := sample(t, m, "sunor_credits_used_total", map[string]string{"account": "staging"}); v != 8 {
+		t.Errorf("staging: used %v, want 8", v)
+	}
+	if v, ok := sample(t, m, "sunor_config_last_reload_successful", nil); !ok || v != 1 {
+		t.Errorf("sunor_config_last_reload_successful = %v (present %v), want 1", v, ok)
+	}
+	if _, ok := sample(t, m, "sunor_rate_limit_remaining", map[string]string{"account": "prod"}); !ok {
+		t.Error("no rate-limit headroom for prod")
+	}
+	if fake.Requests("usage") != 2 || fake.Requests("balance") != 2 {
+		t.Errorf("requests: %d balance, %d usage; want 2 and 2", fake.Requests("balance"), fake.Requests("usage"))
+	}
+	_, page := e.get("/")
+	if !strings.Contains(page, "<code>prod</code>") || !strings.Contains(page, "<code>staging</code>") {
+		t.Error("the landing page does not list the accounts")
+	}
+	checkWithPromtool(t, body)
+}
+
+func TestNoConfigReloadMetricsWithoutConfigFile(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	_, body := e.get("/metrics")
+	if strings.Contains(body, "sunor_config_") {
+		t.Error("sunor_config_* present without --config.file")
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/-/reload", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("POST /-/reload without a config file: %d, want 500", resp.StatusCode)
+	}
+}
+
+func TestUsageCollectorOff(t *testing.T) {
+	fake, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--no-collector.usage")
+	_, body := e.get("/metrics")
+	if fake.Requests("usage") != 0 || strings.Contains(body, "sunor_credits_used_total") || strings.Contains(body, `endpoint="usage"`) {
+		t.Errorf("usage called (%d) or exposed with --no-collector.usage", fake.Requests("usage"))
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	_, cfg, keyFile := twoAccounts(t)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--config.check of a good file: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "OK: 2 account(s): prod, staging") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	dir := filepath.Dir(cfg)
+	for name, tc := range map[string]struct {
+		yaml, want string
+		env        map[string]string
+	}{
+		"unset key variable": {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: environment variable SUNOR_NOPE_KEY is not set", nil},
+		"unreadable key file": {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "nope") + "\n", "sunor.yml:3: accounts[0] (a): api_key_file:", nil},
+		"empty key file":      {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "empty") + "\n", "is empty", nil},
+		"duplicate names":     {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n  - name: a\n    api_key_env: SUNOR_STAGING_KEY\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`, nil},
+		"unknown field":       {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    apikey: x\n", "line 4: field apikey not found", nil},
+		"bad url":             {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    url: ftp://x\n", "sunor.yml:4: accounts[0] (a): url:", nil},
+		"missing CA":          {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    http_client_config:\n      tls_config:\n        ca_file: /nonexistent/ca.pem\n", "accounts[0] (a): http_client_config:", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(dir, "empty"), []byte("\n"), 0o600)
+			p := filepath.Join(t.TempDir(), "sunor.yml")
+			writeConfig(t, p, tc.yaml)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"--config.file=" + p, "--config.check"}, &stdout, &stderr)
+			out := strings.TrimSpace(stderr.String())
+			if code != 1 || !strings.Contains(strings.ReplaceAll(out, `\"`, `"`), tc.want) || strings.Count(out, "\n") != 0 {
+				t.Errorf("exit %d, output %q; want 1 and one line containing %q", code, out, tc.want)
+			}
+			if strings.Contains(out, "key-prod") || strings.Contains(out, "key-staging") {
+				t.Errorf("the error shows a key: %q", out)
+			}
+		})
+	}
+	// A key on the command line or in the environment, with a config file.
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	stderr.Reset()
+	if code := run(context.Background(), []string{"--config.file=" + cfg}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "cannot be used with --config.file") {
+		t.Errorf("SUNOR_API_KEY with --config.file: exit %d, %q", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), canaryKey) {
+		t.Error("the error shows the key")
+	}
+}
+
+// TestReload: a broken file is rejected and the accounts in force stay; a
+// good one takes effect, keeping the unchanged account's counters.
+func TestReload(t *testing.T) {
+	fake, cfg, keyFile := twoAccounts(t)
+	e := start(t, "--config.file="+cfg)
+	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = fakesunor.FailServerError })
+	e.get("/metrics") // staging counts one server_error
+	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = "" })
+
+	post := func() (int, string) {
+		resp, err := http.Post(e.url+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	good, _ := os.ReadFile(cfg)
+	writeConfig(t, cfg, string(good)+"  - name: broken\n    api_key_env: SUNOR_NOT_SET_KEY\n")
+	if code, body := post(); code != 500 || !strings.Contains(body, "SUNOR_NOT_SET_KEY is not set") {
+		t.Errorf("reload of a broken file: %d %q, want 500 naming the problem", code, body)
+	}
+	_, body := e.get("/metrics")
+	m := parseMetrics(t, body)
+	if v, _ := sample(t, m, "sunor_config_last_reload_successful", nil); v != 0 {
+		t.Errorf("after a rejected reload: successful = %v, want 0", v)
+	}
+	if _, ok := sample(t, m, "sunor_api_up", map[string]string{"account": "broken"}); ok {
+		t.Error("the rejected file's account is being exported")
+	}
+	if v, ok := sample(t, m, "sunor_api_up", map[string]string{"account": "staging"}); !ok || v != 1 {
+		t.Error("the accounts in force were dropped by a rejected reload")
+	}
+	if !strings.Contains(e.log.String(), "Config reload rejected") {
+		t.Error("no log line for the rejected reload")
+	}
+
+	// Drop prod, keep staging unchanged, add a third account.
+	writeConfig(t, cfg, strings.Replace(string(good), "  - name: prod\n    api_key_file: "+keyFile+"\n", "  - name: third\n    api_key_file: "+keyFile+"\n", 1))
+	if code, body := post(); code != 200 {
+		t.Fatalf("reload of a good file: %d %q", code, body)
+	}
+	_, body = e.get("/metrics")
+	m = parseMetrics(t, body)
+	if v, _ := sample(t, m, "sunor_config_last_reload_successful", nil); v != 1 {
+		t.Errorf("successful = %v, want 1", v)
+	}
+	if _, ok := sample(t, m, "sunor_api_up", map[string]string{"account": "prod"}); ok {
+		t.Error("a removed account is still exported")
+	}
+	if v, ok := sample(t, m, "sunor_credits_available", map[string]string{"account": "third"}); !ok || v != 950 {
+		t.Errorf("the new account: available %v (present %v)", v, ok)
+	}
+	if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"account": "staging", "endpoint": "balance", "reason": "server_error"}); v != 1 {
+		t.Errorf("staging's counter = %v after the reload, want 1 (kept)", v)
+	}
+}
+
+// TestBinarySIGHUPReloads: SIGHUP reloads the file in the real binary.
+func TestBinarySIGHUPReloads(t *testing.T) {
+	_, cfg, keyFile := twoAccounts(t)
+	bin := filepath.Join(t.TempDir(), "sunor_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address=127.0.0.1:0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if listeningRE.MatchString(sc.Text()) {
+			break
+		}
+	}
+	writeConfig(t, cfg, "accounts:\n  - name: only\n    api_key_file: "+keyFile+"\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	reloaded := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `msg="Config reloaded"`) && strings.Contains(sc.Text(), "accounts=1") {
+			reloaded = true
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for sc.Scan() {
+	}
+	cmd.Wait()
+	if !reloaded {
+		t.Error("SIGHUP did not reload the config file")
+	}
+}
