@@ -125,7 +125,7 @@ func TestConfigCheck(t *testing.T) {
 		yaml, want string
 		env        map[string]string
 	}{
-		"unset key variable": {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: environment variable SUNOR_NOPE_KEY is not set", nil},
+		"unset key variable":  {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: environment variable SUNOR_NOPE_KEY is not set", nil},
 		"unreadable key file": {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "nope") + "\n", "sunor.yml:3: accounts[0] (a): api_key_file:", nil},
 		"empty key file":      {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "empty") + "\n", "is empty", nil},
 		"duplicate names":     {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n  - name: a\n    api_key_env: SUNOR_STAGING_KEY\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`, nil},

@@ -39,10 +39,10 @@ type File struct {
 
 // Account is one entry of the file.
 type Account struct {
-	Name       string         `yaml:"name"`
-	APIKeyFile string         `yaml:"api_key_file"`
-	APIKeyEnv  string         `yaml:"api_key_env"`
-	URL        string         `yaml:"url"`
+	Name       string   `yaml:"name"`
+	APIKeyFile string   `yaml:"api_key_file"`
+	APIKeyEnv  string   `yaml:"api_key_env"`
+	URL        string   `yaml:"url"`
 	Timeout    Duration `yaml:"timeout"`
 	CacheTTL   Duration `yaml:"cache_ttl"`
 	// HTTPClientConfig carries TLS, CA and proxy settings. Redirects are
