@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,7 +59,7 @@ func BenchmarkDirectCall(b *testing.B) {
 	}
 }
 
-func benchExporter(b *testing.B, n int, disableExporterMetrics bool) *httptest.Server {
+func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *httptest.Server {
 	url := benchFake(b)
 	base, _ := sunor.ParseBaseURL(url)
 	client, err := accounts.NewClient(base, apikey.Static("bench-key"), commoncfg.DefaultHTTPClientConfig, "bench")
@@ -67,9 +68,9 @@ func benchExporter(b *testing.B, n int, disableExporterMetrics bool) *httptest.S
 	}
 	var accts []collector.Account
 	for i := range n {
-		accts = append(accts, collector.Account{Name: "acct-" + string(rune('a'+i%26)) + string(rune('0'+i/26)), API: client, Timeout: 10 * time.Second})
+		accts = append(accts, collector.Account{Name: fmt.Sprintf("account-%03d", i), API: client, Timeout: 10 * time.Second})
 	}
-	exp := collector.New(accts, collector.Options{})
+	exp := collector.New(accts, collector.Options{Usage: usage})
 	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 40, disableExporter: disableExporterMetrics}
 	srv := httptest.NewServer(metricsHandler(exp, &collector.Collectors{}, f, slog.New(slog.DiscardHandler)))
 	b.Cleanup(srv.Close)
@@ -82,8 +83,28 @@ func BenchmarkScrape(b *testing.B) {
 		disable bool
 	}{{"all-metrics", false}, {"sunor-only", true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			srv := benchExporter(b, 1, tc.disable)
+			srv := benchExporter(b, 1, tc.disable, false)
 			req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/metrics", nil)
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+			c := &http.Client{}
+			b.ReportAllocs()
+			for b.Loop() {
+				get(b, c, req)
+			}
+		})
+	}
+}
+
+// BenchmarkScrapeAccounts: how a scrape grows with the number of accounts,
+// each with its balance and usage calls (the default), exporter metrics off
+// to show the accounts' share alone.
+//
+//	go test -run '^$' -bench ScrapeAccounts -benchmem .
+func BenchmarkScrapeAccounts(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
+			srv := benchExporter(b, n, true, true)
+			req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
 			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
 			c := &http.Client{}
 			b.ReportAllocs()

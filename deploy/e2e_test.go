@@ -33,7 +33,10 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 )
 
-const e2eKey = "e2e-key-3a7f"
+const (
+	e2eKey    = "e2e-key-3a7f"
+	secondKey = "second-key-91c2"
+)
 
 // compress turns minutes into seconds and hours into minutes in rule and
 // Alertmanager files: durations after "for:" and in range selectors, and
@@ -110,6 +113,18 @@ func (w *webhook) delivered(alertname, status string) int {
 	n := 0
 	for _, a := range w.alerts {
 		if a.Labels["alertname"] == alertname && a.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *webhook) deliveredFor(alertname, account string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, a := range w.alerts {
+		if a.Labels["alertname"] == alertname && a.Labels["account"] == account {
 			n++
 		}
 	}
@@ -249,15 +264,27 @@ func TestEndToEnd(t *testing.T) {
 	// Spending 60 credits a minute from 100000: a burn rate for the
 	// dashboard, and more than 24 hours left, so no forecast alert.
 	fake.SetAccount(e2eKey, fakesunor.Account{Available: 100000, Frozen: 10, BurnPerMinute: 60})
+	// A second account that stays healthy throughout: its alerts must not
+	// fire when the first one's do.
+	fake.SetAccount(secondKey, fakesunor.Account{Available: 50000, BurnPerMinute: 60})
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(fakeSrv.Close)
 	t.Cleanup(fake.Close)
 	hooks := newWebhook(t)
 
-	// The exporter.
+	// The exporter, with two accounts from a config file: one key in the
+	// environment, one in a file.
+	writeFile(t, filepath.Join(dir, "second.key"), secondKey+"\n")
+	writeFile(t, filepath.Join(dir, "sunor.yml"), fmt.Sprintf(`accounts:
+  - name: e2e
+    api_key_env: E2E_SUNOR_KEY
+  - name: second
+    api_key_file: %s
+`, filepath.Join(dir, "second.key")))
 	exporterAddr := freeAddr(t)
-	proc(t, dir, "exporter", []string{"SUNOR_API_KEY=" + e2eKey}, exporterBin,
-		"--sunor.url="+fakeSrv.URL, "--sunor.account=e2e", "--web.listen-address="+exporterAddr, "--sunor.timeout=2s")
+	proc(t, dir, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
+		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
+		"--web.listen-address="+exporterAddr, "--sunor.timeout=2s")
 
 	// Alertmanager with the project's routing and inhibition; receivers
 	// point at the webhook.
@@ -301,7 +328,7 @@ scrape_configs:
 	prom := promClient{"http://" + promAddr}
 
 	poll(t, "Prometheus scrapes the exporter", 60*time.Second, func() error {
-		return prom.expect(`up{job="sunor"} == 1 and on() sunor_credits_available{account="e2e"} > 99000`)
+		return prom.expect(`up{job="sunor"} == 1 and on() sunor_credits_available{account="e2e"} > 99000 and on() sunor_credits_available{account="second"} > 49000`)
 	})
 	poll(t, "Alertmanager is ready", 30*time.Second, func() error {
 		resp, err := http.Get("http://" + amAddr + "/-/ready")
@@ -317,7 +344,7 @@ scrape_configs:
 
 	t.Run("every dashboard query parses and returns data", func(t *testing.T) {
 		poll(t, "a burn rate", 60*time.Second, func() error {
-			return prom.expect(`account:sunor_credits_burn_per_hour:deriv1h{account="e2e"} > 0 and on() account:sunor_credits_hours_left:deriv6h`)
+			return prom.expect(`account:sunor_credits_burn_per_hour:deriv1h{account="e2e"} > 0 and on() account:sunor_credits_burn_per_hour:usage1h{account="e2e"} > 0 and on() account:sunor_credits_hours_left:6h`)
 		})
 		d := readDashboard(t)
 		vars := strings.NewReplacer(`$account`, `.+`, `$instance`, `.+`, `$__rate_interval`, `1m`, `$__interval`, `15s`, `$__range`, `5m`)
@@ -347,6 +374,9 @@ scrape_configs:
 			if err != nil || len(r) == 0 || r[0].Metric[m[2]] == "" {
 				t.Errorf("variable %s: %q gives %v, %v", v.Name, q, r, err)
 			}
+			if v.Name == "account" && len(r) != 2 {
+				t.Errorf("variable account lists %d accounts, want 2: %v", len(r), r)
+			}
 			n++
 		}
 		t.Logf("%d dashboard queries returned data", n)
@@ -361,6 +391,9 @@ scrape_configs:
 		if a.Labels["severity"] != "critical" || !strings.Contains(a.Annotations["description"], "has 120 credits available") {
 			t.Errorf("alert as delivered: %+v", a)
 		}
+		if n := hooks.deliveredFor("SunorCreditsLow", "second"); n != 0 {
+			t.Errorf("SunorCreditsLow reached the webhook for the healthy account")
+		}
 	})
 
 	t.Run("the API breaks: SunorAPIDown fires with the reason and inhibits the credit alert", func(t *testing.T) {
@@ -368,6 +401,12 @@ scrape_configs:
 		a := hooks.waitFor(t, "SunorAPIDown", "firing", "e2e", 60*time.Second)
 		if !strings.Contains(a.Annotations["description"], "Most frequent reason lately: server_error") {
 			t.Errorf("SunorAPIDown does not name the reason: %q", a.Annotations["description"])
+		}
+		if err := prom.expect(`sunor_api_up{account="second"} == 1 and on() sunor_credits_available{account="second"}`); err != nil {
+			t.Errorf("the healthy account lost its series while the other's API failed: %v", err)
+		}
+		if n := hooks.deliveredFor("SunorAPIDown", "second"); n != 0 {
+			t.Errorf("SunorAPIDown reached the webhook for the healthy account")
 		}
 		// SunorCreditsLow still fires in Prometheus (last known value) and
 		// is inhibited in Alertmanager.
