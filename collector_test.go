@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 const canaryKey = "sk-CANARY-7d1e4b2a9f" // what must never leak
@@ -190,16 +192,10 @@ func TestScrapeOverHTTP(t *testing.T) {
 // checkWithPromtool runs `promtool check metrics` on an exposition. Only the
 // lint about sunor_credits_total (a gauge with a counter's suffix, the name
 // users asked for) is waived. Without promtool the test fails in CI and is
-// skipped, loudly, elsewhere.
+// skipped, loudly, elsewhere (testtool.Path).
 func checkWithPromtool(t *testing.T, body string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool is not installed; CI must install Debian's prometheus package")
-		}
-		t.Skip("promtool not installed (apt-get install prometheus); skipping the promtool check")
-	}
+	promtool := testtool.Path(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
 	out, err := cmd.CombinedOutput()
@@ -223,13 +219,7 @@ func TestPromtoolFlagsTheWaivedLint(t *testing.T) {
 	// The waiver above must be about a real lint: if promtool stopped
 	// reporting sunor_credits_total the waiver would hide nothing, and if it
 	// reported it differently the waiver must still match.
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool is not installed; CI must install Debian's prometheus package")
-		}
-		t.Skip("promtool not installed")
-	}
+	promtool := testtool.Path(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader("# HELP sunor_credits_total x\n# TYPE sunor_credits_total gauge\nsunor_credits_total 1\n")
 	out, _ := cmd.CombinedOutput()
@@ -458,10 +448,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 // TestBinarySignals runs the built binary: SIGTERM stops it gracefully with
 // status 0, and a start-up error exits with status 1.
 func TestBinarySignals(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "sunor_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := exporterBinary(t)
 	_, url := fakeAPI(t, canaryKey)
 
 	bad := exec.Command(bin)
@@ -498,4 +485,40 @@ func TestBinarySignals(t *testing.T) {
 			t.Errorf("%v: no orderly stop logged:\n%s", sig, logs.String())
 		}
 	}
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// exporterBinary builds the exporter once for the tests that run it as a
+// separate process.
+func exporterBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "sunor-exporter-test")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "sunor_exporter")
+		var out []byte
+		if out, binErr = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); binErr != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", binErr, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }

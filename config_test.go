@@ -221,11 +221,7 @@ func TestReload(t *testing.T) {
 // TestBinarySIGHUPReloads: SIGHUP reloads the file in the real binary.
 func TestBinarySIGHUPReloads(t *testing.T) {
 	_, cfg, keyFile := twoAccounts(t)
-	bin := filepath.Join(t.TempDir(), "sunor_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address=127.0.0.1:0")
+	cmd := exec.Command(exporterBinary(t), "--config.file="+cfg, "--web.listen-address=127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -16,21 +16,11 @@ import (
 	"testing"
 
 	yaml "go.yaml.in/yaml/v2"
+
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
-// tool returns the path of a Debian-packaged tool. CI must have it; elsewhere
-// the test is skipped, saying why.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; CI must install Debian's %s package", name, pkg)
-		}
-		t.Skipf("%s not installed (apt-get install %s)", name, pkg)
-	}
-	return p
-}
+func tool(t *testing.T, name, pkg string) string { return testtool.Path(t, name, pkg) }
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -41,13 +31,19 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-func readYAML(t *testing.T, path string, v any) {
+// readYAML decodes path into v; every field of the file must be in v.
+func readYAML(t *testing.T, path string, v any) { decodeYAML(t, path, v, yaml.UnmarshalStrict) }
+
+// readYAMLLoose decodes the fields of path that v has.
+func readYAMLLoose(t *testing.T, path string, v any) { decodeYAML(t, path, v, yaml.Unmarshal) }
+
+func decodeYAML(t *testing.T, path string, v any, unmarshal func([]byte, any) error) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.UnmarshalStrict(b, v); err != nil {
+	if err := unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
@@ -235,13 +231,7 @@ type probe struct {
 func deployment(t *testing.T) deploymentSpec {
 	t.Helper()
 	var d deploymentSpec
-	b, err := os.ReadFile("kubernetes/deployment.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
+	readYAMLLoose(t, "kubernetes/deployment.yaml", &d)
 	return d
 }
 
@@ -388,17 +378,6 @@ func TestDashboard(t *testing.T) {
 	cb, _ := os.ReadFile("docker-compose.yml")
 	if len(prov.Providers) != 1 || !strings.Contains(string(cb), "./grafana/dashboards:"+prov.Providers[0].Options.Path) {
 		t.Errorf("the compose file does not mount the dashboards where provisioning looks (%+v)", prov)
-	}
-}
-
-func readYAMLLoose(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 

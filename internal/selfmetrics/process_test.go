@@ -65,9 +65,18 @@ func TestMatchesClientGolang(t *testing.T) {
 			if g != w {
 				t.Errorf("%s = %v, want %v", name, g, w)
 			}
-		default:
-			if g <= 0 {
-				t.Errorf("%s = %v, want a positive value", name, g)
+		case "process_cpu_seconds_total":
+			// Read a moment apart, in ticks of 10ms.
+			if g < 0 || math.Abs(g-w) > 0.1 {
+				t.Errorf("%s = %v, client_golang says %v", name, g, w)
+			}
+		case "process_open_fds":
+			if g <= 0 || math.Abs(g-w) > 3 {
+				t.Errorf("%s = %v, client_golang says %v", name, g, w)
+			}
+		default: // memory: read a moment apart, allow 10%
+			if g <= 0 || math.Abs(g-w) > 0.1*w {
+				t.Errorf("%s = %v, client_golang says %v", name, g, w)
 			}
 		}
 	}

@@ -95,22 +95,22 @@ type RateLimit struct {
 
 // Balance fetches the credit balance.
 func (c *Client) Balance(ctx context.Context) (Balance, RateLimit, error) {
-	body, rl, err := c.get(ctx, EndpointBalance)
-	if err != nil {
-		return Balance{}, rl, err
-	}
-	b, err := DecodeBalance(body)
-	return b, rl, c.scrub(err)
+	return fetch(ctx, c, EndpointBalance, DecodeBalance)
 }
 
 // Usage fetches the lifetime usage totals.
 func (c *Client) Usage(ctx context.Context) (Usage, RateLimit, error) {
-	body, rl, err := c.get(ctx, EndpointUsage)
+	return fetch(ctx, c, EndpointUsage, DecodeUsage)
+}
+
+func fetch[T any](ctx context.Context, c *Client, ep Endpoint, decode func([]byte) (T, error)) (T, RateLimit, error) {
+	var zero T
+	body, rl, err := c.get(ctx, ep)
 	if err != nil {
-		return Usage{}, rl, err
+		return zero, rl, err
 	}
-	u, err := DecodeUsage(body)
-	return u, rl, c.scrub(err)
+	v, err := decode(body)
+	return v, rl, c.scrub(err)
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
