@@ -250,3 +250,22 @@ func TestBinarySIGHUPReloads(t *testing.T) {
 		t.Error("SIGHUP did not reload the config file")
 	}
 }
+
+// TestExampleConfigFile: the shipped example passes --config.check once its
+// keys exist, as a user would first run it.
+func TestExampleConfigFile(t *testing.T) {
+	b, err := os.ReadFile("deploy/config/sunor.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "sunor-prod")
+	os.WriteFile(keyFile, []byte("example-key\n"), 0o600)
+	p := filepath.Join(t.TempDir(), "sunor.yml")
+	writeConfig(t, p, strings.Replace(string(b), "/run/secrets/sunor-prod", keyFile, 1))
+	t.Setenv("SUNOR_STAGING_KEY", "example-staging-key")
+	t.Setenv("SUNOR_API_KEY", "")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.file=" + p, "--config.check"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "OK: 2 account(s): prod, staging") {
+		t.Errorf("exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+}
