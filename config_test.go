@@ -80,6 +80,12 @@ func TestConfigFileTwoAccounts(t *testing.T) {
 		t.Error("the landing page does not list the accounts")
 	}
 	checkWithPromtool(t, body)
+	e.stop()
+	for _, key := range []string{"key-prod", "key-staging"} {
+		if strings.Contains(body+page+e.log.String(), key) {
+			t.Errorf("a key (%s) shows in /metrics, / or the log", key)
+		}
+	}
 }
 
 func TestNoConfigReloadMetricsWithoutConfigFile(t *testing.T) {
