@@ -258,7 +258,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 	}
 	_ = level.Info(logger).Log("msg", "Shutting down: waiting for in-flight scrapes")
-	sctx, cancel := context.WithTimeout(context.Background(), f.timeout+5*time.Second)
+	// In-flight scrapes end within the longest account timeout.
+	longest := f.timeout
+	for _, a := range accts {
+		longest = max(longest, a.Timeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fail("Shutdown did not finish in time", err)
