@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -189,5 +191,19 @@ func TestHandlerCompression(t *testing.T) {
 	}
 	if ct := zipped.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+func TestCollectorsRefuseDuplicates(t *testing.T) {
+	var own Collectors
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "x"})
+	if err := own.Register(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Register(prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "x"})); err == nil {
+		t.Error("a duplicate collector was accepted; it would fail every scrape")
+	}
+	if len(own.snapshot()) != 1 {
+		t.Errorf("%d collectors kept, want 1", len(own.snapshot()))
 	}
 }
