@@ -49,7 +49,7 @@ func DecodeBalance(body []byte) (Balance, error) {
 	if err := decodeEnvelope(EndpointBalance, body, &d); err != nil {
 		return Balance{}, err
 	}
-	if err := requireFields(EndpointBalance, "available", d.Available, "frozen", d.Frozen, "total", d.Total); err != nil {
+	if err := requireFields(EndpointBalance, field{"available", d.Available}, field{"frozen", d.Frozen}, field{"total", d.Total}); err != nil {
 		return Balance{}, err
 	}
 	return Balance{Available: *d.Available, Frozen: *d.Frozen, Total: *d.Total}, nil
@@ -61,7 +61,7 @@ func DecodeUsage(body []byte) (Usage, error) {
 	if err := decodeEnvelope(EndpointUsage, body, &d); err != nil {
 		return Usage{}, err
 	}
-	if err := requireFields(EndpointUsage, "tasks_created", d.TasksCreated, "credits_used", d.CreditsUsed, "credits_topped_up", d.CreditsToppedUp); err != nil {
+	if err := requireFields(EndpointUsage, field{"tasks_created", d.TasksCreated}, field{"credits_used", d.CreditsUsed}, field{"credits_topped_up", d.CreditsToppedUp}); err != nil {
 		return Usage{}, err
 	}
 	return Usage{TasksCreated: *d.TasksCreated, CreditsUsed: *d.CreditsUsed, CreditsToppedUp: *d.CreditsToppedUp}, nil
@@ -87,11 +87,17 @@ func decodeEnvelope(ep Endpoint, body []byte, data any) error {
 	return nil
 }
 
-// requireFields takes name, value pairs and fails on the first missing one.
-func requireFields(ep Endpoint, pairs ...any) error {
-	for i := 0; i < len(pairs); i += 2 {
-		if v, _ := pairs[i+1].(*float64); v == nil {
-			return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: fmt.Sprintf(`"data.%s" is missing`, pairs[i])}
+// field is one number of "data", nil when the body left it out.
+type field struct {
+	name  string
+	value *float64
+}
+
+// requireFields fails on the first field the body left out.
+func requireFields(ep Endpoint, fields ...field) error {
+	for _, f := range fields {
+		if f.value == nil {
+			return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: fmt.Sprintf(`"data.%s" is missing`, f.name)}
 		}
 	}
 	return nil
