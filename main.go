@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"html"
@@ -38,6 +39,20 @@ const (
 	// port registry has filled.
 	defaultAddress = ":10151"
 )
+
+// versionFile is the release this source is; a build the linker did not
+// stamp (go run ., go build) reports it, so that every binary says what it
+// is. The revision comes from the build's VCS stamp, when it has one
+// (prometheus/common/version reads it).
+//
+//go:embed VERSION
+var versionFile string
+
+func init() {
+	if version.Version == "" {
+		version.Version = strings.TrimSpace(versionFile)
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
