@@ -19,6 +19,7 @@ build: ## static release binary ./sunor_exporter, version stamped
 
 test: ## all tests, with the race detector (what CI runs)
 	$(GO) test -race -count=1 ./...
+	cd deploy/validate && $(GO) test -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
