@@ -5,6 +5,25 @@
 // redirect (Go's client would forward the x-api-key header to wherever the
 // redirect points), reads at most 1 MiB of a body, classifies every failure
 // into a Reason, and keeps the key out of every error it returns.
+//
+// Every string in an *Error that came from the network (the API's message,
+// a Location, a transport error that quotes a malformed status line or
+// header) is cleaned before it is returned, in this order: each run of at
+// least 10 characters that is a piece of the key the request sent is
+// replaced by <redacted>; characters that are not printable (line breaks,
+// other controls, invalid UTF-8) are escaped as in Go source; the result is
+// cut, on a character boundary, to MaxTextChars characters. Redacting
+// first means that a cut cannot leave a piece of the key behind.
+//
+// The key is also found, and its pieces redacted, in these encodings: any
+// mix of upper and lower case; URL-encoded (query or path); Go-quoted or
+// JSON-escaped; hexadecimal; base64 in the standard or URL alphabet, with or
+// without padding, also inside a longer base64 text such as a Basic
+// credential. These are the forms a server or proxy produces by itself
+// when it echoes a request. Anything else (a key split up by other
+// characters, encoded twice, hashed, encrypted) is not recognised: an
+// encoding chosen to get around redaction cannot be listed, and the key
+// only ever goes to the --sunor.url the operator configured.
 package sunor
 
 import (
@@ -22,16 +41,6 @@ import (
 	"time"
 )
 
-// Endpoint names an API endpoint; it is the `endpoint` label value.
-type Endpoint string
-
-const (
-	EndpointBalance Endpoint = "balance"
-	EndpointUsage   Endpoint = "usage"
-)
-
-func (e Endpoint) path() string { return "/api/v1/account/" + string(e) }
-
 // MaxBodyBytes is the most of a response body the client reads. The real
 // answers are under 100 bytes; anything near this is not the Sunor API.
 const MaxBodyBytes = 1 << 20
@@ -41,8 +50,9 @@ const MaxBodyBytes = 1 << 20
 const DefaultRetryAfter = 60 * time.Second
 
 // KeyFunc returns the API key to send. It is called once per request so
-// that a rotated key file takes effect without a restart.
-type KeyFunc func() string
+// that a rotated key file takes effect without a restart, and must return
+// by the time ctx ends.
+type KeyFunc func(ctx context.Context) string
 
 // Client calls the Sunor API with one key.
 type Client struct {
@@ -93,41 +103,36 @@ type RateLimit struct {
 	HasReset               bool
 }
 
-// Balance fetches the credit balance.
-func (c *Client) Balance(ctx context.Context) (Balance, RateLimit, error) {
-	return fetch(ctx, c, EndpointBalance, DecodeBalance)
-}
-
-// Usage fetches the lifetime usage totals.
-func (c *Client) Usage(ctx context.Context) (Usage, RateLimit, error) {
-	return fetch(ctx, c, EndpointUsage, DecodeUsage)
-}
-
-func fetch[T any](ctx context.Context, c *Client, ep Endpoint, decode func([]byte) (T, error)) (T, RateLimit, error) {
-	var zero T
-	body, rl, err := c.get(ctx, ep)
+// Fetch calls ep and returns its Fields' values, in order, with the
+// rate-limit headers of the answer.
+func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, error) {
+	// The key is read once: the key file may be rotated while the call is
+	// in flight, and the error must be cleaned of the key that was sent.
+	key := c.key(ctx)
+	body, rl, err := c.get(ctx, ep, key)
 	if err != nil {
-		return zero, rl, err
+		return nil, rl, sanitize(err, key)
 	}
-	v, err := decode(body)
-	return v, rl, c.scrub(err)
+	v, err := decode(ep, body)
+	return v, rl, sanitize(err, key)
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
-// *Error for anything else.
-func (c *Client) get(ctx context.Context, ep Endpoint) ([]byte, RateLimit, error) {
+// *Error for anything else. The *Error's strings are as they came from the
+// network: the caller sanitizes them.
+func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
 	u := *c.base
-	u.Path += ep.path()
+	u.Path += ep.Path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, RateLimit{}, &Error{Endpoint: ep, Reason: ReasonNetwork, Message: err.Error()}
+		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}
 	req.Header = c.header.Clone()
-	req.Header.Set("x-api-key", c.key())
+	req.Header.Set("x-api-key", key)
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, RateLimit{}, transportError(ctx, ep, err)
+		return nil, RateLimit{}, transportError(ctx, ep.Name, err)
 	}
 	defer resp.Body.Close()
 	now := time.Now()
@@ -138,12 +143,13 @@ func (c *Client) get(ctx context.Context, ep Endpoint) ([]byte, RateLimit, error
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 
 	if resp.StatusCode != http.StatusOK {
-		e := &Error{Endpoint: ep, Reason: reasonForStatus(resp.StatusCode), StatusCode: resp.StatusCode}
-		e.Message = c.redact(apiMessage(body))
+		location := resp.Header.Get("Location")
+		e := &Error{Endpoint: ep.Name, Reason: reasonForStatus(resp.StatusCode, location), StatusCode: resp.StatusCode}
+		e.Message = apiMessage(body)
 		if e.Reason == ReasonRedirect {
 			// A Location built by a hostile or careless server can carry
-			// the key; it is logged, so it is redacted too.
-			e.Location = c.redact(resp.Header.Get("Location"))
+			// the key; it is logged, so it is sanitized too.
+			e.Location = location
 		}
 		if e.Reason == ReasonRateLimited {
 			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
@@ -151,18 +157,18 @@ func (c *Client) get(ctx context.Context, ep Endpoint) ([]byte, RateLimit, error
 		return nil, rl, e
 	}
 	if readErr != nil {
-		e := transportError(ctx, ep, readErr)
+		e := transportError(ctx, ep.Name, readErr)
 		e.StatusCode = resp.StatusCode
 		return nil, rl, e
 	}
 	if len(body) > MaxBodyBytes {
-		return nil, rl, &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: "body exceeds 1 MiB"}
+		return nil, rl, &Error{Endpoint: ep.Name, Reason: ReasonDecode, StatusCode: 200, Message: "body exceeds 1 MiB"}
 	}
 	return body, rl, nil
 }
 
 // transportError classifies an error from Do or from reading the body.
-func transportError(ctx context.Context, ep Endpoint, err error) *Error {
+func transportError(ctx context.Context, ep string, err error) *Error {
 	reason := ReasonNetwork
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
@@ -178,7 +184,7 @@ func apiMessage(body []byte) string {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &env) == nil && env.Message != "" {
-		return truncate(env.Message, 200)
+		return env.Message
 	}
 	if len(body) == 0 {
 		return ""
@@ -186,74 +192,72 @@ func apiMessage(body []byte) string {
 	return fmt.Sprintf("non-JSON body of %d bytes", len(body))
 }
 
-// scrub redacts the key from the message of a decode or api_error failure.
-func (c *Client) scrub(err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		e.Message = c.redact(e.Message)
-	}
-	return err
-}
-
-// redact removes the key from text that came from the API: an API that
-// echoes the key in an error message must not put it in our logs.
-func (c *Client) redact(s string) string {
-	if k := c.key(); k != "" && strings.Contains(s, k) {
-		return strings.ReplaceAll(s, k, "<redacted>")
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date
-// (RFC 9110 10.2.3). Anything else, or nothing, means DefaultRetryAfter.
+// (RFC 9110 10.2.3). Anything else, or nothing, means DefaultRetryAfter. A
+// delay too long for a time.Duration saturates at the longest one: capping
+// it to something sensible is the caller's decision.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return DefaultRetryAfter
 	}
-	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || s > uint64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-		return 0
+		// Sub saturates too, for a date centuries ahead.
+		return max(t.Sub(now), 0)
 	}
 	return DefaultRetryAfter
 }
 
+// Bounds of the X-RateLimit-* headers. A value outside them is dropped, not
+// guessed at: a wrong gauge is worse than an absent one.
+const (
+	// maxRateCount bounds Limit and Remaining: a per-minute request budget
+	// of more than 2^32 is not a number this API sends.
+	maxRateCount = 1 << 32
+	// resetAhead is how far ahead a reset may be; the window is a minute.
+	resetAhead = 24 * time.Hour
+	// resetBehind is how far in the past an absolute reset may be, for a
+	// server clock that is a little behind ours.
+	resetBehind = time.Minute
+)
+
 // parseRateLimit reads the X-RateLimit-* headers. X-RateLimit-Reset is
-// either a Unix time or, when under 10^9 (a date in 2001), seconds from now.
+// either seconds from now, when under a day (86400), or a Unix time in
+// seconds, which must lie between a minute ago and a day from now: anything
+// else (milliseconds since the epoch, a date long past) is dropped.
 func parseRateLimit(h http.Header, now time.Time) RateLimit {
 	var rl RateLimit
-	rl.Limit, rl.HasLimit = headerFloat(h, "X-RateLimit-Limit")
-	rl.Remaining, rl.HasRemaining = headerFloat(h, "X-RateLimit-Remaining")
-	if r, ok := headerFloat(h, "X-RateLimit-Reset"); ok && r >= 0 {
-		rl.HasReset = true
-		if r < 1e9 {
-			rl.Reset = now.Add(time.Duration(r * float64(time.Second)))
-		} else {
-			rl.Reset = time.Unix(0, int64(r*1e9))
+	rl.Limit, rl.HasLimit = headerFloat(h, "X-RateLimit-Limit", maxRateCount)
+	rl.Remaining, rl.HasRemaining = headerFloat(h, "X-RateLimit-Remaining", maxRateCount)
+	// The comparisons are made in float64 before any conversion, so a
+	// huge value cannot overflow into a plausible-looking one.
+	if r, ok := headerFloat(h, "X-RateLimit-Reset", math.MaxFloat64); ok {
+		ahead := resetAhead.Seconds()
+		switch unix := float64(now.UnixNano()) / 1e9; {
+		case r < ahead:
+			rl.Reset, rl.HasReset = now.Add(time.Duration(r*float64(time.Second))), true
+		case r >= unix-resetBehind.Seconds() && r <= unix+ahead:
+			sec, frac := math.Modf(r)
+			rl.Reset, rl.HasReset = time.Unix(int64(sec), int64(frac*1e9)), true
 		}
 	}
 	return rl
 }
 
-func headerFloat(h http.Header, name string) (float64, bool) {
+// headerFloat reads a header that must be a number from 0 to most.
+func headerFloat(h http.Header, name string, most float64) (float64, bool) {
 	v := h.Get(name)
 	if v == "" {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	if err != nil || math.IsNaN(f) || f < 0 || f > most {
 		return 0, false
 	}
 	return f, true

@@ -5,100 +5,75 @@ import (
 	"fmt"
 )
 
-// Balance is the answer of GET /api/v1/account/balance, in credits
-// (1 credit = 0.01 USD).
-type Balance struct {
-	Available float64
-	Frozen    float64
-	Total     float64
+// Endpoint is one read-only endpoint of the API: every one answers
+// {"code":200,"data":{...}} with numbers in data.
+type Endpoint struct {
+	Name   string   // the `endpoint` label value, e.g. "balance"
+	Path   string   // below the base URL, e.g. "/api/v1/account/balance"
+	Fields []string // the numbers data must carry; Decode returns them in this order
 }
 
-// Usage is the answer of GET /api/v1/account/usage: lifetime totals.
-type Usage struct {
-	TasksCreated    float64
-	CreditsUsed     float64
-	CreditsToppedUp float64
-}
+// The endpoints the exporter knows. A new one is a value here, its metrics
+// in the collector's list, and an answer in the fake API.
+var (
+	Balance = Endpoint{Name: "balance", Path: "/api/v1/account/balance", Fields: []string{"available", "frozen", "total"}}
+	Usage   = Endpoint{Name: "usage", Path: "/api/v1/account/usage", Fields: []string{"tasks_created", "credits_used", "credits_topped_up"}}
+)
 
 // envelope is the body every endpoint answers with. Pointers tell a field
 // that is missing from one that is zero: a missing field must never become
 // a made-up 0 on a dashboard.
 type envelope struct {
-	Code    *float64        `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
+	Code    *float64                   `json:"code"`
+	Message string                     `json:"message"`
+	Data    map[string]json.RawMessage `json:"data"`
 }
 
-type balanceData struct {
-	Available *float64 `json:"available"`
-	Frozen    *float64 `json:"frozen"`
-	Total     *float64 `json:"total"`
+// Decode parses a body that came with HTTP 200 and returns ep.Fields' values
+// in order. It fails with ReasonAPIError when the body's code is not 200 and
+// with ReasonDecode when the body is not the documented shape: not JSON, no
+// data object, or a field missing, null or not a number. Fields it does not
+// know are ignored, so the API may add some. The API's message in an error
+// is cut and escaped as described in the package documentation; only a
+// Client knows the key to redact.
+func Decode(ep Endpoint, body []byte) ([]float64, error) {
+	v, err := decode(ep, body)
+	return v, sanitize(err, "")
 }
 
-type usageData struct {
-	TasksCreated    *float64 `json:"tasks_created"`
-	CreditsUsed     *float64 `json:"credits_used"`
-	CreditsToppedUp *float64 `json:"credits_topped_up"`
-}
-
-// DecodeBalance parses a balance body that came with HTTP 200. It fails with
-// ReasonAPIError when the body's code is not 200 and ReasonDecode when the
-// body is not the documented shape.
-func DecodeBalance(body []byte) (Balance, error) {
-	var d balanceData
-	if err := decodeEnvelope(EndpointBalance, body, &d); err != nil {
-		return Balance{}, err
+// decode is Decode without cleaning the error's strings.
+func decode(ep Endpoint, body []byte) ([]float64, error) {
+	fail := func(reason Reason, format string, args ...any) error {
+		return &Error{Endpoint: ep.Name, Reason: reason, StatusCode: 200, Message: fmt.Sprintf(format, args...)}
 	}
-	if err := requireFields(EndpointBalance, field{"available", d.Available}, field{"frozen", d.Frozen}, field{"total", d.Total}); err != nil {
-		return Balance{}, err
-	}
-	return Balance{Available: *d.Available, Frozen: *d.Frozen, Total: *d.Total}, nil
-}
-
-// DecodeUsage parses a usage body that came with HTTP 200, like DecodeBalance.
-func DecodeUsage(body []byte) (Usage, error) {
-	var d usageData
-	if err := decodeEnvelope(EndpointUsage, body, &d); err != nil {
-		return Usage{}, err
-	}
-	if err := requireFields(EndpointUsage, field{"tasks_created", d.TasksCreated}, field{"credits_used", d.CreditsUsed}, field{"credits_topped_up", d.CreditsToppedUp}); err != nil {
-		return Usage{}, err
-	}
-	return Usage{TasksCreated: *d.TasksCreated, CreditsUsed: *d.CreditsUsed, CreditsToppedUp: *d.CreditsToppedUp}, nil
-}
-
-func decodeEnvelope(ep Endpoint, body []byte, data any) error {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: "body is not the documented JSON: " + err.Error()}
+		return nil, fail(ReasonDecode, "body is not the documented JSON: %v", err)
 	}
 	if env.Code == nil {
-		return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: `body has no numeric "code"`}
+		return nil, fail(ReasonDecode, `body has no numeric "code"`)
 	}
 	if *env.Code != 200 {
-		return &Error{Endpoint: ep, Reason: ReasonAPIError, StatusCode: 200, Message: fmt.Sprintf("body code %g: %s", *env.Code, env.Message)}
+		return nil, fail(ReasonAPIError, "body code %g: %s", *env.Code, env.Message)
 	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: `body has no "data"`}
+	if env.Data == nil {
+		return nil, fail(ReasonDecode, `body has no "data" object`)
 	}
-	if err := json.Unmarshal(env.Data, data); err != nil {
-		return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: `"data" is not the documented object: ` + err.Error()}
-	}
-	return nil
-}
-
-// field is one number of "data", nil when the body left it out.
-type field struct {
-	name  string
-	value *float64
-}
-
-// requireFields fails on the first field the body left out.
-func requireFields(ep Endpoint, fields ...field) error {
-	for _, f := range fields {
-		if f.value == nil {
-			return &Error{Endpoint: ep, Reason: ReasonDecode, StatusCode: 200, Message: fmt.Sprintf(`"data.%s" is missing`, f.name)}
+	values := make([]float64, len(ep.Fields))
+	for i, name := range ep.Fields {
+		raw, ok := env.Data[name]
+		var v *float64
+		if ok {
+			// A number out of float64's range fails here, so every value
+			// returned is finite.
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fail(ReasonDecode, `"data.%s" is not a number`, name)
+			}
 		}
+		if v == nil {
+			return nil, fail(ReasonDecode, `"data.%s" is missing`, name)
+		}
+		values[i] = *v
 	}
-	return nil
+	return values, nil
 }

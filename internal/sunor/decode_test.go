@@ -3,19 +3,21 @@ package sunor
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
-func TestDecodeBalance(t *testing.T) {
+func TestDecode(t *testing.T) {
 	cases := []struct {
 		body   string
-		want   Balance
+		want   []float64
 		reason Reason // "" for success
 	}{
-		{body: `{"code":200,"data":{"available":950,"frozen":10,"total":960}}`, want: Balance{950, 10, 960}},
-		{body: `{"code":200,"data":{"available":950.25,"frozen":0.5,"total":950.75}}`, want: Balance{950.25, 0.5, 950.75}},
-		{body: `{"code":200,"data":{"available":0,"frozen":0,"total":0}}`, want: Balance{}},
-		{body: `{"code":200,"data":{"available":1e3,"frozen":0,"total":1e3},"extra":true}`, want: Balance{1000, 0, 1000}},
+		{body: `{"code":200,"data":{"available":950,"frozen":10,"total":960}}`, want: []float64{950, 10, 960}},
+		{body: `{"code":200,"data":{"available":950.25,"frozen":0.5,"total":950.75}}`, want: []float64{950.25, 0.5, 950.75}},
+		{body: `{"code":200,"data":{"available":0,"frozen":0,"total":0}}`, want: []float64{0, 0, 0}},
+		{body: `{"code":200,"data":{"available":1e3,"frozen":0,"total":1e3},"extra":true}`, want: []float64{1000, 0, 1000}},
+		{body: `{"code":200,"data":{"available":5,"frozen":0,"total":5,"currency":"USD","tier":null}}`, want: []float64{5, 0, 5}},
 		{body: `{"code":401,"message":"invalid API key"}`, reason: ReasonAPIError},
 		{body: `{"code":500,"data":{"available":1,"frozen":1,"total":2}}`, reason: ReasonAPIError},
 		{body: `{"code":"200","data":{"available":1,"frozen":1,"total":2}}`, reason: ReasonDecode},
@@ -30,37 +32,37 @@ func TestDecodeBalance(t *testing.T) {
 		{body: ``, reason: ReasonDecode},
 	}
 	for _, tc := range cases {
-		got, err := DecodeBalance([]byte(tc.body))
+		got, err := Decode(Balance, []byte(tc.body))
 		if tc.reason == "" {
-			if err != nil || got != tc.want {
-				t.Errorf("DecodeBalance(%s) = %+v, %v; want %+v", tc.body, got, err, tc.want)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("Decode(Balance, %s) = %+v, %v; want %+v", tc.body, got, err, tc.want)
 			}
 			continue
 		}
 		var e *Error
 		if !errors.As(err, &e) || e.Reason != tc.reason {
-			t.Errorf("DecodeBalance(%s) error = %v, want reason %s", tc.body, err, tc.reason)
+			t.Errorf("Decode(Balance, %s) error = %v, want reason %s", tc.body, err, tc.reason)
 		}
-		if got != (Balance{}) {
-			t.Errorf("DecodeBalance(%s) returned numbers %+v with an error", tc.body, got)
+		if got != nil {
+			t.Errorf("Decode(Balance, %s) returned numbers %+v with an error", tc.body, got)
 		}
 	}
 }
 
 func TestDecodeUsage(t *testing.T) {
-	u, err := DecodeUsage([]byte(`{"code":200,"data":{"tasks_created":42,"credits_used":350,"credits_topped_up":1000}}`))
-	if err != nil || u != (Usage{42, 350, 1000}) {
-		t.Fatalf("DecodeUsage = %+v, %v", u, err)
+	u, err := Decode(Usage, []byte(`{"code":200,"data":{"tasks_created":42,"credits_used":350,"credits_topped_up":1000}}`))
+	if err != nil || !slices.Equal(u, []float64{42, 350, 1000}) {
+		t.Fatalf("Decode(Usage) = %+v, %v", u, err)
 	}
-	if _, err := DecodeUsage([]byte(`{"code":200,"data":{"tasks_created":42,"credits_used":350}}`)); err == nil {
+	if _, err := Decode(Usage, []byte(`{"code":200,"data":{"tasks_created":42,"credits_used":350}}`)); err == nil {
 		t.Fatal("a usage body without credits_topped_up was accepted")
 	}
 }
 
-// FuzzDecodeBalance: whatever the body, the decoder returns either three
+// FuzzDecode: whatever the body, the decoder returns either three
 // finite numbers and no error, or a classified *Error and no numbers. It
 // never panics and never makes a number up.
-func FuzzDecodeBalance(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"code":200,"data":{"available":950,"frozen":10,"total":960}}`,
 		`{"code":200,"data":{"available":950.25,"frozen":0.5,"total":950.75}}`,
@@ -77,18 +79,21 @@ func FuzzDecodeBalance(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := DecodeBalance(body)
+		b, err := Decode(Balance, body)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || (e.Reason != ReasonDecode && e.Reason != ReasonAPIError) {
 				t.Fatalf("error %v is not a decode or api_error *Error", err)
 			}
-			if b != (Balance{}) {
+			if b != nil {
 				t.Fatalf("numbers %+v returned with an error", b)
 			}
 			return
 		}
-		for _, v := range []float64{b.Available, b.Frozen, b.Total} {
+		if len(b) != len(Balance.Fields) {
+			t.Fatalf("%d values for %d fields", len(b), len(Balance.Fields))
+		}
+		for _, v := range b {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				t.Fatalf("non-finite value in %+v", b)
 			}

@@ -20,7 +20,7 @@ const (
 	ReasonDecode       Reason = "decode"       // body not JSON, field missing or not a number, too large
 	ReasonTimeout      Reason = "timeout"      // deadline reached before the answer was read
 	ReasonNetwork      Reason = "network"      // connection refused, DNS, TLS, reset...
-	ReasonRedirect     Reason = "redirect"     // 3xx: never followed, see Client
+	ReasonRedirect     Reason = "redirect"     // 3xx with a Location: never followed, see Client
 )
 
 // Reasons lists every Reason, so that counters can be initialised to 0 at
@@ -31,10 +31,12 @@ var Reasons = []Reason{
 	ReasonAPIError, ReasonDecode, ReasonTimeout, ReasonNetwork, ReasonRedirect,
 }
 
-// Error is a failed API call. Its text never contains the API key: the key
-// travels only in a request header, and no header is ever copied here.
+// Error is a failed API call. Its text never contains the API key, and an
+// Error returned by Client or Decode holds no string from the network
+// longer than MaxTextChars characters or with a line break (see the
+// package documentation).
 type Error struct {
-	Endpoint   Endpoint
+	Endpoint   string // Endpoint.Name
 	Reason     Reason
 	StatusCode int           // HTTP status; 0 when no response arrived
 	Message    string        // the API's own "message", or what went wrong
@@ -57,10 +59,13 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// reasonForStatus maps a non-200 HTTP status to its Reason. The status
-// decides before the body is looked at: a 502 with an HTML page from a
-// load balancer is a server error, not a decode error.
-func reasonForStatus(status int) Reason {
+// reasonForStatus maps a non-200 HTTP status, and the Location header that
+// came with it, to its Reason. The status decides before the body is looked
+// at: a 502 with an HTML page from a load balancer is a server error, not a
+// decode error. Only a 3xx that points somewhere else is a redirect, whose
+// hint is to fix --sunor.url; a 304 (Not Modified) never is, and a 300
+// without a Location has nowhere to point.
+func reasonForStatus(status int, location string) Reason {
 	switch {
 	case status == 401 || status == 403:
 		return ReasonUnauthorized
@@ -68,7 +73,7 @@ func reasonForStatus(status int) Reason {
 		return ReasonRateLimited
 	case status >= 500 && status <= 599:
 		return ReasonServerError
-	case status >= 300 && status <= 399:
+	case status >= 300 && status <= 399 && status != 304 && location != "":
 		return ReasonRedirect
 	default:
 		return ReasonHTTPStatus

@@ -1,0 +1,155 @@
+// Package hostileapi is a fake HTTP server for tests that answers with
+// exactly the bytes a test gives it: a malformed status line, a header
+// that echoes the key, a 5 MiB Location, a body that stops halfway. A real
+// server library would refuse to write most of these, which is why this one
+// sits on a bare net.Listener.
+//
+// Each connection carries one request and one reply, then closes (unless
+// the reply hangs), so a test never depends on how the client reuses
+// connections.
+package hostileapi
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Reply is what the server does with one request.
+type Reply struct {
+	// Raw is written to the connection as it is: status line, headers and
+	// body. A Raw that ends early (a body shorter than its Content-Length)
+	// is a connection closed early.
+	Raw []byte
+	// Trickle, when set, writes Raw one byte at a time with this pause
+	// between bytes: a server that is slow but never silent for long.
+	Trickle time.Duration
+	// Hang keeps the connection open after Raw, without writing more,
+	// until the server is closed: a server that stops answering.
+	Hang bool
+}
+
+// Handler answers one request. key is its x-api-key header. It runs on the
+// server's goroutine, so it must not call t.Fatal.
+type Handler func(req *http.Request, key string) Reply
+
+// Server is a listening fake. Its zero value is not usable; see New.
+type Server struct {
+	URL string // http://127.0.0.1:port, no trailing slash
+
+	ln      net.Listener
+	handler Handler
+	done    chan struct{} // closed by Close: ends hangs and trickles
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	requests int
+}
+
+// New starts a server on loopback that answers every request with h, and
+// closes it when the test ends.
+func New(t testing.TB, h Handler) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("hostileapi: %v", err)
+	}
+	s := &Server{
+		URL: "http://" + ln.Addr().String(), ln: ln, handler: h,
+		done: make(chan struct{}), conns: map[net.Conn]struct{}{},
+	}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Requests returns how many requests the server has read.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Close stops the server, ends hanging and trickling replies, closes every
+// connection and waits for the server's goroutines. It may be called more
+// than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	close(s.done)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		s.mu.Lock()
+		select {
+		case <-s.done:
+			s.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serve(c)
+	}
+}
+
+func (s *Server) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.requests++
+	s.mu.Unlock()
+	r := s.handler(req, req.Header.Get("X-Api-Key"))
+	if r.Trickle > 0 {
+		t := time.NewTicker(r.Trickle)
+		defer t.Stop()
+		for i := range r.Raw {
+			if _, err := c.Write(r.Raw[i : i+1]); err != nil {
+				return
+			}
+			select {
+			case <-t.C:
+			case <-s.done:
+				return
+			}
+		}
+	} else if _, err := c.Write(r.Raw); err != nil {
+		return
+	}
+	if r.Hang {
+		<-s.done
+	}
+}
