@@ -161,10 +161,11 @@ func TestDockerfileMatchesBinary(t *testing.T) {
 	for _, want := range []string{
 		"EXPOSE " + string(port[1]) + "\n",
 		`ENTRYPOINT ["/bin/sunor_exporter"]`,
-		"COPY --from=build /out/sunor_exporter /bin/sunor_exporter",
+		"COPY --from=binary /out/sunor_exporter /bin/sunor_exporter",
 		"CGO_ENABLED=0 go build -trimpath",
 		"-X github.com/prometheus/common/version.Version=${VERSION}",
-		"ARG GO_IMAGE=", "ARG RUNTIME_IMAGE=", "FROM ${GO_IMAGE} AS build", "FROM ${RUNTIME_IMAGE}",
+		"ARG GO_IMAGE=", "ARG RUNTIME_IMAGE=", "FROM --platform=${BUILDPLATFORM} ${GO_IMAGE} AS build", "FROM ${RUNTIME_IMAGE}",
+		"ENV GOOS=${TARGETOS} GOARCH=${TARGETARCH}", "FROM ${BINARY} AS binary",
 		"org.opencontainers.image.source",
 	} {
 		if !strings.Contains(d, want) {

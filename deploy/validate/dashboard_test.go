@@ -76,7 +76,7 @@ func TestDashboardStrictSchemaCatchesMissingField(t *testing.T) {
 	t.Fatal("no stat panel in the dashboard")
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
