@@ -1,15 +1,27 @@
 // Package apikey holds the Sunor API key and keeps it current.
 //
 // A key comes from an environment variable (fixed for the life of the
-// process) or from a file, which is read again whenever it changes so that a
+// process) or from a file, which is read again on every use, so that a
 // rotated Kubernetes Secret or systemd credential takes effect without a
-// restart. The key itself never appears in an error or log line this
-// package produces: only the file's path does.
+// restart. When a read fails, or gives something that is not a key, the
+// last good key stays in use. The key itself never appears in an error or
+// log line this package produces: only the file's path or the variable's
+// name does.
+//
+// A key is visible ASCII (0x21 to 0x7E) once surrounding whitespace is
+// trimmed, and at most MaxBytes long: anything else could not go into a
+// request header as it is. A key file must be a regular file (a symlink to
+// one, as Kubernetes mounts Secrets, is fine) of at most MaxBytes; it is
+// never opened in a way that can block on a named pipe, and a read that
+// hangs (a stuck network mount) does not hold up the caller past its
+// context or readWait.
 package apikey
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -19,101 +31,209 @@ import (
 	"github.com/go-kit/log/level"
 )
 
-// Source hands out the current key.
+// MaxBytes is the largest key, and the largest key file, accepted. Real
+// keys are under a hundred bytes.
+const MaxBytes = 4096
+
+// readWait is how long Key waits for the key file before it hands out the
+// last good key. The file is a few bytes on a local or tmpfs mount: a read
+// that takes longer is stuck, and the API call must not wait for it.
+const readWait = 500 * time.Millisecond
+
+// startWait bounds the first read, in NewFile, where there is no previous
+// key to fall back on.
+const startWait = 5 * time.Second
+
+// Source hands out the current key. Key returns by the time ctx ends.
 type Source interface {
-	Key() string
+	Key(ctx context.Context) string
 }
 
 // Static is a key that never changes (from an environment variable).
 type Static string
 
 // Key returns the key.
-func (s Static) Key() string { return string(s) }
+func (s Static) Key(context.Context) string { return string(s) }
 
-// FromEnv returns the key in the environment variable name, or an error
-// naming the variable when it is unset or blank.
+// FromEnv returns the key in the environment variable name, whose value is
+// value, or an error naming the variable when the value is not a key.
 func FromEnv(name, value string) (Static, error) {
-	k := strings.TrimSpace(value)
-	if k == "" {
-		return "", fmt.Errorf("environment variable %s is empty", name)
-	}
-	return Static(k), nil
+	k, err := check(value, "environment variable "+name)
+	return Static(k), err
 }
 
-// File is a key read from a file and read again when the file changes.
+// File is a key read from a file on every use.
 type File struct {
 	path   string
 	logger log.Logger
+	read   func(path string) (string, error) // readFile; tests make it fail or hang
+	wait   time.Duration                     // readWait; tests shorten it
 
 	mu      sync.Mutex
-	key     string
-	stamp   fileStamp // of the file the current key came from
-	badSeen fileStamp // of the last bad version warned about, to warn once
+	key     string        // the last good key
+	reading chan struct{} // closed when the read in flight ends; nil when none is
+	since   time.Time     // when the read in flight started
+	warned  string        // the failure last warned about; "" after a good read
 }
 
-// fileStamp tells one version of a file from another without reading it.
-// A Kubernetes Secret update swaps a symlink, which os.Stat follows, so the
-// inode changes even when size and modification time happen not to.
-type fileStamp struct {
-	modTime time.Time
-	size    int64
-	ino     uint64
-	missing bool
-}
-
-// ErrEmpty is returned for a key file that holds only whitespace.
-var ErrEmpty = errors.New("is empty")
-
-// NewFile reads the key file once; a missing, unreadable or empty file is an
-// error here, at start-up, where it can stop the exporter.
+// NewFile reads the key file once; a file that cannot be read or holds no
+// key is an error here, at start-up, where it can stop the exporter.
 func NewFile(path string, logger log.Logger) (*File, error) {
-	f := &File{path: path, logger: logger}
-	st, key, err := f.read()
-	if err != nil {
-		return nil, err
+	f := &File{path: path, logger: logger, read: readFile, wait: readWait}
+	type result struct {
+		key string
+		err error
 	}
-	f.key, f.stamp = key, st
-	return f, nil
+	done := make(chan result, 1)
+	go func() {
+		k, err := f.read(path)
+		done <- result{k, err}
+	}()
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		f.key = r.key
+		return f, nil
+	case <-t.C:
+		return nil, fmt.Errorf("API key file %s: not read within %v", path, startWait)
+	}
 }
 
-// Key returns the current key, reading the file again first if it changed.
-// When the new version is missing, unreadable or empty, the last good key
-// stays in use and one warning is logged for that version.
-func (f *File) Key() string {
+// Key reads the file and returns the key in it or, when that fails or
+// takes too long, the last good key. A run of failures is logged once per
+// cause, not once per call; a new key taking effect is logged once. Only
+// one read is in flight at a time: calls during a slow read wait for that
+// one.
+func (f *File) Key(ctx context.Context) string {
+	f.mu.Lock()
+	reading := f.reading
+	if reading == nil {
+		reading = make(chan struct{})
+		f.reading, f.since = reading, time.Now()
+		go f.reload(reading)
+	}
+	f.mu.Unlock()
+
+	t := time.NewTimer(f.wait)
+	defer t.Stop()
+	select {
+	case <-reading:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := stampOf(f.path)
-	if st == f.stamp || st == f.badSeen {
-		return f.key
+	// Warn about a stuck read only once it has taken longer than f.wait, so
+	// that a caller whose context was already ending does not cause a
+	// warning about a healthy file.
+	if f.reading == reading && time.Since(f.since) >= f.wait {
+		f.warn(fmt.Sprintf("API key file %s: not read within %v", f.path, f.wait))
 	}
-	st, key, err := f.read()
-	if err != nil {
-		f.badSeen = st
-		level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", err)
-		return f.key
-	}
-	f.badSeen = fileStamp{}
-	if key != f.key {
-		level.Info(f.logger).Log("msg", "API key file changed; using the new key", "file", f.path)
-	}
-	f.key, f.stamp = key, st
 	return f.key
 }
 
-func (f *File) read() (fileStamp, string, error) {
-	st := stampOf(f.path)
-	b, err := os.ReadFile(f.path)
+func (f *File) reload(reading chan struct{}) {
+	key, err := f.read(f.path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reading = nil
+	close(reading)
 	if err != nil {
-		// The *PathError names the path and the cause, never the contents.
-		return st, "", fmt.Errorf("API key file: %w", err)
+		f.warn(err.Error())
+		return
 	}
-	k := strings.TrimSpace(string(b))
+	switch {
+	case key != f.key:
+		level.Info(f.logger).Log("msg", "API key file changed; using the new key", "file", f.path)
+	case f.warned != "":
+		level.Info(f.logger).Log("msg", "API key file can be used again; the key is unchanged", "file", f.path)
+	}
+	f.key, f.warned = key, ""
+}
+
+// warn logs a failure unless it is the one last warned about. f.mu is held.
+func (f *File) warn(cause string) {
+	if cause == f.warned {
+		return
+	}
+	f.warned = cause
+	level.Warn(f.logger).Log("msg", "API key file cannot be used; keeping the previous key", "file", f.path, "err", cause)
+}
+
+// readFile returns the key in the file at path. Every error names the path
+// and never the file's contents.
+func readFile(path string) (string, error) {
+	// openFlags keeps open from waiting for a writer when path is a named
+	// pipe; the file is refused below anyway.
+	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return "", fmt.Errorf("API key file: %w", err)
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return "", fmt.Errorf("API key file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("API key file %s is %s, not a regular file", path, kind(fi.Mode()))
+	}
+	tooBig := fmt.Errorf("API key file %s is larger than %d bytes", path, MaxBytes)
+	if fi.Size() > MaxBytes {
+		return "", tooBig
+	}
+	// The size may be wrong (files in /proc say 0) or the file may grow:
+	// the limit holds whatever it says.
+	b, err := io.ReadAll(io.LimitReader(file, MaxBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("API key file: %w", err)
+	}
+	if len(b) > MaxBytes {
+		return "", tooBig
+	}
+	return check(string(b), "API key file "+path)
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	default:
+		return "a special file"
+	}
+}
+
+// check returns raw without surrounding whitespace if that is a key, or an
+// error that names what raw came from and where it goes wrong, never what
+// it holds.
+func check(raw, what string) (string, error) {
+	k := strings.TrimSpace(raw)
 	if k == "" {
-		return st, "", fmt.Errorf("API key file %s %w", f.path, ErrEmpty)
+		return "", fmt.Errorf("%s is empty", what)
 	}
-	if strings.ContainsAny(k, "\r\n") {
-		// A header value cannot hold a line break; say so without the key.
-		return st, "", fmt.Errorf("API key file %s holds more than one line", f.path)
+	if len(k) > MaxBytes {
+		return "", fmt.Errorf("%s holds more than %d bytes", what, MaxBytes)
 	}
-	return st, k, nil
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c == '\n' || c == '\r':
+			return "", fmt.Errorf("%s holds more than one line", what)
+		case c < 0x20 || c == 0x7f:
+			return "", fmt.Errorf("%s holds a control character (byte %d of the key); a key is visible ASCII", what, i+1)
+		case c == ' ':
+			return "", fmt.Errorf("%s holds a space (byte %d of the key); a key is visible ASCII", what, i+1)
+		case c > 0x7f:
+			return "", fmt.Errorf("%s holds a non-ASCII character (byte %d of the key); a key is visible ASCII", what, i+1)
+		}
+	}
+	return k, nil
 }
