@@ -27,7 +27,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
-	$(GO) test -run '^$$' -fuzz FuzzDecodeBalance -fuzztime $(or $(FUZZTIME),30s) ./internal/sunor
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(or $(FUZZTIME),30s) ./internal/sunor
 
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...

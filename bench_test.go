@@ -62,17 +62,22 @@ func BenchmarkDirectCall(b *testing.B) {
 func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *httptest.Server {
 	url := benchFake(b)
 	base, _ := sunor.ParseBaseURL(url)
-	client, err := accounts.NewClient(base, apikey.Static("bench-key"), commoncfg.DefaultHTTPClientConfig, "bench")
+	hc, err := accounts.NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	var accts []collector.Account
+	client := sunor.NewClient(base, hc, apikey.Static("bench-key").Key)
+	var accts []accounts.Account
 	for i := range n {
-		accts = append(accts, collector.Account{Name: fmt.Sprintf("account-%03d", i), API: client, Timeout: 10 * time.Second})
+		accts = append(accts, accounts.Account{Name: fmt.Sprintf("account-%03d", i), API: client, Timeout: 10 * time.Second})
 	}
-	exp := collector.New(accts, collector.Options{Usage: usage})
-	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 40, disableExporter: disableExporterMetrics}
-	srv := httptest.NewServer(metricsHandler(exp, &collector.Collectors{}, f, slog.New(slog.DiscardHandler)))
+	var scrapers []collector.Scraper
+	if usage {
+		scrapers = []collector.Scraper{collector.Usage}
+	}
+	exp := collector.New(accts, collector.Options{Scrapers: scrapers, MaxConcurrentCalls: 32})
+	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 40, disableExporter: disableExporterMetrics, metricsPath: "/metrics"}
+	srv := httptest.NewServer(scrapeMux(f, exp, ownRegistry(f), slog.New(slog.DiscardHandler)))
 	b.Cleanup(srv.Close)
 	return srv
 }

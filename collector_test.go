@@ -258,8 +258,9 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	if !strings.Contains(body, `sunor_credits_available{account="from-env"} 950`) {
 		t.Errorf("SUNOR_URL/SUNOR_ACCOUNT not honoured:\n%s", body)
 	}
-	if !strings.Contains(body, "reused for up to 1h0m0s") {
-		t.Error("SUNOR_CACHE_TTL not honoured: HELP does not mention the cache")
+	_, body = e.get("/metrics")
+	if !strings.Contains(body, `sunor_api_calls_skipped_total{account="from-env",endpoint="balance",reason="cache"} 1`) {
+		t.Errorf("SUNOR_CACHE_TTL not honoured: the second scrape was not answered from the cache:\n%s", body)
 	}
 }
 
@@ -413,7 +414,8 @@ func TestKeyNeverLeaks(t *testing.T) {
 	fake, url := fakeAPI(t, canaryKey)
 	fake.RedirectTo = elsewhere.URL + "/api/v1/account/balance?key=" + canaryKey
 	t.Setenv("SUNOR_API_KEY", canaryKey)
-	e := start(t, "--sunor.url="+url, "--sunor.timeout=200ms")
+	// No ceiling: every mode must reach the API.
+	e := start(t, "--sunor.url="+url, "--sunor.timeout=200ms", "--sunor.max-calls-per-minute=0")
 
 	var seen strings.Builder
 	modes := []string{"", fakesunor.FailUnauthorized, fakesunor.FailEchoKey, fakesunor.FailServerError,

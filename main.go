@@ -5,14 +5,15 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,7 +32,6 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/selfmetrics"
 )
 
 const (
@@ -75,9 +76,13 @@ type flags struct {
 	cacheTTL      time.Duration
 	caFile        string
 
+	maxCallsPerMinute  int
+	rateLimitReserve   int
+	maxConcurrentCalls int
+
 	configFile  string
 	configCheck bool
-	usage       bool
+	collectors  map[string]*bool // --[no-]collector.<name>, by scraper name
 
 	logLevel  string
 	logFormat string
@@ -117,10 +122,20 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.cacheTTL)
 	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.caFile)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout and --sunor.cache-ttl become their defaults. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any minute, over all endpoints, scrapes and Prometheus servers (the key's budget is 120, shared with your product). Beyond it, scrapes reuse the last good answer. 0 is no ceiling.").
+		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.maxCallsPerMinute)
+	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
+		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.rateLimitReserve)
+	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts; the rest queue within their scrape's deadline. 0 is no cap.").
+		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
+
+	app.Flag("config.file", "YAML file of several accounts (see README); the --sunor.* flags but the key's become their defaults. Reloaded on SIGHUP and POST /-/reload.").
 		PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
-	app.Flag("collector.usage", "Also call GET /api/v1/account/usage for the spend counters (one more API call per scrape and account).").Default("true").BoolVar(&f.usage)
+	f.collectors = map[string]*bool{}
+	for _, s := range collector.Optional {
+		f.collectors[s.Name()] = app.Flag("collector."+s.Name(), s.Help).Default(strconv.FormatBool(s.Default)).Bool()
+	}
 
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
@@ -197,21 +212,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	if f.timeout <= 0 {
-		return fail("Invalid --sunor.timeout", fmt.Errorf("must be positive, got %s", f.timeout))
-	}
-	if f.timeoutOffset < 0 || f.cacheTTL < 0 {
-		return fail("Invalid flag", errors.New("--sunor.timeout-offset and --sunor.cache-ttl must not be negative"))
-	}
-	if !strings.HasPrefix(f.metricsPath, "/") || f.metricsPath == "/" {
-		return fail("Invalid --web.telemetry-path", fmt.Errorf("%q must start with / and not be / (the landing page)", f.metricsPath))
+	if err := checkFlags(f); err != nil {
+		return fail("Invalid flag", err)
 	}
 	spec := accounts.Spec{
 		ConfigFile: f.configFile, URL: f.url, Timeout: f.timeout, CacheTTL: f.cacheTTL, CAFile: f.caFile,
+		MaxCallsPerMinute: f.maxCallsPerMinute, RateLimitReserve: f.rateLimitReserve,
 		Account: f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
 		UserAgent: version.ComponentUserAgent(exporterName),
 	}
-	accts, err := accounts.Build(spec, logger)
+	builder := accounts.NewBuilder(spec, logger)
+	accts, err := builder.Build()
 	if err != nil {
 		return fail("Invalid configuration", err)
 	}
@@ -220,12 +231,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	exporter := collector.New(accts, collector.Options{Logger: logger, Usage: f.usage})
-	own := &collector.Collectors{}
-	reload := newReloader(spec, exporter, own, logger)
-
-	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, metricsHandler(exporter, own, f, slogger))
+	var scrapers []collector.Scraper
+	for _, s := range collector.Optional {
+		if *f.collectors[s.Name()] {
+			scrapers = append(scrapers, s)
+		}
+	}
+	exporter := collector.New(accts, collector.Options{Logger: logger, Scrapers: scrapers, MaxConcurrentCalls: f.maxConcurrentCalls})
+	own := ownRegistry(f)
+	reload := newReloader(f.configFile, builder, exporter, accts, own, logger)
+	mux := scrapeMux(f, exporter, own, slogger)
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
@@ -238,6 +253,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ExtraHTML:   landingAccounts(accts),
 		Links: []web.LandingLinks{
 			{Address: f.metricsPath, Text: "Metrics"},
+			{Address: "/sd", Text: "Accounts as Prometheus HTTP service discovery targets, for /probe?account=NAME"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
 	})
@@ -249,7 +265,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	for _, a := range accts {
-		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "timeout", a.Timeout, "cache_ttl", a.CacheTTL, "usage", f.usage)
+		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
+			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -258,7 +275,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for {
 			select {
 			case <-hup:
-				_ = reload.reload()
+				_, _ = reload.reload()
 			case <-ctx.Done():
 				return
 			}
@@ -273,12 +290,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 	}
 	_ = level.Info(logger).Log("msg", "Shutting down: waiting for in-flight scrapes")
-	// In-flight scrapes end within the longest account timeout.
-	longest := f.timeout
-	for _, a := range accts {
-		longest = max(longest, a.Timeout)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
+	// In-flight scrapes end within the longest timeout of the accounts in
+	// force now, reloads included.
+	sctx, cancel := context.WithTimeout(context.Background(), max(f.timeout, reload.longestTimeout())+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fail("Shutdown did not finish in time", err)
@@ -287,26 +301,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// metricsHandler serves exporter's metrics with the exporter's own: build
-// info always, Go, process and promhttp metrics unless disabled.
-func metricsHandler(exporter *collector.Exporter, own *collector.Collectors, f flags, slogger *slog.Logger) http.Handler {
+// ownRegistry holds the exporter's own metrics, served next to each
+// scrape's registry, as node_exporter does: build info always, Go and
+// process metrics unless --web.disable-exporter-metrics.
+func ownRegistry(f flags) *prometheus.Registry {
+	own := prometheus.NewRegistry()
 	own.MustRegister(versioncollector.NewCollector(exporterName))
-	var h http.Handler = collector.Handler(exporter, own, collector.HandlerOpts{
-		TimeoutOffset: f.timeoutOffset,
-		MaxRequests:   f.maxRequests,
-		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
-	})
 	if !f.disableExporter {
-		own.MustRegister(
-			collectors.NewGoCollector(),
-			selfmetrics.NewProcessCollector(),
-		)
-		h = promhttp.InstrumentMetricHandler(own, h)
+		own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	return h
+	return own
 }
 
-func accountNames(accts []collector.Account) []string {
+// scrapeMux serves the scrapes: every account on the telemetry path, one on
+// /probe, and the accounts for Prometheus service discovery on /sd.
+func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, slogger *slog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	opts := collector.HandlerOpts{
+		TimeoutOffset: f.timeoutOffset,
+		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
+		Own:           own,
+	}
+	var metrics http.Handler = collector.MetricsHandler(exporter, opts)
+	if !f.disableExporter {
+		metrics = promhttp.InstrumentMetricHandler(own, metrics)
+	}
+	mux.Handle(f.metricsPath, collector.LimitInFlight(metrics, f.maxRequests))
+	mux.Handle("/probe", collector.LimitInFlight(collector.ProbeHandler(exporter, opts), f.maxRequests))
+	mux.Handle("/sd", collector.SDHandler(exporter))
+	return mux
+}
+
+func accountNames(accts []accounts.Account) []string {
 	var names []string
 	for _, a := range accts {
 		names = append(names, a.Name)
@@ -316,7 +342,7 @@ func accountNames(accts []collector.Account) []string {
 
 // landingAccounts lists the accounts on the landing page: names only, no
 // key, no URL credentials (ParseBaseURL refuses them).
-func landingAccounts(accts []collector.Account) string {
+func landingAccounts(accts []accounts.Account) string {
 	var b strings.Builder
 	b.WriteString("<p>Accounts at start-up:")
 	for _, a := range accts {
@@ -324,4 +350,75 @@ func landingAccounts(accts []collector.Account) string {
 	}
 	b.WriteString("</p>")
 	return b.String()
+}
+
+// reservedPaths are served by the exporter itself; --web.telemetry-path
+// must not take one of them.
+var reservedPaths = []string{"/", "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload"}
+
+// checkFlags checks what kingpin's types cannot, so that a bad value stops
+// the exporter with one line naming the flag, never a panic.
+func checkFlags(f flags) error {
+	switch {
+	case f.timeout <= 0:
+		return fmt.Errorf("--sunor.timeout must be positive, got %s", f.timeout)
+	case f.timeoutOffset < 0:
+		return fmt.Errorf("--sunor.timeout-offset must not be negative, got %s", f.timeoutOffset)
+	case f.cacheTTL < 0:
+		return fmt.Errorf("--sunor.cache-ttl must not be negative, got %s", f.cacheTTL)
+	case f.maxRequests < 0:
+		return fmt.Errorf("--web.max-requests must not be negative (0 is no limit), got %d", f.maxRequests)
+	case f.maxCallsPerMinute < 0:
+		return fmt.Errorf("--sunor.max-calls-per-minute must not be negative (0 is no ceiling), got %d", f.maxCallsPerMinute)
+	case f.rateLimitReserve < 0:
+		return fmt.Errorf("--sunor.rate-limit-reserve must not be negative, got %d", f.rateLimitReserve)
+	case f.maxConcurrentCalls < 0:
+		return fmt.Errorf("--sunor.max-concurrent-calls must not be negative (0 is no cap), got %d", f.maxConcurrentCalls)
+	}
+	if err := checkTelemetryPath(f.metricsPath); err != nil {
+		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	for _, addr := range *f.web.WebListenAddresses {
+		if err := checkListenAddress(addr); err != nil {
+			return fmt.Errorf("--web.listen-address: %w", err)
+		}
+	}
+	if p := *f.web.WebConfigFile; p != "" {
+		if err := web.Validate(p); err != nil {
+			return fmt.Errorf("--web.config.file: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkTelemetryPath refuses a path that is not a plain path, or that
+// another handler serves: http.ServeMux would panic on either.
+func checkTelemetryPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q must start with /", p)
+	}
+	if strings.ContainsAny(p, "{}? \t\r\n#%") {
+		return fmt.Errorf("%q must be a plain path, without {}, ?, # or %%", p)
+	}
+	for _, r := range reservedPaths {
+		if p == r {
+			return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
+		}
+	}
+	return nil
+}
+
+// checkListenAddress refuses what net.Listen would, without listening.
+func checkListenAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: bad port: %w", addr, err)
+	}
+	if host != "" && net.ParseIP(strings.Trim(host, "[]")) == nil && strings.ContainsAny(host, " /\\") {
+		return fmt.Errorf("%q: bad host", addr)
+	}
+	return nil
 }

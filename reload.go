@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -17,16 +18,19 @@ import (
 // fails any start-up check is rejected with a log line and the accounts in
 // force stay; sunor_config_last_reload_successful says so.
 type reloader struct {
-	mu       sync.Mutex
-	spec     accounts.Spec
+	file     string // --config.file; "" when there is none
+	builder  *accounts.Builder
 	exporter *collector.Exporter
 	logger   log.Logger
 	ok, when prometheus.Gauge
+
+	mu      sync.Mutex
+	longest time.Duration // the longest timeout of the accounts in force
 }
 
-func newReloader(spec accounts.Spec, exporter *collector.Exporter, own *collector.Collectors, logger log.Logger) *reloader {
-	r := &reloader{spec: spec, exporter: exporter, logger: logger}
-	if spec.ConfigFile == "" {
+func newReloader(file string, builder *accounts.Builder, exporter *collector.Exporter, accts []accounts.Account, own prometheus.Registerer, logger log.Logger) *reloader {
+	r := &reloader{file: file, builder: builder, exporter: exporter, logger: logger, longest: longestTimeout(accts)}
+	if file == "" {
 		return r
 	}
 	// Exporter-level (no account label), and only with a file to reload.
@@ -44,24 +48,44 @@ func newReloader(spec accounts.Spec, exporter *collector.Exporter, own *collecto
 	return r
 }
 
-func (r *reloader) reload() error {
+func longestTimeout(accts []accounts.Account) time.Duration {
+	var d time.Duration
+	for _, a := range accts {
+		d = max(d, a.Timeout)
+	}
+	return d
+}
+
+// longestTimeout is how long an in-flight scrape of the accounts in force
+// may still take.
+func (r *reloader) longestTimeout() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.spec.ConfigFile == "" {
-		_ = level.Info(r.logger).Log("msg", "Nothing to reload: no --config.file")
-		return fmt.Errorf("nothing to reload: the exporter runs without --config.file")
+	return r.longest
+}
+
+// reload loads the file again. Without a file there is nothing to do,
+// which is no failure: the key file, if any, is read on every call anyway.
+func (r *reloader) reload() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == "" {
+		const msg = "nothing to reload: the exporter runs without --config.file (a key file is read again on every call)"
+		_ = level.Info(r.logger).Log("msg", msg)
+		return msg, nil
 	}
-	accts, err := accounts.Build(r.spec, r.logger)
+	accts, err := r.builder.Build()
 	if err != nil {
 		r.ok.Set(0)
 		_ = level.Error(r.logger).Log("msg", "Config reload rejected; the previous accounts stay in force", "err", err)
-		return err
+		return "", err
 	}
 	r.exporter.SetAccounts(accts)
+	r.longest = longestTimeout(accts)
 	r.ok.Set(1)
 	r.when.SetToCurrentTime()
-	_ = level.Info(r.logger).Log("msg", "Config reloaded", "file", r.spec.ConfigFile, "accounts", len(accts))
-	return nil
+	_ = level.Info(r.logger).Log("msg", "Config reloaded", "file", r.file, "accounts", len(accts))
+	return fmt.Sprintf("reloaded: %d account(s)", len(accts)), nil
 }
 
 func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
@@ -70,9 +94,10 @@ func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
 		return
 	}
-	if err := r.reload(); err != nil {
+	msg, err := r.reload()
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	fmt.Fprintln(w, "reloaded")
+	fmt.Fprintln(w, msg)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
@@ -38,16 +39,16 @@ sunor_api_errors_total{account="prod",endpoint="balance",reason="unauthorized"} 
 func TestBalanceSuccess(t *testing.T) {
 	e := newEnv(t)
 	want := `
-# HELP sunor_api_up 1 if the balance call of this scrape succeeded (or was answered from the cache), else 0.
+# HELP sunor_api_up 1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard), else 0.
 # TYPE sunor_api_up gauge
 sunor_api_up{account="prod"} 1
-# HELP sunor_credits_available Credits available to spend (1 credit = 0.01 USD). Absent when the balance call of this scrape failed.
+# HELP sunor_credits_available Credits available to spend (1 credit = 0.01 USD).` + fromLastAnswer + `
 # TYPE sunor_credits_available gauge
 sunor_credits_available{account="prod"} 950
-# HELP sunor_credits_frozen Credits frozen by running tasks, to be deducted or refunded when they end. Absent when the balance call failed.
+# HELP sunor_credits_frozen Credits frozen by running tasks, to be deducted or refunded when they end.` + fromLastAnswer + `
 # TYPE sunor_credits_frozen gauge
 sunor_credits_frozen{account="prod"} 10
-# HELP sunor_credits_total Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name. Absent when the balance call failed.
+# HELP sunor_credits_total Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name.` + fromLastAnswer + `
 # TYPE sunor_credits_total gauge
 sunor_credits_total{account="prod"} 960
 # HELP sunor_last_success_timestamp_seconds Unix time of the last successful balance call. Absent before the first success.
@@ -72,13 +73,13 @@ func TestFractionalCredits(t *testing.T) {
 	e := newEnv(t)
 	e.fake.Update(testKey, func(a *fakesunor.Account) { a.Available, a.Frozen = 950.25, 0.5 })
 	want := `
-# HELP sunor_credits_available Credits available to spend (1 credit = 0.01 USD). Absent when the balance call of this scrape failed.
+# HELP sunor_credits_available Credits available to spend (1 credit = 0.01 USD).` + fromLastAnswer + `
 # TYPE sunor_credits_available gauge
 sunor_credits_available{account="prod"} 950.25
-# HELP sunor_credits_frozen Credits frozen by running tasks, to be deducted or refunded when they end. Absent when the balance call failed.
+# HELP sunor_credits_frozen Credits frozen by running tasks, to be deducted or refunded when they end.` + fromLastAnswer + `
 # TYPE sunor_credits_frozen gauge
 sunor_credits_frozen{account="prod"} 0.5
-# HELP sunor_credits_total Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name. Absent when the balance call failed.
+# HELP sunor_credits_total Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name.` + fromLastAnswer + `
 # TYPE sunor_credits_total gauge
 sunor_credits_total{account="prod"} 950.75
 `
@@ -123,7 +124,7 @@ func TestFailureReasons(t *testing.T) {
 		{fail: fakesunor.FailMissingField, reason: sunor.ReasonDecode, status: "status=200", wantInLog: "data.total"},
 		{fail: fakesunor.FailStringNumber, reason: sunor.ReasonDecode, status: "status=200", wantInLog: "data"},
 		{fail: fakesunor.FailHugeBody, reason: sunor.ReasonDecode, status: "status=200", wantInLog: "exceeds 1 MiB"},
-		{fail: fakesunor.FailHang, reason: sunor.ReasonTimeout, status: "status=0", wantInLog: "deadline", timeoutSet: 100 * time.Millisecond},
+		{fail: fakesunor.FailHang, reason: sunor.ReasonTimeout, status: "status=0", wantInLog: "no answer within", timeoutSet: 100 * time.Millisecond},
 		{fail: fakesunor.FailSlowBody, reason: sunor.ReasonTimeout, status: "status=200", wantInLog: "reason=timeout", timeoutSet: 100 * time.Millisecond},
 	}
 	for _, tc := range cases {
@@ -178,7 +179,7 @@ func TestNetworkError(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there now
 	buf := &syncBuffer{}
-	exp := New([]Account{{Name: "prod", API: newClient(t, url, apikey.Static(testKey)), Timeout: 5 * time.Second}}, Options{Logger: log.NewLogfmtLogger(buf)})
+	exp := New([]accounts.Account{{Name: "prod", API: newClient(t, url, apikey.Static(testKey)), Timeout: 5 * time.Second}}, Options{Logger: log.NewLogfmtLogger(buf)})
 	mfs := gather(t, exp)
 	assertFailedScrape(t, mfs, sunor.ReasonNetwork)
 	if len(logLines(buf.String(), "reason=network")) != 1 {
@@ -285,8 +286,8 @@ func TestCacheTTL(t *testing.T) {
 	if a, b := mustValue(t, first, "sunor_last_success_timestamp_seconds", nil), mustValue(t, second, "sunor_last_success_timestamp_seconds", nil); a != b {
 		t.Errorf("last success moved from %v to %v without a call", a, b)
 	}
-	if help := second["sunor_credits_available"].GetHelp(); !strings.Contains(help, "reused for up to 30s") {
-		t.Errorf("HELP does not say answers are cached: %q", help)
+	if v := mustValue(t, second, "sunor_api_calls_skipped_total", map[string]string{"endpoint": "balance", "reason": "cache"}); v != 1 {
+		t.Errorf("skipped{reason=cache} = %v, want 1", v)
 	}
 
 	// Past the TTL, a failure is reported and not cached: the next scrape
@@ -315,13 +316,6 @@ func assertFailedScrapeKeepsTimestamp(t *testing.T, mfs map[string]*dto.MetricFa
 	}
 }
 
-func TestCacheOffHelp(t *testing.T) {
-	mfs := newEnv(t).scrape()
-	if help := mfs["sunor_credits_available"].GetHelp(); strings.Contains(help, "reused") {
-		t.Errorf("HELP mentions a cache that is off: %q", help)
-	}
-}
-
 // TestKeyFileRotation: a rotated key file takes effect on the next scrape; a
 // missing or empty file keeps the last good key and logs a warning once.
 func TestKeyFileRotation(t *testing.T) {
@@ -346,7 +340,7 @@ func TestKeyFileRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := New([]Account{{Name: "prod", API: newClient(t, srv.URL, key), Timeout: 5 * time.Second}}, Options{Logger: logger})
+	exp := New([]accounts.Account{{Name: "prod", API: newClient(t, srv.URL, key), Timeout: 5 * time.Second}}, Options{Logger: logger})
 	available := func() float64 { return mustValue(t, gather(t, exp), "sunor_credits_available", nil) }
 
 	if v := available(); v != 950 {
@@ -390,17 +384,18 @@ func TestConcurrentScrapesShareOneCall(t *testing.T) {
 				<-release // a slow API: it answers when the test says so
 				fake.ServeHTTP(w, r)
 			}))
-			exp := New([]Account{{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 10 * time.Second}}, Options{})
+			exp := New([]accounts.Account{{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 10 * time.Second}}, Options{})
 			var joined sync.WaitGroup
 			joined.Add(scrapes)
-			exp.accounts[0].balance.waiting = joined.Done
 
-			results := make(chan float64, scrapes)
+			type outcome struct{ up, errors float64 }
+			results := make(chan outcome, scrapes)
 			for range scrapes {
 				go func() {
-					mfs := gather(t, exp.WithContext(context.Background()))
-					v, _ := value(mfs, "sunor_api_up", nil)
-					results <- v
+					ctx := &joinCtx{Context: context.Background(), joined: joined.Done}
+					m, _ := collectOnce(exp.WithContext(ctx))
+					up, _ := value(m, "sunor_api_up", nil)
+					results <- outcome{up, errorsFor(m, "balance", "server_error")}
 				}()
 			}
 			joined.Wait() // every scrape is waiting on the call
@@ -409,20 +404,17 @@ func TestConcurrentScrapesShareOneCall(t *testing.T) {
 			if fail != "" {
 				wantUp = 0
 			}
-			for range scrapes {
-				if up := <-results; up != wantUp {
-					t.Errorf("a scrape saw sunor_api_up %v, want %v", up, wantUp)
-				}
-			}
-			if n := fake.Requests("balance"); n != 1 {
-				t.Errorf("the fake saw %d balance requests for %d concurrent scrapes, want 1", n, scrapes)
-			}
 			wantErrors := 0.0
 			if fail != "" {
 				wantErrors = 1
 			}
-			if got := testutil.ToFloat64(exp.errors.WithLabelValues("prod", "balance", "server_error")); got != wantErrors {
-				t.Errorf("server_error = %v, want %v: a shared call counts once", got, wantErrors)
+			for range scrapes {
+				if o := <-results; o.up != wantUp || o.errors != wantErrors {
+					t.Errorf("a scrape saw sunor_api_up %v and server_error %v, want %v and %v: a shared call counts once", o.up, o.errors, wantUp, wantErrors)
+				}
+			}
+			if n := fake.Requests("balance"); n != 1 {
+				t.Errorf("the fake saw %d balance requests for %d concurrent scrapes, want 1", n, scrapes)
 			}
 		})
 	}

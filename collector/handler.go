@@ -2,139 +2,136 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	// zstd for Prometheus servers that ask for it; gzip is built in.
+	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 )
 
-// HandlerOpts configure Handler.
+// HandlerOpts configure the HTTP handlers.
 type HandlerOpts struct {
 	// TimeoutOffset is taken off the scrape timeout Prometheus announces,
 	// to leave time for encoding and the network (blackbox_exporter's
 	// --timeout-offset).
 	TimeoutOffset time.Duration
-	// MaxRequests is how many scrapes may run at once; more get a 503.
-	// 0 is no limit.
-	MaxRequests int
 	// ErrorLog receives errors from encoding the answer.
 	ErrorLog promhttp.Logger
+	// Own is the exporter's own long-lived registry (build info, Go,
+	// process, promhttp), served on /metrics next to the accounts. Nil
+	// for none.
+	Own prometheus.Gatherer
 }
 
-// Collectors is a prometheus.Registerer that only keeps what is registered:
-// the exporter's own long-lived collectors (build info, Go, process,
-// promhttp). Handler registers them, with the scrape's own collector, in one
-// registry made per scrape: one Gather instead of two merged by
-// prometheus.Gatherers, which cost 30µs and 36 KB more per scrape.
-type Collectors struct {
-	mu    sync.Mutex
-	list  []prometheus.Collector
-	check *prometheus.Registry // catches a bad registration here, at start-up
-}
-
-// Register adds c, or returns the error a registry would (a duplicate, an
-// inconsistent descriptor), so that it surfaces at start-up and not on every
-// scrape.
-func (cs *Collectors) Register(c prometheus.Collector) error {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.check == nil {
-		cs.check = prometheus.NewRegistry()
-	}
-	if err := cs.check.Register(c); err != nil {
-		return err
-	}
-	cs.list = append(cs.list, c)
-	return nil
-}
-
-// MustRegister adds each of c and panics on an error, as
-// prometheus.Registry's MustRegister does.
-func (cs *Collectors) MustRegister(c ...prometheus.Collector) {
-	for _, x := range c {
-		if err := cs.Register(x); err != nil {
-			panic(err)
-		}
-	}
-}
-
-// Unregister is not supported: the exporter's own collectors live as long
-// as the process.
-func (cs *Collectors) Unregister(prometheus.Collector) bool { return false }
-
-func (cs *Collectors) snapshot() []prometheus.Collector {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.list
-}
-
-// Handler serves a scrape of e together with the exporter's own metrics in
-// own. Each scrape gets the deadline announced in its
-// X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset, so an API
-// call gives up before Prometheus does and the scrape still returns
+// MetricsHandler serves every account, with the exporter's own metrics.
+// Each scrape gets the deadline announced in its
+// X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset, so that
+// the API calls give up before Prometheus does and the scrape still returns
 // sunor_api_up 0 instead of nothing.
-func Handler(e *Exporter, own *Collectors, o HandlerOpts) http.Handler {
-	h := &handler{e: e, own: own, opts: o}
-	if o.MaxRequests > 0 {
-		h.inFlight = make(chan struct{}, o.MaxRequests)
-	}
-	return h
-}
-
-type handler struct {
-	e        *Exporter
-	own      *Collectors
-	opts     HandlerOpts
-	inFlight chan struct{}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.inFlight != nil {
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		default:
-			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", cap(h.inFlight)), http.StatusServiceUnavailable)
+func MetricsHandler(e *Exporter, o HandlerOpts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel, err := scrapeContext(r, o.TimeoutOffset)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-	}
-	ctx := r.Context()
-	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil || s <= 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-			http.Error(w, fmt.Sprintf("invalid X-Prometheus-Scrape-Timeout-Seconds %q: want a positive number of seconds", v), http.StatusBadRequest)
-			return
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ScrapeBudget(time.Duration(s*float64(time.Second)), h.opts.TimeoutOffset))
 		defer cancel()
+		serve(w, r, e.WithContext(ctx), o)
+	})
+}
+
+// ProbeHandler serves one account, named by the account parameter, for the
+// multi-target pattern (blackbox_exporter's /probe). It shares each
+// account's state with MetricsHandler: one call in flight per account and
+// endpoint, one cache, one budget.
+func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("account")
+		if name == "" {
+			http.Error(w, "the account parameter is missing: /probe?account=NAME (see /sd for the names)", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel, err := scrapeContext(r, o.TimeoutOffset)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		defer cancel()
+		c, ok := e.Probe(ctx, name)
+		if !ok {
+			// The name is the caller's own input: quoted, and cut short.
+			http.Error(w, fmt.Sprintf("unknown account %s (see /sd for the names)", strconv.Quote(truncate(name, 64))), http.StatusBadRequest)
+			return
+		}
+		serve(w, r, c, HandlerOpts{TimeoutOffset: o.TimeoutOffset, ErrorLog: o.ErrorLog})
+	})
+}
+
+// SDHandler serves the accounts as Prometheus http_sd_configs targets, one
+// target per account name, for the relabelling that turns each into a
+// /probe?account=NAME scrape of this exporter.
+func SDHandler(e *Exporter) http.Handler {
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
 	}
-	// Collect has no context parameter, so the scrape's context travels in
-	// a collector made for this request, in a registry made for it (as
-	// blackbox_exporter builds a registry per probe).
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		groups := []group{}
+		for _, name := range e.Names() {
+			groups = append(groups, group{Targets: []string{name}, Labels: map[string]string{"__meta_sunor_account": name}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(groups)
+	})
+}
+
+// serve answers one scrape of c, in a registry made for it (as
+// blackbox_exporter makes one per probe), together with the exporter's own
+// registry when there is one, as node_exporter does.
+func serve(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o HandlerOpts) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(h.e.WithContext(ctx)); err != nil {
+	if err := reg.Register(c); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if h.own != nil {
-		for _, c := range h.own.snapshot() {
-			if err := reg.Register(c); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
+	var g prometheus.Gatherer = reg
+	if o.Own != nil {
+		g = prometheus.Gatherers{o.Own, reg}
 	}
-	serveCompressed(w, r, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:           h.opts.ErrorLog,
-		ErrorHandling:      promhttp.ContinueOnError,
-		DisableCompression: true, // see compress.go
-	}))
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      o.ErrorLog,
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}
+
+// maxScrapeTimeout bounds what X-Prometheus-Scrape-Timeout-Seconds may say
+// before it becomes a time.Duration, which overflows at 292 years. Every
+// call is capped by its account's timeout anyway.
+const maxScrapeTimeout = 24 * time.Hour
+
+// scrapeContext returns the request's context with the deadline Prometheus
+// announced, if it did.
+func scrapeContext(r *http.Request, offset time.Duration) (context.Context, context.CancelFunc, error) {
+	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return r.Context(), func() {}, nil
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	if err != nil || s <= 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+		return nil, nil, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %s: want a positive number of seconds", strconv.Quote(truncate(v, 32)))
+	}
+	timeout := maxScrapeTimeout
+	if s < timeout.Seconds() {
+		timeout = time.Duration(s * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(timeout, offset))
+	return ctx, cancel, nil
 }
 
 // ScrapeBudget is how long API calls may take within a scrape that times out
@@ -145,4 +142,30 @@ func ScrapeBudget(scrapeTimeout, offset time.Duration) time.Duration {
 		return t
 	}
 	return scrapeTimeout / 2
+}
+
+// LimitInFlight answers 503 to requests beyond n at once; n <= 0 is no limit.
+// promhttp's MaxRequestsInFlight counts per handler, and the handlers here
+// are made per scrape.
+func LimitInFlight(h http.Handler, n int) http.Handler {
+	if n <= 0 {
+		return h
+	}
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			h.ServeHTTP(w, r)
+		default:
+			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
+		}
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

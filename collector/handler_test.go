@@ -3,6 +3,7 @@ package collector
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,35 +12,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// deadlineAPI records how much time each call was given.
-type deadlineAPI struct {
-	mu     sync.Mutex
-	budget []time.Duration
-	block  chan struct{} // if set, calls wait on it
+// blockingAPI answers every call with a balance of 1, or, when block is
+// set, waits until block is closed or the call is abandoned, and records
+// how long the call was given.
+type blockingAPI struct {
+	called chan struct{} // if set, receives one value per call
+	block  chan struct{}
+
+	mu    sync.Mutex
+	given []time.Duration
 }
 
-func (d *deadlineAPI) Balance(ctx context.Context) (sunor.Balance, sunor.RateLimit, error) {
-	dl, ok := ctx.Deadline()
-	d.mu.Lock()
-	if ok {
-		d.budget = append(d.budget, time.Until(dl))
-	} else {
-		d.budget = append(d.budget, -1)
+func (b *blockingAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	start := time.Now()
+	if b.called != nil {
+		b.called <- struct{}{}
 	}
-	d.mu.Unlock()
-	if d.block != nil {
-		<-d.block
+	if b.block != nil {
+		select {
+		case <-b.block:
+		case <-ctx.Done():
+			b.mu.Lock()
+			b.given = append(b.given, time.Since(start))
+			b.mu.Unlock()
+			return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout, Message: ctx.Err().Error()}
+		}
 	}
-	return sunor.Balance{Available: 1, Total: 1}, sunor.RateLimit{}, nil
-}
-
-func (d *deadlineAPI) Usage(context.Context) (sunor.Usage, sunor.RateLimit, error) {
-	return sunor.Usage{}, sunor.RateLimit{}, nil
+	return make([]float64, len(ep.Fields)), sunor.RateLimit{}, nil
 }
 
 func TestScrapeBudget(t *testing.T) {
@@ -55,56 +61,65 @@ func TestScrapeBudget(t *testing.T) {
 	}
 }
 
-// TestHandlerHonoursScrapeTimeout: the API call gets the smaller of the
-// account timeout and the announced scrape timeout less the offset.
+// TestHandlerHonoursScrapeTimeout: a call that does not answer is abandoned
+// at the smaller of the account timeout and the announced scrape timeout
+// less the offset, and the scrape still answers, with sunor_api_up 0.
 func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		header        string
-		timeout       time.Duration
-		lo, hi        time.Duration // the budget the call must see
-		wantStatus    int
-		wantBodyMatch string
+		name    string
+		header  string
+		offset  time.Duration
+		timeout time.Duration
+		lo, hi  time.Duration // when the call must be abandoned
 	}{
-		{"header lowers the timeout", "3", 10 * time.Second, 2 * time.Second, 2500 * time.Millisecond, 200, "sunor_api_up"},
-		{"timeout lower than header", "30", 1 * time.Second, 500 * time.Millisecond, time.Second, 200, "sunor_api_up"},
-		{"no header", "", 4 * time.Second, 3 * time.Second, 4 * time.Second, 200, "sunor_api_up"},
-		{"offset leaves nothing", "0.4", 10 * time.Second, 100 * time.Millisecond, 200 * time.Millisecond, 200, "sunor_api_up"},
-		{"bad header", "soon", 10 * time.Second, 0, 0, 400, "invalid X-Prometheus-Scrape-Timeout-Seconds"},
-		{"negative header", "-1", 10 * time.Second, 0, 0, 400, "invalid X-Prometheus-Scrape-Timeout-Seconds"},
+		{"header lowers the timeout", "0.8", 500 * time.Millisecond, 10 * time.Second, 300 * time.Millisecond, 2 * time.Second},
+		{"timeout lower than header", "30", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
+		{"no header", "", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
+		// Half of 2 s, not 2 s (no offset) nor 10 s (the account's).
+		{"offset leaves nothing", "2", 3 * time.Second, 10 * time.Second, time.Second, 1900 * time.Millisecond},
+		// 1e10 s overflowed time.Duration into an instant timeout.
+		{"huge header", "1e10", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &deadlineAPI{}
-			exp := New([]Account{{Name: "prod", API: api, Timeout: tc.timeout}}, Options{})
-			h := Handler(exp, nil, HandlerOpts{TimeoutOffset: 500 * time.Millisecond})
+			api := &blockingAPI{block: make(chan struct{})}
+			exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: tc.timeout}}, Options{})
+			h := MetricsHandler(exp, HandlerOpts{TimeoutOffset: tc.offset})
 			req := httptest.NewRequest("GET", "/metrics", nil)
 			if tc.header != "" {
 				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			if rec.Code != tc.wantStatus || !strings.Contains(rec.Body.String(), tc.wantBodyMatch) {
-				t.Fatalf("status %d, body %q; want %d and %q", rec.Code, rec.Body.String(), tc.wantStatus, tc.wantBodyMatch)
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `sunor_api_up{account="prod"} 0`) {
+				t.Fatalf("status %d, body %q; want 200 and sunor_api_up 0", rec.Code, rec.Body.String())
 			}
-			if tc.wantStatus != 200 {
-				if len(api.budget) != 0 {
-					t.Error("a rejected scrape called the API")
-				}
-				return
-			}
-			if len(api.budget) != 1 || api.budget[0] < tc.lo || api.budget[0] > tc.hi {
-				t.Errorf("the call was given %v, want between %s and %s", api.budget, tc.lo, tc.hi)
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			if len(api.given) != 1 || api.given[0] < tc.lo || api.given[0] > tc.hi {
+				t.Errorf("the call was abandoned after %v, want between %s and %s", api.given, tc.lo, tc.hi)
 			}
 		})
 	}
 }
 
-func TestHandlerMaxRequests(t *testing.T) {
-	api := &deadlineAPI{block: make(chan struct{})}
-	exp := New([]Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
-	joined := make(chan struct{})
-	exp.accounts[0].balance.waiting = func() { close(joined) }
-	srv := httptest.NewServer(Handler(exp, nil, HandlerOpts{MaxRequests: 1}))
+func TestHandlerRejectsBadScrapeTimeout(t *testing.T) {
+	for _, v := range []string{"soon", "-1", "0", "NaN", "+Inf"} {
+		api := &blockingAPI{}
+		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second}}, Options{})
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", v)
+		rec := httptest.NewRecorder()
+		MetricsHandler(exp, HandlerOpts{}).ServeHTTP(rec, req)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "invalid X-Prometheus-Scrape-Timeout-Seconds") {
+			t.Errorf("%q: %d %q, want 400 naming the header", v, rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestLimitInFlight(t *testing.T) {
+	api := &blockingAPI{called: make(chan struct{}, 1), block: make(chan struct{})}
+	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+	srv := httptest.NewServer(LimitInFlight(MetricsHandler(exp, HandlerOpts{}), 1))
 	defer srv.Close()
 
 	first := make(chan int)
@@ -117,7 +132,7 @@ func TestHandlerMaxRequests(t *testing.T) {
 		resp.Body.Close()
 		first <- resp.StatusCode
 	}()
-	<-joined // the first scrape holds the only slot
+	<-api.called // the first scrape holds the only slot
 	resp, err := http.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -133,24 +148,16 @@ func TestHandlerMaxRequests(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
-	for h, want := range map[string]bool{
-		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=1.0, *;q=0.5": true,
-		"gzip;q=0": false, "identity": false, "*": true, "br, zstd": false, " gzip ; q=0.3": true,
-	} {
-		if got := acceptsGzip(h); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
-		}
-	}
-}
-
-// TestHandlerCompression: gzip when asked (as Prometheus asks), plain text
-// otherwise, the same content either way.
+// TestHandlerCompression: gzip or zstd when asked (Prometheus asks), plain
+// text otherwise, the same content every way, the exporter's own registry
+// served alongside.
 func TestHandlerCompression(t *testing.T) {
-	exp := New([]Account{{Name: "prod", API: &deadlineAPI{}, Timeout: time.Second}}, Options{})
-	srv := httptest.NewServer(Handler(exp, nil, HandlerOpts{}))
+	exp := New([]accounts.Account{{Name: "prod", API: &blockingAPI{}, Timeout: time.Second}}, Options{})
+	own := prometheus.NewRegistry()
+	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_gauge", Help: "x"}))
+	srv := httptest.NewServer(MetricsHandler(exp, HandlerOpts{Own: own}))
 	defer srv.Close()
-	fetch := func(enc string) (*http.Response, string) {
+	fetch := func(enc string) (string, string) {
 		req, _ := http.NewRequest("GET", srv.URL, nil)
 		req.Header.Set("Accept-Encoding", enc)
 		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
@@ -159,51 +166,107 @@ func TestHandlerCompression(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var r io.Reader = resp.Body
-		if resp.Header.Get("Content-Encoding") == "gzip" {
+		switch resp.Header.Get("Content-Encoding") {
+		case "gzip":
 			zr, err := gzip.NewReader(resp.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
+			r = zr
+		case "zstd":
+			zr, err := zstd.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer zr.Close()
 			r = zr
 		}
 		b, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp, string(b)
-	}
-	zipped, zbody := fetch("gzip")
-	plain, pbody := fetch("identity")
-	if zipped.Header.Get("Content-Encoding") != "gzip" || plain.Header.Get("Content-Encoding") != "" {
-		t.Errorf("Content-Encoding: %q with gzip asked, %q without", zipped.Header.Get("Content-Encoding"), plain.Header.Get("Content-Encoding"))
+		return resp.Header.Get("Content-Encoding"), string(b)
 	}
 	stable := func(s string) string { // drop the per-scrape timing series
 		var keep []string
 		for _, l := range strings.Split(s, "\n") {
-			if !strings.HasPrefix(l, "sunor_api_request_duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") && !strings.HasPrefix(l, "sunor_scrape_collector_duration_seconds{") {
+			if !strings.Contains(l, "duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") && !strings.HasPrefix(l, "sunor_api_requests_total{") {
 				keep = append(keep, l)
 			}
 		}
 		return strings.Join(keep, "\n")
 	}
-	if stable(zbody) != stable(pbody) || !strings.Contains(pbody, `sunor_api_up{account="prod"} 1`) {
-		t.Errorf("bodies differ or lack sunor_api_up:\n%s\n---\n%s", zbody, pbody)
+	_, plain := fetch("identity")
+	if !strings.Contains(plain, `sunor_api_up{account="prod"} 1`) || !strings.Contains(plain, "own_gauge 0") {
+		t.Fatalf("plain body lacks sunor_api_up 1 or the exporter's own metrics:\n%s", plain)
 	}
-	if ct := zipped.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("Content-Type %q", ct)
+	for _, enc := range []string{"gzip", "zstd"} {
+		got, body := fetch(enc)
+		if got != enc {
+			t.Errorf("asked for %s, got Content-Encoding %q", enc, got)
+		}
+		if stable(body) != stable(plain) {
+			t.Errorf("%s body differs from the plain one:\n%s\n---\n%s", enc, body, plain)
+		}
 	}
 }
 
-func TestCollectorsRefuseDuplicates(t *testing.T) {
-	var own Collectors
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "x"})
-	if err := own.Register(g); err != nil {
-		t.Fatal(err)
+func TestProbe(t *testing.T) {
+	exp := New([]accounts.Account{
+		{Name: "a", API: &blockingAPI{}, Timeout: time.Second},
+		{Name: "b", API: &blockingAPI{}, Timeout: time.Second},
+	}, Options{})
+	own := prometheus.NewRegistry()
+	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_gauge", Help: "x"}))
+	srv := httptest.NewServer(ProbeHandler(exp, HandlerOpts{Own: own}))
+	defer srv.Close()
+	get := func(query string) (int, string) {
+		resp, err := http.Get(srv.URL + "/probe" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	if err := own.Register(prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "x"})); err == nil {
-		t.Error("a duplicate collector was accepted; it would fail every scrape")
+	code, body := get("?account=b")
+	if code != 200 || !strings.Contains(body, `sunor_api_up{account="b"} 1`) ||
+		!strings.Contains(body, `sunor_scrape_collector_success{account="b",collector="balance"} 1`) {
+		t.Errorf("probe of b: %d\n%s", code, body)
 	}
-	if len(own.snapshot()) != 1 {
-		t.Errorf("%d collectors kept, want 1", len(own.snapshot()))
+	if strings.Contains(body, `account="a"`) || strings.Contains(body, "own_gauge") {
+		t.Errorf("probe of b shows another account or the exporter's own metrics:\n%s", body)
+	}
+	for query, want := range map[string]string{
+		"":                                     "the account parameter is missing",
+		"?account=":                            "the account parameter is missing",
+		"?account=nobody":                      `unknown account "nobody"`,
+		"?account=" + strings.Repeat("x", 500): `unknown account "` + strings.Repeat("x", 64) + `..."`,
+	} {
+		if code, body := get(query); code != 400 || !strings.Contains(body, want) {
+			t.Errorf("probe%s: %d %q, want 400 with %q", query, code, body, want)
+		}
+	}
+}
+
+func TestSD(t *testing.T) {
+	exp := New([]accounts.Account{{Name: "a", API: &blockingAPI{}}, {Name: "b", API: &blockingAPI{}}}, Options{})
+	rec := httptest.NewRecorder()
+	SDHandler(exp).ServeHTTP(rec, httptest.NewRequest("GET", "/sd", nil))
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &groups); err != nil || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("not http_sd JSON (%v): %s", err, rec.Body)
+	}
+	if len(groups) != 2 || groups[0].Targets[0] != "a" || groups[1].Targets[0] != "b" || groups[1].Labels["__meta_sunor_account"] != "b" {
+		t.Errorf("groups = %+v", groups)
+	}
+	exp.SetAccounts([]accounts.Account{{Name: "c", API: &blockingAPI{}}})
+	rec = httptest.NewRecorder()
+	SDHandler(exp).ServeHTTP(rec, httptest.NewRequest("GET", "/sd", nil))
+	if !strings.Contains(rec.Body.String(), `"targets":["c"]`) || strings.Contains(rec.Body.String(), `"a"`) {
+		t.Errorf("after SetAccounts: %s", rec.Body)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
@@ -69,11 +70,17 @@ type env struct {
 	clock *clock
 }
 
-type envOpt func(*Account, *Options)
+type envOpt func(*accounts.Account, *Options)
 
-func withTTL(d time.Duration) envOpt     { return func(a *Account, _ *Options) { a.CacheTTL = d } }
-func withTimeout(d time.Duration) envOpt { return func(a *Account, _ *Options) { a.Timeout = d } }
-func withUsage() envOpt                  { return func(_ *Account, o *Options) { o.Usage = true } }
+func withTTL(d time.Duration) envOpt {
+	return func(a *accounts.Account, _ *Options) { a.CacheTTL = d }
+}
+func withTimeout(d time.Duration) envOpt {
+	return func(a *accounts.Account, _ *Options) { a.Timeout = d }
+}
+func withUsage() envOpt {
+	return func(_ *accounts.Account, o *Options) { o.Scrapers = []Scraper{Usage} }
+}
 
 // newFakeServer serves h (a fake, or a handler in front of one) and closes it
 // at the end of the test.
@@ -102,12 +109,13 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	fake := fakesunor.New(testKey)
 	srv := newFakeServer(t, fake)
 	e := &env{t: t, fake: fake, srv: srv, log: &syncBuffer{}, clock: newClock()}
-	acct := Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
+	// No budget guard unless a test asks for one: most tests count calls.
+	acct := accounts.Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
 	o := Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now}
 	for _, opt := range opts {
 		opt(&acct, &o)
 	}
-	e.exp = New([]Account{acct}, o)
+	e.exp = New([]accounts.Account{acct}, o)
 	return e
 }
 
@@ -119,17 +127,26 @@ func (e *env) scrape() map[string]*dto.MetricFamily {
 
 func gather(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
+	m, err := collectOnce(c)
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
+	return m
+}
+
+// collectOnce gathers c through a pedantic registry; safe off the test's
+// goroutine, where t.Fatal must not be called.
+func collectOnce(c prometheus.Collector) (map[string]*dto.MetricFamily, error) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	mfs, err := reg.Gather()
 	m := map[string]*dto.MetricFamily{}
 	for _, mf := range mfs {
 		m[mf.GetName()] = mf
 	}
-	return m
+	return m, err
 }
 
 // value returns the value of the series of family name whose labels include
@@ -182,4 +199,19 @@ func logLines(s string, substr string) []string {
 		}
 	}
 	return out
+}
+
+// joinCtx is a scrape context that reports when the scrape starts waiting
+// on a call: wait is the first to ask for Done, after the scrape joined the
+// call in flight. It lets a test know every scrape shares the call before
+// releasing it, with no hook in the exporter.
+type joinCtx struct {
+	context.Context
+	once   sync.Once
+	joined func()
+}
+
+func (c *joinCtx) Done() <-chan struct{} {
+	c.once.Do(c.joined)
+	return c.Context.Done()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
@@ -19,16 +20,16 @@ import (
 func TestUsageCollector(t *testing.T) {
 	e := newEnv(t, withUsage())
 	want := `
-# HELP sunor_credits_used_total Credits spent over the account's lifetime (usage endpoint). Absent when the usage call of this scrape failed.
+# HELP sunor_credits_used_total Credits spent over the account's lifetime (usage endpoint).` + fromLastAnswer + `
 # TYPE sunor_credits_used_total counter
 sunor_credits_used_total{account="prod"} 350
-# HELP sunor_credits_topped_up_total Credits added over the account's lifetime (usage endpoint). Absent when the usage call failed.
+# HELP sunor_credits_topped_up_total Credits added over the account's lifetime (usage endpoint).` + fromLastAnswer + `
 # TYPE sunor_credits_topped_up_total counter
 sunor_credits_topped_up_total{account="prod"} 1000
-# HELP sunor_tasks_created_total Generation tasks created over the account's lifetime (usage endpoint). Absent when the usage call failed.
+# HELP sunor_tasks_created_total Generation tasks created over the account's lifetime (usage endpoint).` + fromLastAnswer + `
 # TYPE sunor_tasks_created_total counter
 sunor_tasks_created_total{account="prod"} 42
-# HELP sunor_scrape_collector_success 1 if the collector (API endpoint) got an answer in this scrape, fresh or cached, else 0.
+# HELP sunor_scrape_collector_success 1 if the collector (API endpoint) has a good answer in this scrape, fresh or reused, else 0.
 # TYPE sunor_scrape_collector_success gauge
 sunor_scrape_collector_success{account="prod",collector="balance"} 1
 sunor_scrape_collector_success{account="prod",collector="usage"} 1
@@ -90,7 +91,9 @@ func TestUsageFailureLeavesBalanceAlone(t *testing.T) {
 	}
 }
 
-// TestRateLimitOnEitherEndpointPausesBoth: the budget is per key.
+// TestRateLimitOnEitherEndpointPausesBoth: the budget is per key. During
+// the back-off the balance answered just before is reused, as a cache hit
+// is; usage, which never answered, stays absent.
 func TestRateLimitOnEitherEndpointPausesBoth(t *testing.T) {
 	e := newEnv(t, withUsage())
 	e.fake.Update(testKey, func(a *fakesunor.Account) { a.FailUsage = fakesunor.FailRateLimited })
@@ -100,8 +103,19 @@ func TestRateLimitOnEitherEndpointPausesBoth(t *testing.T) {
 	if b, u := e.fake.Requests("balance"), e.fake.Requests("usage"); b != 1 || u != 1 {
 		t.Errorf("after a 429 on usage: %d balance and %d usage requests, want 1 and 1 (no call in the back-off)", b, u)
 	}
-	if up := mustValue(t, mfs, "sunor_api_up", nil); up != 0 {
-		t.Errorf("sunor_api_up = %v during the back-off, want 0", up)
+	if up := mustValue(t, mfs, "sunor_api_up", nil); up != 1 {
+		t.Errorf("sunor_api_up = %v during the back-off with a fresh balance to reuse, want 1", up)
+	}
+	if v := mustValue(t, mfs, "sunor_credits_available", nil); v != 950 {
+		t.Errorf("reused balance = %v, want 950", v)
+	}
+	if _, ok := mfs["sunor_credits_used_total"]; ok {
+		t.Error("usage series present though usage never answered")
+	}
+	for _, ep := range []string{"balance", "usage"} {
+		if v := mustValue(t, mfs, "sunor_api_calls_skipped_total", map[string]string{"endpoint": ep, "reason": "backoff"}); v != 1 {
+			t.Errorf("%s: skipped{reason=backoff} = %v, want 1", ep, v)
+		}
 	}
 	e.clock.Advance(31 * time.Second)
 	e.scrape()
@@ -178,10 +192,10 @@ func TestSlowAccountDoesNotHideAnother(t *testing.T) {
 	}))
 	t.Cleanup(fake.Close)
 	buf := &syncBuffer{}
-	exp := New([]Account{
+	exp := New([]accounts.Account{
 		{Name: "a", API: newClient(t, srv.URL, apikey.Static("key-a")), Timeout: 200 * time.Millisecond},
 		{Name: "b", API: newClient(t, srv.URL, apikey.Static("key-b")), Timeout: 10 * time.Second},
-	}, Options{Logger: log.NewLogfmtLogger(buf), Usage: true})
+	}, Options{Logger: log.NewLogfmtLogger(buf), Scrapers: []Scraper{Usage}})
 	mfs := gather(t, exp.WithContext(context.Background()))
 	if v := mustValue(t, mfs, "sunor_credits_available", map[string]string{"account": "b"}); v != 7 {
 		t.Errorf("b: available = %v, want 7", v)
@@ -213,15 +227,15 @@ func TestSetAccountsKeepsUnchanged(t *testing.T) {
 	fake := fakesunor.New("key-a")
 	fake.SetAccount("key-b", fakesunor.Account{Available: 7})
 	srv := newFakeServer(t, fake)
-	acct := func(name, key, identity string) Account {
-		return Account{Name: name, API: newClient(t, srv.URL, apikey.Static(key)), Timeout: time.Second, CacheTTL: time.Hour, Identity: identity}
+	acct := func(name, key, identity string) accounts.Account {
+		return accounts.Account{Name: name, API: newClient(t, srv.URL, apikey.Static(key)), Timeout: time.Second, CacheTTL: time.Hour, Identity: identity}
 	}
-	exp := New([]Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b1"), acct("gone", "wrong-key", "g1")}, Options{})
+	exp := New([]accounts.Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b1"), acct("gone", "wrong-key", "g1")}, Options{})
 	gather(t, exp) // fills the caches; "gone" counts one unauthorized
 	if n := fake.Requests("balance"); n != 3 {
 		t.Fatalf("%d requests, want 3", n)
 	}
-	exp.SetAccounts([]Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b2"), acct("new", "key-b", "n1")})
+	exp.SetAccounts([]accounts.Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b2"), acct("new", "key-b", "n1")})
 	mfs := gather(t, exp)
 	// a: cached (no request); b: changed, so fetched again; new: fetched.
 	if n := fake.Requests("balance"); n != 5 {

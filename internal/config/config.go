@@ -8,6 +8,8 @@
 //	    url: https://sunor.cc
 //	    timeout: 5s
 //	    cache_ttl: 30s
+//	    max_calls_per_minute: 12 # the exporter's ceiling on this key's budget
+//	    rate_limit_reserve: 10   # step aside when so few requests are left
 //	    http_client_config:      # prometheus/common's HTTP client settings
 //	      tls_config: {ca_file: /etc/ssl/private-ca.pem}
 //	      proxy_url: http://proxy:3128
@@ -45,10 +47,21 @@ type Account struct {
 	URL        string   `yaml:"url"`
 	Timeout    Duration `yaml:"timeout"`
 	CacheTTL   Duration `yaml:"cache_ttl"`
+	// MaxCallsPerMinute and RateLimitReserve guard the key's request
+	// budget, which the exporter shares with the user's product.
+	MaxCallsPerMinute int `yaml:"max_calls_per_minute"`
+	RateLimitReserve  int `yaml:"rate_limit_reserve"`
 	// HTTPClientConfig carries TLS, CA and proxy settings. Redirects are
 	// never followed, whatever follow_redirects says: the key must not
 	// travel to another host.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:"http_client_config"`
+
+	// Source is the entry as written, secrets included: a reload that
+	// changes anything in it, a password too, rebuilds the account.
+	Source string `yaml:"-"`
+	// HTTPClientSource is http_client_config as written: accounts whose
+	// settings read the same share one HTTP client.
+	HTTPClientSource string `yaml:"-"`
 
 	path  string
 	index int
@@ -70,9 +83,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Defaults fill in what an account leaves out: the --sunor.* flags.
 type Defaults struct {
-	URL      string
-	Timeout  time.Duration
-	CacheTTL time.Duration
+	URL               string
+	Timeout           time.Duration
+	CacheTTL          time.Duration
+	MaxCallsPerMinute int
+	RateLimitReserve  int
 }
 
 // Errorf returns an error about field of this account that says where it is:
@@ -110,13 +125,18 @@ func Load(path string, d Defaults) (*File, error) {
 	if len(f.Accounts) == 0 {
 		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry", path)
 	}
-	lines := accountLines(&root)
+	entries := accountEntries(&root)
 	seen := map[string]int{}
 	for i := range f.Accounts {
 		a := &f.Accounts[i]
 		a.path, a.index = path, i
-		if i < len(lines) {
-			a.lines = lines[i]
+		if i < len(entries) {
+			a.lines = map[string]int{"": entries[i].Line}
+			addLines(a.lines, "", entries[i])
+			a.Source = nodeText(entries[i])
+			if n := mapValue(entries[i], "http_client_config"); n != nil {
+				a.HTTPClientSource = nodeText(n)
+			}
 		}
 		if err := a.check(d, seen); err != nil {
 			return nil, err
@@ -142,14 +162,29 @@ func (a *Account) check(d Defaults, seen map[string]int) error {
 	if a.URL == "" {
 		a.URL = d.URL
 	}
-	if a.Timeout == 0 {
+	if _, set := a.lines["timeout"]; !set {
 		a.Timeout = Duration(d.Timeout)
 	}
 	if a.Timeout <= 0 {
-		return a.Errorf("timeout", "must be positive")
+		return a.Errorf("timeout", "must be positive, got %s", time.Duration(a.Timeout))
 	}
 	if _, set := a.lines["cache_ttl"]; !set {
 		a.CacheTTL = Duration(d.CacheTTL)
+	}
+	if a.CacheTTL < 0 {
+		return a.Errorf("cache_ttl", "must not be negative")
+	}
+	if _, set := a.lines["max_calls_per_minute"]; !set {
+		a.MaxCallsPerMinute = d.MaxCallsPerMinute
+	}
+	if a.MaxCallsPerMinute < 0 {
+		return a.Errorf("max_calls_per_minute", "must not be negative (0 is no ceiling)")
+	}
+	if _, set := a.lines["rate_limit_reserve"]; !set {
+		a.RateLimitReserve = d.RateLimitReserve
+	}
+	if a.RateLimitReserve < 0 {
+		return a.Errorf("rate_limit_reserve", "must not be negative")
 	}
 	// Proxies from the environment, as with the flags, unless the entry
 	// says otherwise.
@@ -191,9 +226,8 @@ func httpClientConfigError(root *yaml.Node, path string) error {
 	return nil
 }
 
-// accountLines finds, for each entry of accounts:, the line of the entry and
-// of each of its fields.
-func accountLines(root *yaml.Node) []map[string]int {
+// accountEntries returns the nodes of the entries of accounts:.
+func accountEntries(root *yaml.Node) []*yaml.Node {
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return nil
 	}
@@ -201,13 +235,17 @@ func accountLines(root *yaml.Node) []map[string]int {
 	if accounts == nil || accounts.Kind != yaml.SequenceNode {
 		return nil
 	}
-	var out []map[string]int
-	for _, entry := range accounts.Content {
-		m := map[string]int{"": entry.Line}
-		addLines(m, "", entry)
-		out = append(out, m)
+	return accounts.Content
+}
+
+// nodeText is n as YAML, values as written (a secret is a plain string to
+// the YAML layer), for telling one version of an entry from another.
+func nodeText(n *yaml.Node) string {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return ""
 	}
-	return out
+	return string(b)
 }
 
 func addLines(m map[string]int, prefix string, n *yaml.Node) {

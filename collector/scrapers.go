@@ -1,0 +1,121 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
+)
+
+const namespace = "sunor"
+
+// A Scraper is one API endpoint and the series its answer becomes, as a
+// collector is in node_exporter and a scraper in mysqld_exporter. Every
+// scrape of an account walks its list of scrapers. Adding an endpoint is
+// a sunor.Endpoint, a Scraper here (in Optional, for a --collector.<name>
+// flag), and its answer in the fake API.
+type Scraper struct {
+	Endpoint sunor.Endpoint
+	// Series holds one series per value of Endpoint.Fields, in order.
+	Series []Series
+	// Help and Default describe the --[no-]collector.<name> flag of an
+	// optional scraper.
+	Help    string
+	Default bool
+}
+
+// Series is the metric one answer field becomes.
+type Series struct {
+	Desc *prometheus.Desc
+	Type prometheus.ValueType
+}
+
+// Name is the endpoint's name: the `endpoint` and `collector` label value.
+func (s Scraper) Name() string { return s.Endpoint.Name }
+
+// fromLastAnswer ends the HELP of every series that comes from an answer:
+// with a cache or the budget guard, that answer may be older than the
+// scrape, and a dashboard reader cannot see the flags.
+const fromLastAnswer = " From the latest good answer, which may be up to 5 minutes old (or --sunor.cache-ttl) when no call was made; sunor_last_success_timestamp_seconds tells its age. Absent when there is no such answer."
+
+var accountLabel = []string{"account"}
+
+// Balance is always on: sunor_api_up and the last-success time are its.
+var Balance = Scraper{
+	Endpoint: sunor.Balance,
+	Series: []Series{
+		{prometheus.NewDesc(namespace+"_credits_available",
+			"Credits available to spend (1 credit = 0.01 USD)."+fromLastAnswer, accountLabel, nil), prometheus.GaugeValue},
+		{prometheus.NewDesc(namespace+"_credits_frozen",
+			"Credits frozen by running tasks, to be deducted or refunded when they end."+fromLastAnswer, accountLabel, nil), prometheus.GaugeValue},
+		{prometheus.NewDesc(namespace+"_credits_total",
+			"Credits available plus frozen. A gauge: the _total suffix, which Prometheus reserves for counters, is kept because users asked for this name."+fromLastAnswer, accountLabel, nil), prometheus.GaugeValue},
+	},
+}
+
+// Usage is the lifetime spend counters.
+var Usage = Scraper{
+	Endpoint: sunor.Usage,
+	Series: []Series{
+		{prometheus.NewDesc(namespace+"_tasks_created_total",
+			"Generation tasks created over the account's lifetime (usage endpoint)."+fromLastAnswer, accountLabel, nil), prometheus.CounterValue},
+		{prometheus.NewDesc(namespace+"_credits_used_total",
+			"Credits spent over the account's lifetime (usage endpoint)."+fromLastAnswer, accountLabel, nil), prometheus.CounterValue},
+		{prometheus.NewDesc(namespace+"_credits_topped_up_total",
+			"Credits added over the account's lifetime (usage endpoint)."+fromLastAnswer, accountLabel, nil), prometheus.CounterValue},
+	},
+	Help:    "Also call GET /api/v1/account/usage for the spend counters (one more API call per scrape and account).",
+	Default: true,
+}
+
+// Optional lists the scrapers that a --[no-]collector.<name> flag switches.
+var Optional = []Scraper{Usage}
+
+// Skip reasons: why a scrape made no call to an endpoint. They are the
+// `reason` label of sunor_api_calls_skipped_total: add, never rename.
+const (
+	skipCache   = "cache"   // an answer younger than --sunor.cache-ttl
+	skipBackoff = "backoff" // a 429's Retry-After is running
+	skipReserve = "reserve" // X-RateLimit-Remaining is at or below the reserve
+	skipBudget  = "budget"  // --sunor.max-calls-per-minute is spent
+)
+
+var skipReasons = []string{skipBackoff, skipBudget, skipCache, skipReserve}
+
+// The series every account has, whatever its scrapers.
+var (
+	upDesc = prometheus.NewDesc(namespace+"_api_up",
+		"1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard), else 0.", accountLabel, nil)
+	lastSuccessDesc = prometheus.NewDesc(namespace+"_last_success_timestamp_seconds",
+		"Unix time of the last successful balance call. Absent before the first success.", accountLabel, nil)
+	requestDurationDesc = prometheus.NewDesc(namespace+"_api_request_duration_seconds",
+		"How long the API call behind this scrape took. Absent when no call was made (cache, budget guard, back-off).", []string{"account", "endpoint"}, nil)
+	collectorSuccessDesc = prometheus.NewDesc(namespace+"_scrape_collector_success",
+		"1 if the collector (API endpoint) has a good answer in this scrape, fresh or reused, else 0.", []string{"account", "collector"}, nil)
+	collectorDurationDesc = prometheus.NewDesc(namespace+"_scrape_collector_duration_seconds",
+		"How long the collector took in this scrape, waiting included.", []string{"account", "collector"}, nil)
+	rateLimitLimitDesc = prometheus.NewDesc(namespace+"_rate_limit_limit",
+		"X-RateLimit-Limit of the latest API response in this scrape: requests allowed per window for this key. Absent when no response in this scrape carried it.", accountLabel, nil)
+	rateLimitRemainingDesc = prometheus.NewDesc(namespace+"_rate_limit_remaining",
+		"X-RateLimit-Remaining of the latest API response in this scrape: requests left in the window, shared with all traffic of this key.", accountLabel, nil)
+	rateLimitResetDesc = prometheus.NewDesc(namespace+"_rate_limit_reset_timestamp_seconds",
+		"X-RateLimit-Reset of the latest API response in this scrape, as a Unix time.", accountLabel, nil)
+	errorsDesc = prometheus.NewDesc(namespace+"_api_errors_total",
+		"Failed Sunor API calls by endpoint and reason. A call shared by concurrent scrapes counts once.", []string{"account", "endpoint", "reason"}, nil)
+	requestsDesc = prometheus.NewDesc(namespace+"_api_requests_total",
+		"API calls the exporter made with this account's key, successful or not. rate(...[5m]) * 60 is the exporter's share of the key's requests per minute.", []string{"account", "endpoint"}, nil)
+	skippedDesc = prometheus.NewDesc(namespace+"_api_calls_skipped_total",
+		"Scrapes answered without an API call, by reason: cache (--sunor.cache-ttl), backoff (a 429's Retry-After), reserve (X-RateLimit-Remaining at or below --sunor.rate-limit-reserve), budget (--sunor.max-calls-per-minute).", []string{"account", "endpoint", "reason"}, nil)
+)
+
+// describe sends every descriptor the scrapers can produce.
+func describe(scrapers []Scraper, ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{upDesc, lastSuccessDesc, requestDurationDesc, collectorSuccessDesc, collectorDurationDesc,
+		rateLimitLimitDesc, rateLimitRemainingDesc, rateLimitResetDesc, errorsDesc, requestsDesc, skippedDesc} {
+		ch <- d
+	}
+	for _, s := range scrapers {
+		for _, series := range s.Series {
+			ch <- series.Desc
+		}
+	}
+}
