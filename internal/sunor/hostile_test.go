@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -95,7 +96,8 @@ func jsonBody(status, message string) hostileapi.Handler {
 		code = "401"
 	}
 	return func(_ *http.Request, key string) hostileapi.Reply {
-		body := fmt.Sprintf(`{"code":%s,"message":%q}`, code, strings.ReplaceAll(message, "KEY", key))
+		m, _ := json.Marshal(strings.ReplaceAll(message, "KEY", key))
+		body := fmt.Sprintf(`{"code":%s,"message":%s}`, code, m)
 		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)}
 	}
 }
@@ -107,38 +109,44 @@ func TestHostileEchoes(t *testing.T) {
 	cases := map[string]struct {
 		h      hostileapi.Handler
 		reason Reason
+		// form, when set, is the encoding of the key that h echoes: no
+		// piece of it may show either.
+		form func(key string) string
 	}{
-		"status code":       {raw("HTTP/1.1 KEY OK\r\n\r\n"), ReasonNetwork},
-		"status line":       {raw("KEY\r\n\r\n"), ReasonNetwork},
-		"protocol":          {raw("HTTP/KEY 200 OK\r\n\r\n"), ReasonNetwork},
-		"header line":       {raw("HTTP/1.1 200 OK\r\nKEY\r\n\r\n"), ReasonNetwork},
-		"content-length":    {raw("HTTP/1.1 200 OK\r\nContent-Length: KEY\r\n\r\n"), ReasonNetwork},
-		"transfer-encoding": {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: KEY\r\n\r\n"), ReasonNetwork},
-		"chunked garbage":   {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nKEY\r\nKEY\r\n0\r\n\r\n"), ReasonNetwork},
-		"chunk extension":   {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;KEY\r\nKEY\r\n0\r\n\r\n"), ReasonNetwork},
-		"message 401":       {jsonBody("401 Unauthorized", "key KEY is not valid"), ReasonUnauthorized},
-		"message 429":       {jsonBody("429 Too Many Requests", "slow down, KEY"), ReasonRateLimited},
-		"message 200":       {jsonBody("200 OK", "key KEY is not valid"), ReasonAPIError},
-		"location":          {raw("HTTP/1.1 302 Found\r\nLocation: https://elsewhere/?key=KEY\r\nContent-Length: 0\r\n\r\n"), ReasonRedirect},
+		"status code":       {raw("HTTP/1.1 KEY OK\r\n\r\n"), ReasonNetwork, nil},
+		"status line":       {raw("KEY\r\n\r\n"), ReasonNetwork, nil},
+		"protocol":          {raw("HTTP/KEY 200 OK\r\n\r\n"), ReasonNetwork, nil},
+		"header line":       {raw("HTTP/1.1 200 OK\r\nKEY\r\n\r\n"), ReasonNetwork, nil},
+		"content-length":    {raw("HTTP/1.1 200 OK\r\nContent-Length: KEY\r\n\r\n"), ReasonNetwork, nil},
+		"transfer-encoding": {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: KEY\r\n\r\n"), ReasonNetwork, nil},
+		"chunked garbage":   {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nKEY\r\nKEY\r\n0\r\n\r\n"), ReasonNetwork, nil},
+		"chunk extension":   {raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;KEY\r\nKEY\r\n0\r\n\r\n"), ReasonNetwork, nil},
+		"message 401":       {jsonBody("401 Unauthorized", "key KEY is not valid"), ReasonUnauthorized, nil},
+		"message 429":       {jsonBody("429 Too Many Requests", "slow down, KEY"), ReasonRateLimited, nil},
+		"message 200":       {jsonBody("200 OK", "key KEY is not valid"), ReasonAPIError, nil},
+		"location":          {raw("HTTP/1.1 302 Found\r\nLocation: https://elsewhere/?key=KEY\r\nContent-Length: 0\r\n\r\n"), ReasonRedirect, nil},
 		"location path": {func(_ *http.Request, key string) hostileapi.Reply {
 			return hostileapi.Reply{Raw: []byte("HTTP/1.1 301 Moved\r\nLocation: /" + url.PathEscape(key) + "/balance\r\nContent-Length: 0\r\n\r\n")}
-		}, ReasonRedirect},
+		}, ReasonRedirect, url.PathEscape},
 		// Go's client parses a Location even when it does not follow it,
 		// and quotes the one it cannot parse.
-		"location unparsable": {raw("HTTP/1.1 302 Found\r\nLocation: /%%zz/KEY\r\nContent-Length: 0\r\n\r\n"), ReasonNetwork},
+		"location unparsable": {raw("HTTP/1.1 302 Found\r\nLocation: /%%zz/KEY\r\nContent-Length: 0\r\n\r\n"), ReasonNetwork, nil},
 		"location escaped": {func(_ *http.Request, key string) hostileapi.Reply {
 			return hostileapi.Reply{Raw: []byte("HTTP/1.1 302 Found\r\nLocation: https://elsewhere/?key=" + url.QueryEscape(key) + "\r\nContent-Length: 0\r\n\r\n")}
-		}, ReasonRedirect},
+		}, ReasonRedirect, url.QueryEscape},
 		"basic credential": {func(_ *http.Request, key string) hostileapi.Reply {
 			cred := base64.StdEncoding.EncodeToString([]byte("user:" + key))
 			return jsonBody("401 Unauthorized", "Authorization: Basic "+cred)(nil, key)
-		}, ReasonUnauthorized},
+		}, ReasonUnauthorized, func(key string) string {
+			// The first 7 characters encode "user:" and the key's first bits.
+			return base64.StdEncoding.EncodeToString([]byte("user:" + key))[7:]
+		}},
 		"hex": {func(_ *http.Request, key string) hostileapi.Reply {
 			return jsonBody("402 Payment Required", hex.EncodeToString([]byte(key)))(nil, key)
-		}, ReasonHTTPStatus},
+		}, ReasonHTTPStatus, func(key string) string { return hex.EncodeToString([]byte(key)) }},
 		"upper case": {func(_ *http.Request, key string) hostileapi.Reply {
 			return jsonBody("401 Unauthorized", strings.ToUpper(key))(nil, key)
-		}, ReasonUnauthorized},
+		}, ReasonUnauthorized, nil},
 	}
 	for name, tc := range cases {
 		for _, key := range hostileKeys {
@@ -149,6 +157,11 @@ func TestHostileEchoes(t *testing.T) {
 					t.Errorf("err = %.300q, want reason %s", err, tc.reason)
 				}
 				checkText(t, err, key)
+				if tc.form != nil && err != nil {
+					if p := leak(err.Error(), tc.form(key)); p != "" {
+						t.Errorf("error text shows %q of the encoded key: %.300q", p, err)
+					}
+				}
 			})
 		}
 	}
