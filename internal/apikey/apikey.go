@@ -74,6 +74,7 @@ type File struct {
 	reading chan struct{} // closed when the read in flight ends; nil when none is
 	since   time.Time     // when the read in flight started
 	warned  string        // the failure last warned about; "" after a good read
+	slow    bool          // a slow read was warned about; false after a quick one
 }
 
 // NewFile reads the key file once; a file that cannot be read or holds no
@@ -105,9 +106,9 @@ func NewFile(path string, logger log.Logger) (*File, error) {
 
 // Key reads the file and returns the key in it or, when that fails or
 // takes too long, the last good key. A run of failures is logged once per
-// cause, not once per call; a new key taking effect is logged once. Only
-// one read is in flight at a time: calls during a slow read wait for that
-// one.
+// cause, not once per call, and so is a run of slow reads; a new key taking
+// effect is logged once. Only one read is in flight at a time: calls during
+// a slow read wait for that one.
 func (f *File) Key(ctx context.Context) string {
 	f.mu.Lock()
 	reading := f.reading
@@ -130,8 +131,9 @@ func (f *File) Key(ctx context.Context) string {
 	// Warn about a stuck read only once it has taken longer than f.wait, so
 	// that a caller whose context was already ending does not cause a
 	// warning about a healthy file.
-	if f.reading == reading && time.Since(f.since) >= f.wait {
-		f.warn(fmt.Sprintf("API key file %s: not read within %v", f.path, f.wait))
+	if f.reading == reading && time.Since(f.since) >= f.wait && !f.slow {
+		f.slow = true
+		level.Warn(f.logger).Log("msg", "API key file cannot be used; keeping the previous key", "file", f.path, "err", fmt.Sprintf("not read within %v", f.wait))
 	}
 	return f.key
 }
@@ -140,6 +142,9 @@ func (f *File) reload(reading chan struct{}) {
 	key, err := f.read(f.path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if time.Since(f.since) < f.wait {
+		f.slow = false
+	}
 	f.reading = nil
 	close(reading)
 	if err != nil {

@@ -407,3 +407,28 @@ func TestConcurrentKey(t *testing.T) {
 	f.write("k-2", 0o600)
 	wg.Wait()
 }
+
+// TestSlowReads: a file that is always slow to read (a sluggish network
+// mount) but reads fine gives one warning, not a warning and a recovery
+// line on every call.
+func TestSlowReads(t *testing.T) {
+	f := newKeyFile(t, "the-key")
+	logs := &logBuffer{}
+	k := f.open(log.NewLogfmtLogger(logs))
+	k.wait = 5 * time.Millisecond
+	k.read = func(path string) (string, error) {
+		time.Sleep(4 * k.wait) // the slow mount
+		return readFile(path)
+	}
+	for range 10 {
+		if got := key(t, k); got != "the-key" {
+			t.Fatalf("Key() = %q", got)
+		}
+	}
+	if n := logs.count(warning); n != 1 {
+		t.Errorf("%d warnings for a run of slow reads, want 1:\n%s", n, logs)
+	}
+	if n := logs.count("level=info"); n != 0 {
+		t.Errorf("%d info lines while the key did not change, want none:\n%s", n, logs)
+	}
+}
