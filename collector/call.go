@@ -136,11 +136,15 @@ func (a *account) get(ctx context.Context, st *endpointState) result {
 			}
 			return r
 		}
-		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
-			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
-		}
+		resumed := st.skipRun
 		st.skipRun = ""
 		f = a.startFlight(st)
+		f.extend(deadline)
+		st.mu.Unlock()
+		if resumed == skipBackoff || resumed == skipReserve {
+			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", resumed)
+		}
+		return a.wait(ctx, st, f, deadline)
 	}
 	f.extend(deadline)
 	st.mu.Unlock()
