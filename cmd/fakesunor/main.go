@@ -1,9 +1,14 @@
-// Command fakesunor serves a fake Sunor API on loopback, for the demo and the
-// end-to-end test. Accounts are created with --key (repeatable) and changed
-// at run time through PUT /fake/accounts/{key}; see internal/fakesunor.
+// Command fakesunor serves a fake Sunor API on loopback, for the demo, the
+// end-to-end test and the load script. Accounts are created with --key
+// (repeatable) or --accounts N and changed at run time through PUT
+// /fake/accounts/{key}; see internal/fakesunor. GET /fake/connections tells
+// how many TCP connections are open and the most that were open at once
+// since the last POST /fake/connections/reset, so that a load test can see
+// how many connections the exporter opens to the API.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -11,6 +16,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 )
@@ -25,19 +32,70 @@ func main() {
 	burn := flag.Float64("burn-per-minute", 0, "credits each account spends per minute, for a live demo")
 	var keys keyList
 	flag.Var(&keys, "key", "an API key the fake accepts, with the documented example balance (repeatable)")
+	nAccounts := flag.Int("accounts", 0, "also accept the keys <key-prefix>1 ... <key-prefix>N, each its own account")
+	keyPrefix := flag.String("key-prefix", "key-", "prefix of the keys --accounts creates")
+	delay := flag.Duration("delay", 0, "hold every API answer back this long (a slow API)")
+	rateLimit := flag.Int("rate-limit", 120, "requests per minute per key announced in X-RateLimit-* headers (not enforced); 0 sends no such headers")
 	flag.Parse()
-	if len(keys) == 0 {
+	if len(keys) == 0 && *nAccounts == 0 {
 		keys = keyList{"demo-key"}
 	}
+	for i := 1; i <= *nAccounts; i++ {
+		keys = append(keys, fmt.Sprintf("%s%d", *keyPrefix, i))
+	}
 	srv := fakesunor.New("")
+	srv.RateLimit = *rateLimit
 	for _, k := range keys {
-		srv.SetAccount(k, fakesunor.Account{Available: 950, Frozen: 10, TasksCreated: 42, CreditsUsed: 350, CreditsToppedUp: 1000, BurnPerMinute: *burn})
+		srv.SetAccount(k, fakesunor.Account{Available: 950, Frozen: 10, TasksCreated: 42, CreditsUsed: 350, CreditsToppedUp: 1000,
+			BurnPerMinute: *burn, Delay: fakesunor.Duration(*delay)})
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("fakesunor: %v", err)
 	}
+	var conns connCounter
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	mux.HandleFunc("GET /fake/connections", conns.serve)
+	mux.HandleFunc("POST /fake/connections/reset", conns.reset)
 	// The address line is the readiness signal scripts wait for.
 	fmt.Fprintf(os.Stderr, "fakesunor listening on http://%s\n", l.Addr())
-	log.Fatal(http.Serve(l, srv))
+	hs := &http.Server{Handler: mux, ConnState: conns.track, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(hs.Serve(l))
+}
+
+// connCounter counts the server's TCP connections, whoever opened them
+// (the control requests' own connection included).
+type connCounter struct {
+	mu                sync.Mutex
+	open, peak, total int
+}
+
+func (c *connCounter) track(_ net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.open++
+		c.total++
+		c.peak = max(c.peak, c.open)
+	case http.StateClosed, http.StateHijacked:
+		c.open--
+	}
+}
+
+func (c *connCounter) serve(w http.ResponseWriter, _ *http.Request) {
+	c.mu.Lock()
+	v := map[string]int{"open": c.open, "peak": c.peak, "total": c.total}
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// reset starts a new peak (from the connections open now) and total.
+func (c *connCounter) reset(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.peak, c.total = c.open, 0
+	c.mu.Unlock()
+	c.serve(w, r)
 }
