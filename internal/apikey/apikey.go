@@ -133,7 +133,7 @@ func (f *File) Key(ctx context.Context) string {
 	// warning about a healthy file.
 	if f.reading == reading && time.Since(f.since) >= f.wait && !f.slow {
 		f.slow = true
-		level.Warn(f.logger).Log("msg", "API key file cannot be used; keeping the previous key", "file", f.path, "err", fmt.Sprintf("not read within %v", f.wait))
+		level.Warn(f.logger).Log("msg", "API key file not read in time; keeping the previous key", "file", f.path, "waited", f.wait)
 	}
 	return f.key
 }
@@ -166,7 +166,7 @@ func (f *File) warn(cause string) {
 		return
 	}
 	f.warned = cause
-	level.Warn(f.logger).Log("msg", "API key file cannot be used; keeping the previous key", "file", f.path, "err", cause)
+	level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", cause)
 }
 
 // readFile returns the key in the file at path. Every error names the path

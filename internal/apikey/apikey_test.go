@@ -35,7 +35,7 @@ func (b *logBuffer) String() string {
 func (b *logBuffer) count(s string) int { return strings.Count(b.String(), s) }
 
 const (
-	warning = "cannot be used; keeping the previous key"
+	warning = "keeping the previous key"
 	changed = "using the new key"
 )
 
