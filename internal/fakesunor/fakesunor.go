@@ -11,6 +11,7 @@ package fakesunor
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ const (
 	FailSlowBody     = "slow_body"     // headers at once, body never ends
 	FailEchoKey      = "echo_key"      // 401 whose message repeats the key, as a careless API might
 )
+
+// FailModes lists every failure mode, for tests that go through them all.
+var FailModes = []string{FailUnauthorized, FailRateLimited, FailServerError, FailBadGateway, FailPayment,
+	FailAPIError, FailDecode, FailMissingField, FailStringNumber, FailHugeBody, FailRedirect, FailHang,
+	FailSlowBody, FailEchoKey}
 
 // Account is one key's state.
 type Account struct {
@@ -93,6 +99,8 @@ type Server struct {
 	now        func() time.Time
 	hang       chan struct{} // closed by Close to release hanging handlers
 	closeOnce  sync.Once
+	chaos      *chaos // nil unless Chaos was called
+	served     []Served
 }
 
 type rateWindow struct {
@@ -186,6 +194,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 		a = *acct
 	}
 	s.setRateHeaders(w.Header(), key)
+	if ok && s.chaos != nil {
+		s.drawChaos(&a, key, endpoint)
+	}
 	s.mu.Unlock()
 
 	if a.Delay > 0 {
@@ -324,6 +335,72 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, mode string) bool 
 		writeError(w, http.StatusInternalServerError, "fakesunor: unknown failure mode "+mode)
 	}
 	return true
+}
+
+// Served is one answer the fake gave in chaos mode.
+type Served struct {
+	At       time.Time // when the request reached the fake and its answer was chosen
+	Key      string
+	Endpoint string    // "balance" or "usage"
+	Fail     string    // the failure mode; FailNone for a good answer
+	Values   []float64 // a good answer's fields in the API's order: available, frozen, total; tasks_created, credits_used, credits_topped_up
+}
+
+// chaos is the deck that answers requests in chaos mode.
+type chaos struct {
+	rng  *rand.Rand
+	deck []string // failure modes, FailNone for a good answer; drawn from the end
+}
+
+// Chaos answers every request to either endpoint, for every key the fake
+// knows, with the next card of a shuffled deck: each failure mode once and
+// as many good answers, each with new random fractional values. The deck
+// is reshuffled when drawn out. A deck rather than independent draws, so
+// that a client making few calls (the exporter within its budget) still
+// meets every mode; cards rather than a switch every so often, so that
+// every call counts. The same seed deals the same cards in the same order.
+// From then on every answer is recorded: see Served.
+func (s *Server) Chaos(seed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chaos = &chaos{rng: rand.New(rand.NewPCG(seed, 0))}
+}
+
+// Served returns every answer given in chaos mode, in the order given.
+func (s *Server) Served() []Served {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Served(nil), s.served...)
+}
+
+// drawChaos sets a, the copy of key's account that answers this request,
+// to the next card, and records it; s.mu is held.
+func (s *Server) drawChaos(a *Account, key, endpoint string) {
+	c := s.chaos
+	if len(c.deck) == 0 {
+		for _, m := range FailModes {
+			c.deck = append(c.deck, m, FailNone)
+		}
+		c.rng.Shuffle(len(c.deck), func(i, j int) { c.deck[i], c.deck[j] = c.deck[j], c.deck[i] })
+	}
+	mode := c.deck[len(c.deck)-1]
+	c.deck = c.deck[:len(c.deck)-1]
+	a.Fail, a.FailUsage = mode, mode
+	rec := Served{At: s.now(), Key: key, Endpoint: endpoint, Fail: mode}
+	if mode == FailNone {
+		// Fractional, at full float64 precision: a value that is rounded,
+		// truncated or mixed with another answer's anywhere on its way to
+		// Prometheus no longer matches.
+		switch endpoint {
+		case "balance":
+			a.Available, a.Frozen = c.rng.Float64()*1e6, c.rng.Float64()*1e3
+			rec.Values = []float64{a.Available, a.Frozen, a.Available + a.Frozen}
+		case "usage":
+			a.TasksCreated, a.CreditsUsed, a.CreditsToppedUp = c.rng.Float64()*1e4, c.rng.Float64()*1e6, c.rng.Float64()*1e6
+			rec.Values = []float64{a.TasksCreated, a.CreditsUsed, a.CreditsToppedUp}
+		}
+	}
+	s.served = append(s.served, rec)
 }
 
 // serveControl is the HTTP control API, for scripts:
