@@ -49,3 +49,23 @@ ci: ## what .ci/run runs after installing packages
 
 prometheusrule: ## regenerate deploy/kubernetes/prometheusrule.yaml from the rules file
 	./deploy/gen-prometheusrule.sh
+
+# Release archives: GoReleaser, pinned. CI installs it and passes GORELEASER=goreleaser.
+GORELEASER_VERSION ?= v2.15.1
+GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+# A snapshot (no tag needed); for a tagged release: make release GORELEASER_FLAGS=
+GORELEASER_FLAGS ?= --snapshot
+
+.PHONY: release release-check image-test helm-sync
+
+release: ## archives for 6 platforms + sha256sums.txt in dist/ (GoReleaser, version from VERSION)
+	VERSION=$(VERSION) $(GORELEASER) release --clean $(GORELEASER_FLAGS)
+
+release-check: ## check dist/: archive contents, checksums, --version, each binary's target
+	./scripts/release-check.sh
+
+image-test: ## build the image with buildah, run it, scrape it against the fake API (root)
+	./scripts/image-test.sh
+
+helm-sync: ## copy the rules and the dashboard into the Helm chart (a test fails when they differ)
+	./deploy/helm/sync.sh
