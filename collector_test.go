@@ -4,11 +4,8 @@ package main
 // started on a random loopback port, scraped over HTTP.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -195,35 +192,33 @@ func TestScrapeOverHTTP(t *testing.T) {
 // skipped, loudly, elsewhere (testtool.Path).
 func checkWithPromtool(t *testing.T, body string) {
 	t.Helper()
-	promtool := testtool.Path(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(body)
-	out, err := cmd.CombinedOutput()
+	code, out := promtoolCheckMetrics(t, body)
 	var problems []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" || strings.HasPrefix(line, "sunor_credits_total ") {
 			continue
 		}
 		problems = append(problems, line)
 	}
 	if len(problems) > 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, strings.Join(problems, "\n"))
+		t.Errorf("promtool check metrics: exit status %d\n%s", code, strings.Join(problems, "\n"))
 	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("promtool did not run: %v", err)
-	}
+}
+
+// promtoolCheckMetrics runs `promtool check metrics` on an exposition.
+func promtoolCheckMetrics(t *testing.T, body string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(testtool.Path(t, "promtool", "prometheus"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	return testtool.Run(t, cmd, 30*time.Second)
 }
 
 func TestPromtoolFlagsTheWaivedLint(t *testing.T) {
 	// The waiver above must be about a real lint: if promtool stopped
 	// reporting sunor_credits_total the waiver would hide nothing, and if it
 	// reported it differently the waiver must still match.
-	promtool := testtool.Path(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader("# HELP sunor_credits_total x\n# TYPE sunor_credits_total gauge\nsunor_credits_total 1\n")
-	out, _ := cmd.CombinedOutput()
-	if !strings.HasPrefix(string(out), "sunor_credits_total ") {
+	_, out := promtoolCheckMetrics(t, "# HELP sunor_credits_total x\n# TYPE sunor_credits_total gauge\nsunor_credits_total 1\n")
+	if !strings.HasPrefix(out, "sunor_credits_total ") {
 		t.Errorf("promtool's lint of sunor_credits_total changed form: %q", out)
 	}
 }
@@ -447,80 +442,40 @@ func TestKeyNeverLeaks(t *testing.T) {
 	})
 }
 
-// TestBinarySignals runs the built binary: SIGTERM stops it gracefully with
-// status 0, and a start-up error exits with status 1.
+// TestBinarySignals runs the built binary: SIGTERM and SIGINT stop it
+// gracefully with status 0.
 func TestBinarySignals(t *testing.T) {
-	bin := exporterBinary(t)
 	_, url := fakeAPI(t, canaryKey)
-
-	bad := exec.Command(bin)
-	bad.Env = append(os.Environ(), "SUNOR_API_KEY=")
-	out, err := bad.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "no API key") {
-		t.Errorf("without a key: %v, %q; want exit status 1 naming the problem", err, out)
-	}
-
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		cmd := exec.Command(bin, "--sunor.url="+url, "--web.listen-address=127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "SUNOR_API_KEY="+canaryKey)
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		p := startBinary(t, []string{"SUNOR_API_KEY=" + canaryKey}, "--sunor.url="+url)
+		p.Signal(t, sig)
+		if code := p.Wait(t, 20*time.Second); code != 0 {
+			t.Errorf("%v: exit status %d, want 0\n%s", sig, code, p.Out)
 		}
-		sc := bufio.NewScanner(stderr)
-		var logs strings.Builder
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-			if listeningRE.MatchString(sc.Text()) {
-				break
-			}
-		}
-		cmd.Process.Signal(sig)
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("%v: exit %v, want 0\n%s", sig, err, logs.String())
-		}
-		if !strings.Contains(logs.String(), "msg=Stopped") {
-			t.Errorf("%v: no orderly stop logged:\n%s", sig, logs.String())
+		if !strings.Contains(p.Out.String(), "msg=Stopped") {
+			t.Errorf("%v: no orderly stop logged:\n%s", sig, p.Out)
 		}
 	}
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
-// exporterBinary builds the exporter once for the tests that run it as a
-// separate process.
-func exporterBinary(t *testing.T) string {
+// startBinary runs the built exporter on a random loopback port and waits
+// until it listens.
+func startBinary(t *testing.T, env []string, args ...string) *testtool.Proc {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "sunor-exporter-test")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "sunor_exporter")
-		var out []byte
-		if out, binErr = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); binErr != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", binErr, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	cmd := exec.Command(testtool.ExporterBinary(t), append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...) // the last of a name wins
+	p := testtool.Start(t, cmd)
+	p.Out.WaitFor(t, listeningRE, 20*time.Second)
+	return p
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+// runBinary runs the built exporter to its end (it must not start serving)
+// and returns its exit status and output.
+func runBinary(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(testtool.ExporterBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...) // the last of a name wins
+	return testtool.Run(t, cmd, 20*time.Second)
 }
+
+func TestMain(m *testing.M) { os.Exit(testtool.Main(m)) }

@@ -3,17 +3,17 @@ package main
 // Tests of --config.file: several accounts, --config.check, reload.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 )
@@ -229,33 +229,13 @@ func TestReload(t *testing.T) {
 // TestBinarySIGHUPReloads: SIGHUP reloads the file in the real binary.
 func TestBinarySIGHUPReloads(t *testing.T) {
 	_, cfg, keyFile := twoAccounts(t)
-	cmd := exec.Command(exporterBinary(t), "--config.file="+cfg, "--web.listen-address=127.0.0.1:0")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if listeningRE.MatchString(sc.Text()) {
-			break
-		}
-	}
+	p := startBinary(t, nil, "--config.file="+cfg)
 	writeConfig(t, cfg, "accounts:\n  - name: only\n    api_key_file: "+keyFile+"\n")
-	cmd.Process.Signal(syscall.SIGHUP)
-	reloaded := false
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), `msg="Config reloaded"`) && strings.Contains(sc.Text(), "accounts=1") {
-			reloaded = true
-			break
-		}
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	for sc.Scan() {
-	}
-	cmd.Wait()
-	if !reloaded {
-		t.Error("SIGHUP did not reload the config file")
+	p.Signal(t, syscall.SIGHUP)
+	p.Out.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=1\b`), 20*time.Second)
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0\n%s", code, p.Out)
 	}
 }
 

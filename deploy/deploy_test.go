@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	yaml "go.yaml.in/yaml/v2"
 
@@ -423,32 +424,21 @@ func TestSystemdUnit(t *testing.T) {
 	}
 }
 
-// TestDockerfileBuildCommand runs the build stage's RUN command (with the
-// output in a temporary directory instead of /out): no container engine is
-// needed for it, and it proves the ldflags stamp the version the image's
+// TestDockerfileBuildCommand: the binary the build stage's RUN command
+// makes (testtool.ExporterBinary runs that command, with the output in a
+// temporary directory instead of /out: no container engine is needed)
+// reports the version its ldflags stamp, which the image's
 // sunor_exporter_build_info will show.
 func TestDockerfileBuildCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	df, err := os.ReadFile("../Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?s)RUN (CGO_ENABLED=0 go build .*?)\n\n`).FindSubmatch(df)
-	if m == nil {
-		t.Fatal("no go build RUN instruction in the Dockerfile")
-	}
-	out := t.TempDir()
-	script := strings.ReplaceAll(string(m[1]), "/out/", out+"/")
-	cmd := exec.Command("sh", "-c", script)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "VERSION=1.2.3-test", "REVISION=abc123", "BRANCH=main", "BUILD_DATE=20261124")
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the Dockerfile's build command failed: %v\n%s", err, b)
-	}
-	if !strings.Contains(string(b), "version 1.2.3-test (branch: main, revision: abc123)") {
-		t.Errorf("the built binary does not report the stamped version:\n%s", b)
+	code, out := testtool.Run(t, exec.Command(testtool.ExporterBinary(t), "--version"), 20*time.Second)
+	want := "version " + testtool.StampVersion + " (branch: " + testtool.StampBranch + ", revision: " + testtool.StampRevision + ")"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("--version of the Dockerfile's build: exit %d, %q; want 0 and %q", code, out, want)
 	}
 }
+
+// TestMain removes the binary testtool.ExporterBinary built.
+func TestMain(m *testing.M) { os.Exit(testtool.Main(m)) }

@@ -1,7 +1,11 @@
-// Package testtool finds the external programs some tests need (promtool,
-// amtool, prometheus, prometheus-alertmanager). A missing one fails the
-// test in CI, where .ci/run installs it, and skips it with a message
-// elsewhere: no test is skipped silently in CI.
+// Package testtool holds what the tests of several packages need from
+// outside the Go test binary: external programs (promtool, amtool,
+// prometheus, prometheus-alertmanager), the exporter built as a program,
+// and child processes read with deadlines.
+//
+// A missing external program fails the test in CI, where .ci/run installs
+// it, and skips it with a message elsewhere: no test is skipped silently in
+// CI.
 package testtool
 
 import (
