@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -430,5 +431,27 @@ func TestSlowReads(t *testing.T) {
 	}
 	if n := logs.count("level=info"); n != 0 {
 		t.Errorf("%d info lines while the key did not change, want none:\n%s", n, logs)
+	}
+}
+
+// TestHugeFileNotRead: a 100 MB key file is refused by its size, without
+// its contents being read into memory.
+func TestHugeFileNotRead(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(p, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 100<<20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readFile(p)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "larger than 4096 bytes") {
+		t.Errorf("err = %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing the file allocated %d bytes: it was read", n)
 	}
 }
