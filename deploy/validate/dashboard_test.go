@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 The dashboard is a v1 (classic) dashboard JSON, which Grafana 11 provisions and imports; dashboard.Dashboard is its schema. dashboardv2 is another format.
+
 package validate
 
 import (
