@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REV
              -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test lint fuzz bench load demo e2e deploy-check ci prometheusrule
+.PHONY: help build test lint fuzz bench budget-load load demo e2e deploy-check ci prometheusrule
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
 
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+budget-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
+	$(GO) run ./tools/budgetload
 
 load: ## load script: scrapes next to direct calls, p50 ratio and peak RSS
 	$(GO) run ./tools/loadtest -duration $(or $(DURATION),5s)

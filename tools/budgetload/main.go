@@ -1,0 +1,183 @@
+// Command budgetload checks, with the real binaries, that a tight scrape
+// loop cannot spend a key's request budget: it runs the fake API and the
+// exporter with its default flags on loopback, scrapes /metrics back to
+// back -scrapes times against a healthy API and then against a failing one
+// (a fresh exporter each), and counts the calls the fake received. It
+// exits 1 if either run made more calls than the ceiling allows, or if the
+// healthy run showed the balance in fewer than 95 % of its scrapes.
+//
+//	go run ./tools/budgetload
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+const key = "budget-load-key"
+
+func main() {
+	scrapes := flag.Int("scrapes", 100, "back-to-back scrapes per run")
+	ceiling := flag.Int("ceiling", 12, "the exporter's --sunor.max-calls-per-minute (its default)")
+	flag.Parse()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, *scrapes, *ceiling); err != nil {
+		fmt.Fprintln(os.Stderr, "budgetload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, scrapes, ceiling int) error {
+	dir, err := os.MkdirTemp("", "budgetload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, pkg := range []string{".", "./cmd/fakesunor"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir, pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %s: %w", pkg, err)
+		}
+	}
+	fmt.Printf("%-8s %8s %10s %12s %14s\n", "api", "scrapes", "api calls", "ceiling", "with balance")
+	failed := false
+	for _, failing := range []bool{false, true} {
+		calls, withBalance, err := oneRun(ctx, dir, scrapes, failing)
+		if err != nil {
+			return err
+		}
+		api := "healthy"
+		if failing {
+			api = "failing"
+		}
+		fmt.Printf("%-8s %8d %10d %12d %14d\n", api, scrapes, calls, ceiling, withBalance)
+		// A burst of the ceiling, plus what refills while the run lasts
+		// (a few seconds: at most one more).
+		if calls > ceiling+1 {
+			fmt.Printf("FAIL: the %s run made %d calls for %d scrapes; the ceiling is %d a minute\n", api, calls, scrapes, ceiling)
+			failed = true
+		}
+		if !failing && withBalance*100 < 95*scrapes {
+			fmt.Printf("FAIL: the healthy run showed the balance in %d of %d scrapes, want at least 95 %%\n", withBalance, scrapes)
+			failed = true
+		}
+		if failing && withBalance != 0 {
+			fmt.Printf("FAIL: the failing run showed a balance in %d scrapes, though the API never answered\n", withBalance)
+			failed = true
+		}
+	}
+	if failed {
+		return fmt.Errorf("the budget was not kept")
+	}
+	fmt.Println("ok: no run spent more than the ceiling")
+	return nil
+}
+
+// oneRun starts the fake and the exporter, scrapes, and returns the calls
+// the fake received and how many scrapes showed the balance.
+func oneRun(ctx context.Context, dir string, scrapes int, failing bool) (calls, withBalance int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fake, err := start(ctx, filepath.Join(dir, "fakesunor"), nil, regexp.MustCompile(`listening on (http://\S+)`),
+		"--listen=127.0.0.1:0", "--key="+key)
+	if err != nil {
+		return 0, 0, fmt.Errorf("fake API: %w", err)
+	}
+	if failing {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, fake+"/fake/accounts/"+key, strings.NewReader(`{"fail":"server_error"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		resp.Body.Close()
+	}
+	exp, err := start(ctx, filepath.Join(dir, "sunor_exporter"), []string{"SUNOR_API_KEY=" + key}, regexp.MustCompile(`msg="Listening on" address=(\S+)`),
+		"--web.listen-address=127.0.0.1:0", "--sunor.url="+fake)
+	if err != nil {
+		return 0, 0, fmt.Errorf("exporter: %w", err)
+	}
+	for range scrapes {
+		body, err := get(ctx, "http://"+exp+"/metrics")
+		if err != nil {
+			return 0, 0, err
+		}
+		if strings.Contains(body, "\nsunor_credits_available{") {
+			withBalance++
+		}
+	}
+	var requests map[string]int
+	body, err := get(ctx, fake+"/fake/requests")
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := json.Unmarshal([]byte(body), &requests); err != nil {
+		return 0, 0, fmt.Errorf("/fake/requests: %w", err)
+	}
+	for _, n := range requests {
+		calls += n
+	}
+	return calls, withBalance, nil
+}
+
+// start runs bin until ctx ends and returns the address its log announces
+// (the first submatch of ready), waiting at most 30 s for it.
+func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	go func() { _ = cmd.Wait() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a, nil
+	case <-time.After(30 * time.Second):
+		return "", fmt.Errorf("%s did not announce its address within 30 s", filepath.Base(bin))
+	}
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
+}
