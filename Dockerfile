@@ -23,7 +23,8 @@ COPY . .
 ARG TARGETOS
 ARG TARGETARCH
 ENV GOOS=${TARGETOS} GOARCH=${TARGETARCH}
-ARG VERSION=dev
+# Empty VERSION: the binary reports the VERSION file's (main.go embeds it).
+ARG VERSION=
 ARG REVISION=unknown
 ARG BRANCH=unknown
 ARG BUILD_DATE=unknown
@@ -45,7 +46,7 @@ COPY .build/${TARGETOS}-${TARGETARCH}/sunor_exporter /out/sunor_exporter
 FROM ${BINARY} AS binary
 
 FROM ${RUNTIME_IMAGE}
-ARG VERSION=dev
+ARG VERSION=
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="sunor_exporter" \
       org.opencontainers.image.description="Prometheus exporter for the credit balance of the Sunor API" \
