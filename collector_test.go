@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -307,58 +308,171 @@ func TestGracefulStop(t *testing.T) {
 	}
 }
 
-// TestStartupErrors: bad input stops the program at start with status 1 and
-// one line that names the problem.
-func TestStartupErrors(t *testing.T) {
+// startupCase is bad start-up input: the program must stop with status 1
+// and exactly one log line that contains want, never a panic, and never
+// show a key or a URL's password.
+type startupCase struct {
+	name string
+	env  []string // NAME=value for the run; SUNOR_API_KEY is empty otherwise
+	args []string
+	want string
+}
+
+// secretWords must not show in any start-up error.
+var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN"}
+
+// startupCases builds the cases' files in a temporary directory.
+func startupCases(t *testing.T) []startupCase {
 	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, []byte("\n  \n"), 0o600)
-	good := filepath.Join(dir, "key")
-	os.WriteFile(good, []byte(canaryKey), 0o600)
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := file("key", canaryKey)
 	unreadable := filepath.Join(dir, "unreadable")
 	os.Mkdir(unreadable, 0o700) // reading a directory fails even as root
+	config := func(name, entry string) string {
+		return "--config.file=" + file(name+".yml", "accounts:\n  - name: a\n    api_key_file: "+key+"\n"+entry)
+	}
+	// A port that is taken, for as long as the test runs.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	withKey := []string{"SUNOR_API_KEY=" + canaryKey}
 
-	for _, tc := range []struct {
-		name string
-		env  string // SUNOR_API_KEY
-		args []string
-		want string
-	}{
-		{"no key", "", nil, "no API key"},
-		{"missing key file", "", []string{"--sunor.api-key-file=" + filepath.Join(dir, "nope")}, "no such file"},
-		{"unreadable key file", "", []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
-		{"empty key file", "", []string{"--sunor.api-key-file=" + empty}, "is empty"},
-		{"blank key env", "   ", nil, "SUNOR_API_KEY is empty"},
-		{"both key sources", canaryKey, []string{"--sunor.api-key-file=" + good}, "both --sunor.api-key-file"},
-		{"url not http", canaryKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
-		{"url without scheme", canaryKey, []string{"--sunor.url=sunor.cc"}, "not an http(s) URL"},
-		{"zero timeout", canaryKey, []string{"--sunor.timeout=0s"}, "--sunor.timeout"},
-		{"bad duration", canaryKey, []string{"--sunor.timeout=soon"}, "--sunor.timeout: time: invalid duration"},
-		{"unknown flag", canaryKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
-		{"bad log level", canaryKey, []string{"--log.level=loud"}, "--log.level: enum value"},
-		{"missing CA file", canaryKey, []string{"--sunor.ca-file=" + filepath.Join(dir, "ca.pem")}, "ca.pem"},
-		{"bad web config", canaryKey, []string{"--web.config.file=" + filepath.Join(dir, "web.yml"), "--web.listen-address=127.0.0.1:0"}, "web.yml"},
-	} {
+	cases := []startupCase{
+		{"no key", nil, nil, "no API key"},
+		{"missing key file", nil, []string{"--sunor.api-key-file=" + filepath.Join(dir, "nope")}, "no such file"},
+		{"unreadable key file", nil, []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
+		{"empty key file", nil, []string{"--sunor.api-key-file=" + file("empty", "\n  \n")}, "is empty"},
+		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, "SUNOR_API_KEY is empty"},
+		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "both --sunor.api-key-file"},
+		// Keys that could not go into a request header as they are (an
+		// environment cannot hold NUL; a file can).
+		{"CR LF in SUNOR_API_KEY", []string{"SUNOR_API_KEY=" + canaryKey + "\r\nX-Injected: 1"}, nil, "SUNOR_API_KEY"},
+		{"LF in an api_key_env variable", []string{"SUNOR_LF_KEY=" + canaryKey + "\n" + canaryKey},
+			[]string{"--config.file=" + file("lf.yml", "accounts:\n  - name: a\n    api_key_env: SUNOR_LF_KEY\n")}, "lf.yml:3: accounts[0] (a): api_key_env: "},
+		{"0x01 in the key file", nil, []string{"--sunor.api-key-file=" + file("ctl", canaryKey+"\x01")}, filepath.Join(dir, "ctl")},
+		{"NUL in the key file", nil, []string{"--sunor.api-key-file=" + file("nul", canaryKey+"\x00"+canaryKey)}, filepath.Join(dir, "nul")},
+
+		{"url not http", withKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
+		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, "not an http(s) URL"},
+		// A URL's password (or a token as its user) never shows, whatever
+		// else is wrong with the URL.
+		{"url with a password, not http", withKey, []string{"--sunor.url=ftp://u:PASSWORD@sunor.cc/"}, `--sunor.url: \"ftp://xxxxx@sunor.cc/\" is not an http(s) URL`},
+		{"url with a password, bad escape", withKey, []string{"--sunor.url=https://u:PASSWORD@sunor.cc/%zz"}, `--sunor.url: not a URL: invalid URL escape \"%zz\"`},
+		{"url with a password, no host", withKey, []string{"--sunor.url=http://u:PASSWORD@/"}, "has no host"},
+		{"url with a password read as a port", withKey, []string{"--sunor.url=http://u:PASSWORD/x@sunor.cc"}, "--sunor.url: not a URL"},
+		{"url with a token as user", withKey, []string{"--sunor.url=https://TOKENTOKEN@sunor.cc"}, "must not carry credentials"},
+		{"config url with a password", nil, []string{config("url", "    url: ftp://u:PASSWORD@sunor.cc/\n")}, "url.yml:4: accounts[0] (a): url: "},
+
+		{"zero timeout", withKey, []string{"--sunor.timeout=0s"}, "--sunor.timeout"},
+		{"bad duration", withKey, []string{"--sunor.timeout=soon"}, "--sunor.timeout: time: invalid duration"},
+		{"config timeout 0s", nil, []string{config("timeout", "    timeout: 0s\n")}, "timeout.yml:4: accounts[0] (a): timeout: must be positive"},
+		{"negative --web.max-requests", withKey, []string{"--web.max-requests=-5"}, "--web.max-requests must not be negative"},
+		{"negative --sunor.max-calls-per-minute", withKey, []string{"--sunor.max-calls-per-minute=-1"}, "--sunor.max-calls-per-minute must not be negative"},
+		{"negative --sunor.rate-limit-reserve", withKey, []string{"--sunor.rate-limit-reserve=-1"}, "--sunor.rate-limit-reserve must not be negative"},
+		{"negative --sunor.max-concurrent-calls", withKey, []string{"--sunor.max-concurrent-calls=-1"}, "--sunor.max-concurrent-calls must not be negative"},
+		{"config negative max_calls_per_minute", nil, []string{config("calls", "    max_calls_per_minute: -1\n")}, "calls.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative"},
+		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
+
+		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
+		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\ufffd): name: the account name"},
+		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml: yaml: invalid leading UTF-8 octet"},
+
+		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
+		{"bad log level", withKey, []string{"--log.level=loud"}, "--log.level: enum value"},
+		{"missing CA file", withKey, []string{"--sunor.ca-file=" + filepath.Join(dir, "ca.pem")}, "ca.pem"},
+		{"port taken", withKey, []string{"--web.listen-address=" + taken.Addr().String()}, "address already in use"},
+		{"address not this machine's", withKey, []string{"--web.listen-address=192.0.2.1:10151"}, "--web.listen-address: listen tcp 192.0.2.1:10151"},
+	}
+	// Telemetry paths that are not plain paths, or that the exporter
+	// serves itself: http.ServeMux would panic on them.
+	for _, p := range []string{"/-/healthy", "/-/ready", "/-/reload", "/", "/probe", "/sd", "/a{", "/a?b", "metrics"} {
+		cases = append(cases, startupCase{"telemetry path " + p, withKey, []string{"--web.telemetry-path=" + p}, "--web.telemetry-path: "})
+	}
+	// What --config.check checks too, and in the same single line.
+	for _, check := range []bool{false, true} {
+		var cc []string
+		suffix := ""
+		if check {
+			cc, suffix = []string{"--config.check"}, ", --config.check"
+		}
+		cases = append(cases,
+			startupCase{"missing web config" + suffix, withKey, append(cc, "--web.config.file="+filepath.Join(dir, "web.yml")), "--web.config.file: open " + filepath.Join(dir, "web.yml")},
+			startupCase{"bad web config" + suffix, withKey, append(cc, "--web.config.file="+file("web-bad.yml", "tls_server_config: {cert_file: /nope.crt}\n")), "--web.config.file: "},
+			startupCase{"listen address without a port" + suffix, withKey, append(cc, "--web.listen-address=localhost"), "--web.listen-address: \\\"localhost\\\": address localhost: missing port in address"},
+			startupCase{"listen address with a bad port" + suffix, withKey, append(cc, "--web.listen-address=127.0.0.1:99999"), "--web.listen-address: \\\"127.0.0.1:99999\\\": bad port"},
+		)
+	}
+	return cases
+}
+
+// checkStartupFailure asserts what a user sees of a failed start.
+func checkStartupFailure(t *testing.T, tc startupCase, code int, out string) {
+	t.Helper()
+	out = strings.TrimSpace(out)
+	if code != 1 {
+		t.Errorf("exit status %d, want 1; output:\n%s", code, out)
+	}
+	if lines := strings.Split(out, "\n"); len(lines) != 1 {
+		t.Errorf("want exactly one line, got %d:\n%s", len(lines), out)
+	}
+	if !strings.Contains(out, tc.want) {
+		t.Errorf("the output does not name the problem (%q):\n%s", tc.want, out)
+	}
+	for _, w := range secretWords {
+		if strings.Contains(out, w) {
+			t.Errorf("the output shows a secret (%s):\n%s", w, out)
+		}
+	}
+}
+
+// TestStartupErrors: bad input stops the program (run, in this process)
+// at start with status 1 and one line that names the problem.
+func TestStartupErrors(t *testing.T) {
+	for _, tc := range startupCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("SUNOR_API_KEY", tc.env)
+			t.Setenv("SUNOR_API_KEY", "")
+			for _, kv := range tc.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			// The deadline stops a start that wrongly succeeds.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
 			var stderr bytes.Buffer
-			code := run(context.Background(), tc.args, io.Discard, &stderr)
-			out := strings.TrimSpace(stderr.String())
-			if code != 1 {
-				t.Errorf("exit status %d, want 1; output:\n%s", code, out)
-			}
-			lines := strings.Split(out, "\n")
-			problem := lines[len(lines)-1]
-			if tc.name != "bad web config" && len(lines) != 1 {
-				t.Errorf("want exactly one line, got %d:\n%s", len(lines), out)
-			}
-			if !strings.Contains(problem, tc.want) {
-				t.Errorf("the line %q does not name the problem (%q)", problem, tc.want)
-			}
-			if strings.Contains(out, canaryKey) {
-				t.Errorf("the output shows the key:\n%s", out)
-			}
+			code := run(ctx, append([]string{"--web.listen-address=127.0.0.1:0"}, tc.args...), io.Discard, &stderr)
+			checkStartupFailure(t, tc, code, stderr.String())
 		})
+	}
+}
+
+// TestBinaryStartupErrors: the same, for the program as users run it.
+func TestBinaryStartupErrors(t *testing.T) {
+	for _, tc := range startupCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			env := append([]string{"SUNOR_API_KEY="}, tc.env...)
+			code, out := runBinary(t, env, append([]string{"--web.listen-address=127.0.0.1:0"}, tc.args...)...)
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+				t.Errorf("a panic:\n%s", out)
+			}
+			checkStartupFailure(t, tc, code, out)
+		})
+	}
+}
+
+// TestCheckTelemetryPath: plain paths of the user's choosing are accepted.
+func TestCheckTelemetryPath(t *testing.T) {
+	for _, p := range []string{"/metrics", "/sunor-metrics", "/x/metrics", "/-/metrics", "/probe/x"} {
+		if err := checkTelemetryPath(p); err != nil {
+			t.Errorf("%s refused: %v", p, err)
+		}
 	}
 }
 

@@ -262,6 +262,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mux.Handle("/", landing)
 
+	if err := tryListen(f); err != nil {
+		return fail("Cannot listen", err)
+	}
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	for _, a := range accts {
@@ -408,8 +411,18 @@ func checkTelemetryPath(p string) error {
 	return nil
 }
 
-// checkListenAddress refuses what net.Listen would, without listening.
+// checkListenAddress refuses what net.Listen would, without listening (the
+// exporter --config.check is run for may be on that address already).
 func checkListenAddress(addr string) error {
+	if rest, vsock := strings.CutPrefix(addr, "vsock://"); vsock {
+		// The toolkit listens on vsock://:PORT; only the port is read.
+		if _, port, err := net.SplitHostPort(rest); err != nil {
+			return fmt.Errorf("%q: %w", addr, err)
+		} else if _, err := strconv.ParseUint(port, 10, 32); err != nil {
+			return fmt.Errorf("%q: bad vsock port", addr)
+		}
+		return nil
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q: %w", addr, err)
@@ -417,8 +430,32 @@ func checkListenAddress(addr string) error {
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("%q: bad port: %w", addr, err)
 	}
-	if host != "" && net.ParseIP(strings.Trim(host, "[]")) == nil && strings.ContainsAny(host, " /\\") {
-		return fmt.Errorf("%q: bad host", addr)
+	if host != "" && net.ParseIP(host) == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+			return fmt.Errorf("%q: bad host: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// tryListen listens on each TCP listen address and lets go again, so that
+// one the exporter cannot have (in use, not this machine's) stops it with
+// one line before the start-up lines, not after them.
+func tryListen(f flags) error {
+	if *f.web.WebSystemdSocket {
+		return nil
+	}
+	for _, addr := range *f.web.WebListenAddresses {
+		if strings.HasPrefix(addr, "vsock://") {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--web.listen-address: %w", err)
+		}
+		l.Close()
 	}
 	return nil
 }

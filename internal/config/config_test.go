@@ -66,10 +66,15 @@ func TestLoadErrors(t *testing.T) {
 		"two keys":             {"accounts:\n  - name: a\n    api_key_env: K\n    api_key_file: /k\n", ":3: accounts[0] (a): api_key_env: set api_key_file or api_key_env, not both"},
 		"bad timeout":          {"accounts:\n  - name: a\n    api_key_env: K\n    timeout: soon\n", `line 4: "soon" is not a duration`},
 		"negative timeout":     {"accounts:\n  - name: a\n    api_key_env: K\n    timeout: -1s\n", "line 4"},
-		"proxy twice":          {"accounts:\n  - name: a\n    api_key_env: K\n    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", ":5: accounts[0] (a): http_client_config: if proxy_from_environment is configured"},
-		"no accounts":          {"accounts: []\n", "no accounts"},
-		"empty file":           {"", "the file is empty"},
-		"not yaml":             {"accounts: [\n", "sunor.yml"},
+		// The flag refuses 0s; the file must not turn it into the default.
+		"zero timeout":            {"accounts:\n  - name: a\n    api_key_env: K\n    timeout: 0s\n", ":4: accounts[0] (a): timeout: must be positive, got 0s"},
+		"negative cache_ttl":      {"accounts:\n  - name: a\n    api_key_env: K\n    cache_ttl: -1s\n", "line 4"},
+		"negative calls a minute": {"accounts:\n  - name: a\n    api_key_env: K\n    max_calls_per_minute: -1\n", ":4: accounts[0] (a): max_calls_per_minute: must not be negative"},
+		"negative reserve":        {"accounts:\n  - name: a\n    api_key_env: K\n    rate_limit_reserve: -5\n", ":4: accounts[0] (a): rate_limit_reserve: must not be negative"},
+		"proxy twice":             {"accounts:\n  - name: a\n    api_key_env: K\n    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", ":5: accounts[0] (a): http_client_config: if proxy_from_environment is configured"},
+		"no accounts":             {"accounts: []\n", "no accounts"},
+		"empty file":              {"", "the file is empty"},
+		"not yaml":                {"accounts: [\n", "sunor.yml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(write(t, tc.yaml), defaults)
