@@ -111,7 +111,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
 
 	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.url)
-	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; re-read when it changes). Alternatively set the environment variable "+accounts.EnvAPIKey+".").
+	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+accounts.EnvAPIKey+".").
 		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.keyFile)
 	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account)
 	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
@@ -129,7 +129,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts; the rest queue within their scrape's deadline. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); the --sunor.* flags but the key's become their defaults. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout, --sunor.cache-ttl, --sunor.max-calls-per-minute and --sunor.rate-limit-reserve become their defaults. Reloaded on SIGHUP and POST /-/reload.").
 		PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
 	f.collectors = map[string]*bool{}
