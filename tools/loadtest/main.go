@@ -1,15 +1,45 @@
-// Command loadtest measures the exporter next to the API it wraps: it starts
-// the fake Sunor API and the exporter as separate processes on loopback,
-// then, for a few seconds, alternates one direct balance call to the fake
-// with one scrape of the exporter (sequentially, as Prometheus scrapes), and
-// reports the latency percentiles of both, their ratio, and the exporter's
-// peak resident memory (VmHWM).
+// Command loadtest measures the exporter as a user feels it. It builds the
+// exporter and the fake Sunor API as releases are built, runs them as
+// separate processes on loopback, and reports two tables.
 //
-//	go run ./tools/loadtest -duration 5s
+// Latency: one client (this program: Go's HTTP client, one keep-alive
+// connection per target, one request at a time, as Prometheus scrapes)
+// sends Prometheus's scrape headers (Accept-Encoding: gzip, a 10 s scrape
+// timeout) to every target in turn, round after round, for -duration, so
+// that every row sees the same machine at the same time:
+//
+//   - the direct balance call to the fake API;
+//   - a bare Go relay (tools/loadtest/relay): one call, three lines out;
+//   - json_exporter's /probe configured for the same endpoint, when
+//     json_exporter is on PATH (a measuring tool only, not a dependency);
+//   - the exporter like for like: --no-collector.usage
+//     --web.disable-exporter-metrics --sunor.max-calls-per-minute=0, so that
+//     every scrape makes its one call;
+//   - the exporter with default flags: exporter metrics on, balance and
+//     usage, and the budget guard (12 calls a minute), so most scrapes
+//     reuse the last answer without a call, as in production;
+//   - default flags but --sunor.max-calls-per-minute=0: two calls a scrape.
+//
+// The fake announces a rate limit of a million a minute, so that the
+// --sunor.rate-limit-reserve never stops a call here. After the latency
+// rounds, the default exporter is scraped up to -rss-scrapes times in all
+// and its peak RSS (VmHWM) read.
+//
+// Scaling: for each -accounts count, a fresh exporter with default flags and
+// a --config.file of that many accounts (keys in environment variables),
+// against a fake whose every answer takes -delay. One cold scrape of
+// /metrics after start, one warm scrape right after, then /probe of every
+// account with -probe-concurrency clients. The fake counts the API calls
+// and the most TCP connections open at once.
+//
+//	go run ./tools/loadtest -duration 10s -runs 3 -accounts 1,10,100,1000
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,116 +49,507 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
+// promAccept is the Accept header Prometheus 3 sends.
+const promAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+
+var (
+	exporterAddrRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+	fakeAddrRE     = regexp.MustCompile(`listening on http://(\S+)`)
+)
+
+type options struct {
+	duration    time.Duration
+	runs        int
+	rssScrapes  int
+	accounts    []int
+	delay       time.Duration
+	probeConc   int
+	scrapeTO    string
+	check       bool
+	bins        map[string]string
+	jsonBin     string
+	exporterEnv []string
+}
+
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "how long to measure each configuration")
-	check := flag.Bool("check", false, "exit 1 if a target is missed (scrape p50 <= 5x direct call with one API call per scrape, peak RSS <= 20 MiB)")
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each run sends latency rounds; 0 skips the latency table")
+	flag.IntVar(&o.runs, "runs", 1, "latency runs, each with fresh processes; the table shows the median and the range")
+	flag.IntVar(&o.rssScrapes, "rss-scrapes", 10000, "scrapes of the default exporter before its peak RSS is read")
+	accts := flag.String("accounts", "1,10,100", "account counts of the scaling table (comma-separated; empty skips it)")
+	flag.DurationVar(&o.delay, "delay", 300*time.Millisecond, "how long the fake takes to answer each call in the scaling table")
+	flag.IntVar(&o.probeConc, "probe-concurrency", 32, "clients probing the accounts at once in the scaling table (the exporter answers 503 beyond --web.max-requests, 40)")
+	flag.StringVar(&o.scrapeTO, "scrape-timeout", "10", "X-Prometheus-Scrape-Timeout-Seconds of every request, as Prometheus's default")
+	exporterEnv := flag.String("exporter-env", "", "extra environment of the exporters in the scaling table, e.g. GOMEMLIMIT=40MiB (comma-separated)")
+	flag.BoolVar(&o.check, "check", false, "exit 1 if a goal is missed (not for CI: timings on a shared machine are noisy)")
 	flag.Parse()
+	for _, s := range strings.Split(*accts, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				fatal(fmt.Errorf("-accounts: bad count %q", s))
+			}
+			o.accounts = append(o.accounts, n)
+		}
+	}
+
+	if *exporterEnv != "" {
+		o.exporterEnv = strings.Split(*exporterEnv, ",")
+	}
 
 	dir, err := os.MkdirTemp("", "sunor-load")
 	if err != nil {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	exporterBin, fakeBin := filepath.Join(dir, "sunor_exporter"), filepath.Join(dir, "fakesunor")
-	for bin, pkg := range map[string]string{exporterBin: ".", fakeBin: "./cmd/fakesunor"} {
-		// Built as releases and the Dockerfile build it: static, stripped.
+	o.bins = map[string]string{}
+	for name, pkg := range map[string]string{"exporter": ".", "fake": "./cmd/fakesunor", "relay": "./tools/loadtest/relay"} {
+		// Static and stripped, as releases and the Dockerfile build them.
+		bin := filepath.Join(dir, name)
 		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			fatal(fmt.Errorf("go build %s: %v\n%s", pkg, err, out))
 		}
+		o.bins[name] = bin
 	}
+	o.jsonBin, _ = exec.LookPath("json_exporter")
 
-	fake, fakeAddr := startProc(regexp.MustCompile(`listening on http://(\S+)`), fakeBin, "-listen", "127.0.0.1:0", "-key", "load-key")
-	defer stop(fake)
-
-	fmt.Printf("%d CPUs; each configuration: %s of alternating direct calls and scrapes\n\n", numCPU(), *duration)
-	fmt.Printf("%-32s %9s %9s %9s %9s %9s %9s %7s %9s\n", "configuration", "direct50", "direct99", "scrape50", "scrape90", "scrape99", "n", "ratio", "peakRSS")
+	fmt.Printf("%d CPUs, %s. Client: this program (Go net/http, one connection per target, one request at a time).\n", numCPU(), goVersion())
 	ok := true
-	for _, cfg := range []struct {
-		name string
-		args []string
-	}{
-		{"default (balance + usage)", nil},
-		{"--no-collector.usage", []string{"--no-collector.usage"}},
-		{"--web.disable-exporter-metrics", []string{"--web.disable-exporter-metrics"}},
-	} {
-		args := append([]string{"--sunor.url=http://" + fakeAddr, "--web.listen-address=127.0.0.1:0"}, cfg.args...)
-		exp, expAddr := startProc(regexp.MustCompile(`msg="Listening on" address=(\S+)`), exporterBin, args...)
-		r := measure("http://"+fakeAddr, "http://"+expAddr, *duration)
-		rss := peakRSS(exp.Process.Pid)
-		stop(exp)
-		ratio := float64(r.scrape[len(r.scrape)/2]) / float64(r.direct[len(r.direct)/2])
-		fmt.Printf("%-32s %9s %9s %9s %9s %9s %9d %6.1fx %6.1fMiB\n", cfg.name,
-			pct(r.direct, 50), pct(r.direct, 99), pct(r.scrape, 50), pct(r.scrape, 90), pct(r.scrape, 99),
-			len(r.scrape), ratio, float64(rss)/(1<<20))
-		// The latency target is for a scrape that makes one API call, as
-		// the direct call does; the default makes two (balance and usage).
-		if (ratio > 5 && cfg.args != nil) || rss > 20<<20 {
-			ok = false
-		}
+	if o.duration > 0 {
+		ok = latency(o, dir)
 	}
-	if *check && !ok {
-		fmt.Println("\na target was missed")
+	if len(o.accounts) > 0 {
+		ok = scaling(o, dir) && ok
+	}
+	if o.check && !ok {
+		fmt.Println("\na goal was missed")
 		os.Exit(1)
 	}
 }
 
-type results struct{ direct, scrape []time.Duration }
-
-func measure(fakeURL, expURL string, d time.Duration) results {
-	c := &http.Client{}
-	direct, _ := http.NewRequest("GET", fakeURL+"/api/v1/account/balance", nil)
-	direct.Header.Set("x-api-key", "load-key")
-	scrape, _ := http.NewRequest("GET", expURL+"/metrics", nil)
-	// What Prometheus sends.
-	scrape.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
-	scrape.Header.Set("Accept-Encoding", "gzip")
-	scrape.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
-
-	for range 200 { // warm up connections and caches
-		timed(c, direct)
-		timed(c, scrape)
-	}
-	var r results
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		r.direct = append(r.direct, timed(c, direct))
-		r.scrape = append(r.scrape, timed(c, scrape))
-	}
-	slices.Sort(r.direct)
-	slices.Sort(r.scrape)
-	return r
+// A target is one row of the latency table.
+type target struct {
+	name     string
+	url      string
+	header   http.Header
+	proc     *exec.Cmd // nil for the fake itself
+	exporter bool      // a sunor_exporter: count its API calls
+	client   *http.Client
+	samples  []time.Duration
+	scrapes  int
 }
 
-func timed(c *http.Client, req *http.Request) time.Duration {
+type row struct {
+	name                            string
+	p50, p90, p99, overhead         time.Duration
+	n                               int
+	rss                             int64 // VmHWM, bytes; 0 for the fake
+	callsPerScrape                  float64
+	hasCalls                        bool
+	absent                          string
+	defaultFlags, likeForLike, json bool
+}
+
+func latency(o options, dir string) bool {
+	jcfg := filepath.Join(dir, "json_exporter.yml")
+	if err := os.WriteFile(jcfg, []byte(`modules:
+  sunor:
+    headers:
+      x-api-key: key-json
+    metrics:
+    - {name: sunor_credits_available, path: '{.data.available}', help: Credits available.}
+    - {name: sunor_credits_frozen, path: '{.data.frozen}', help: Credits frozen.}
+    - {name: sunor_credits_total, path: '{.data.total}', help: Credits available plus frozen.}
+`), 0o600); err != nil {
+		fatal(err)
+	}
+	fmt.Printf("\nLatency: %d run(s) of %s of rounds, one request to every target per round (Accept-Encoding: gzip, scrape timeout %ss).\n", o.runs, o.duration, o.scrapeTO)
+	fmt.Println("The fake announces 1e6 requests a minute per key, so the rate-limit reserve never stops a call.")
+	if o.jsonBin == "" {
+		fmt.Println("json_exporter not installed: its row is left out.")
+	}
+
+	var runs [][]row
+	for run := 1; run <= o.runs; run++ {
+		runs = append(runs, latencyRun(o, jcfg))
+	}
+	fmt.Printf("\n%-44s %6s %9s %9s %9s %10s %7s %9s\n", "target", "calls", "p50", "p90", "p99", "p50-direct", "n", "peakRSS")
+	var ok = true
+	for i := range runs[0] {
+		var rs []row
+		for _, r := range runs {
+			rs = append(rs, r[i])
+		}
+		r := rs[0]
+		if r.absent != "" {
+			fmt.Printf("%-44s %s\n", r.name, r.absent)
+			continue
+		}
+		calls := ""
+		if r.hasCalls {
+			calls = fmt.Sprintf("%.2f", median(rs, func(r row) float64 { return r.callsPerScrape }))
+		}
+		rss := ""
+		if r.rss > 0 {
+			rss = rangeOf(rs, func(r row) float64 { return float64(r.rss) / (1 << 20) }, "%.1f") + "MiB"
+		}
+		fmt.Printf("%-44s %6s %9s %9s %9s %10s %7d %9s\n", r.name, calls,
+			durRange(rs, func(r row) time.Duration { return r.p50 }),
+			durRange(rs, func(r row) time.Duration { return r.p90 }),
+			durRange(rs, func(r row) time.Duration { return r.p99 }),
+			durRange(rs, func(r row) time.Duration { return r.overhead }),
+			int(median(rs, func(r row) float64 { return float64(r.n) })), rss)
+	}
+	fmt.Println("\n(a) --no-collector.usage --web.disable-exporter-metrics --sunor.max-calls-per-minute=0: one call a scrape, as json_exporter's /probe")
+	fmt.Println("(b) exporter metrics, balance and usage, budget guard at 12 calls a minute: most scrapes reuse the last answer, as in production")
+	fmt.Println("(c) as (b) with --sunor.max-calls-per-minute=0: two calls (in parallel) every scrape")
+	fmt.Println("Each cell: the median over the runs, [min-max] when there were several. calls: API calls per scrape.")
+	fmt.Printf("peak RSS of the default exporter after %d scrapes; of the others after their rounds.\n", o.rssScrapes)
+
+	// Goals (issue 7), on the medians.
+	med := func(pick func(row) bool, f func(row) float64) (float64, bool) {
+		for i := range runs[0] {
+			if pick(runs[0][i]) && runs[0][i].absent == "" {
+				var rs []row
+				for _, r := range runs {
+					rs = append(rs, r[i])
+				}
+				return median(rs, f), true
+			}
+		}
+		return 0, false
+	}
+	p50 := func(r row) float64 { return float64(r.p50) }
+	like, _ := med(func(r row) bool { return r.likeForLike }, p50)
+	if js, found := med(func(r row) bool { return r.json }, p50); found {
+		fmt.Printf("goal: like-for-like p50 %s < json_exporter p50 %s: %s\n", us(like), us(js), verdict(like < js, &ok))
+	}
+	over, _ := med(func(r row) bool { return r.defaultFlags }, func(r row) float64 { return float64(r.overhead) })
+	fmt.Printf("goal: default flags, p50 overhead %s < 1.5ms: %s\n", us(over), verdict(over < 1.5e6, &ok))
+	rss, _ := med(func(r row) bool { return r.defaultFlags }, func(r row) float64 { return float64(r.rss) })
+	fmt.Printf("goal: default flags, peak RSS %.1f MiB <= 25 MiB after %d scrapes: %s\n", rss/(1<<20), o.rssScrapes, verdict(rss <= 25<<20, &ok))
+	return ok
+}
+
+func latencyRun(o options, jcfg string) []row {
+	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-rate-limit", "1000000",
+		"-key", "key-direct", "-key", "key-relay", "-key", "key-json", "-key", "key-like", "-key", "key-default", "-key", "key-default-nc")
+	defer stop(fake)
+	fakeURL := "http://" + fakeAddr
+	promHeaders := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
+	with := func(h http.Header, k, v string) http.Header { h = h.Clone(); h.Set(k, v); return h }
+
+	exporter := func(name, key string, args ...string) *target {
+		args = append([]string{"--sunor.url=" + fakeURL, "--web.listen-address=127.0.0.1:0"}, args...)
+		p, addr := startProc(exporterAddrRE, []string{"SUNOR_API_KEY=" + key}, o.bins["exporter"], args...)
+		return &target{name: name, url: "http://" + addr + "/metrics", header: promHeaders, proc: p, exporter: true}
+	}
+	targets := []*target{{name: "direct call to the fake API", url: fakeURL + "/api/v1/account/balance", header: with(promHeaders, "x-api-key", "key-direct")}}
+	relay, relayAddr := startProc(fakeAddrRE, nil, o.bins["relay"], "-url", fakeURL, "-key", "key-relay")
+	targets = append(targets, &target{name: "Go relay (tools/loadtest/relay)", url: "http://" + relayAddr + "/probe", header: promHeaders, proc: relay})
+	jsonRow := -1
+	if o.jsonBin != "" {
+		p, addr := startProc(exporterAddrRE, nil, o.jsonBin, "--config.file="+jcfg, "--web.listen-address=127.0.0.1:0")
+		jsonRow = len(targets)
+		targets = append(targets, &target{name: "json_exporter /probe", url: "http://" + addr + "/probe?module=sunor&target=" + fakeURL + "/api/v1/account/balance", header: promHeaders, proc: p})
+	}
+	likeRow := len(targets)
+	targets = append(targets, exporter("sunor_exporter, like for like (a)", "key-like",
+		"--no-collector.usage", "--web.disable-exporter-metrics", "--sunor.max-calls-per-minute=0"))
+	defRow := len(targets)
+	targets = append(targets, exporter("sunor_exporter, default flags (b)", "key-default"))
+	targets = append(targets, exporter("sunor_exporter, default flags, no ceiling (c)", "key-default-nc", "--sunor.max-calls-per-minute=0"))
+	defer func() {
+		for _, t := range targets {
+			if t.proc != nil {
+				stop(t.proc)
+			}
+		}
+	}()
+	for _, t := range targets {
+		// Its own connection, kept alive; the body is read as sent
+		// (compressed), as the scraper's cost is not the exporter's.
+		t.client = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 1}, Timeout: 30 * time.Second}
+	}
+
+	for i := 0; i < 200; i++ { // warm up connections, pools, caches
+		for _, t := range targets {
+			timed(t)
+		}
+	}
+	for _, t := range targets {
+		t.samples = t.samples[:0]
+	}
+	end := time.Now().Add(o.duration)
+	for round := 0; time.Now().Before(end); round++ {
+		// Rotate who goes first, so that no row always follows another.
+		for i := range targets {
+			t := targets[(round+i)%len(targets)]
+			t.samples = append(t.samples, timed(t))
+		}
+	}
+	def := targets[defRow]
+	for def.scrapes < o.rssScrapes {
+		timed(def)
+	}
+
+	var rows []row
+	direct := percentile(targets[0].samples, 50)
+	for i, t := range targets {
+		slices.Sort(t.samples)
+		r := row{name: t.name, n: len(t.samples), p50: percentile(t.samples, 50), p90: percentile(t.samples, 90), p99: percentile(t.samples, 99),
+			defaultFlags: i == defRow, likeForLike: i == likeRow, json: i == jsonRow}
+		r.overhead = r.p50 - direct
+		if t.proc != nil {
+			r.rss = peakRSS(t.proc.Process.Pid)
+		}
+		if t.exporter {
+			// The scrape that reads the counter counts its own calls too.
+			r.callsPerScrape, r.hasCalls = float64(apiCalls(t.url))/float64(t.scrapes+1), true
+		} else if i > 0 {
+			r.callsPerScrape, r.hasCalls = 1, true
+		}
+		rows = append(rows, r)
+	}
+	if o.jsonBin == "" {
+		rows = slices.Insert(rows, 2, row{name: "json_exporter /probe", absent: "json_exporter not installed"})
+	}
+	return rows
+}
+
+func timed(t *target) time.Duration {
+	req, _ := http.NewRequest("GET", t.url, nil)
+	req.Header = t.header
 	start := time.Now()
-	resp, err := c.Do(req)
+	resp, err := t.client.Do(req)
 	if err != nil {
 		fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	d := time.Since(start)
 	if resp.StatusCode != 200 {
-		fatal(fmt.Errorf("%s: status %d", req.URL, resp.StatusCode))
+		fatal(fmt.Errorf("%s: status %d", t.url, resp.StatusCode))
 	}
-	return time.Since(start)
+	t.scrapes++
+	return d
 }
 
-func pct(s []time.Duration, p int) string {
-	d := s[(len(s)-1)*p/100]
-	return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+// apiCalls sums sunor_api_requests_total on the exporter at url (a scrape
+// without exporter metrics would do too; this one is not counted).
+func apiCalls(url string) int {
+	body := get(url, nil)
+	var n float64
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "sunor_api_requests_total{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			n += v
+		}
+	}
+	return int(n)
+}
+
+// scaling is the accounts table (issue 10).
+func scaling(o options, dir string) bool {
+	maxN := slices.Max(o.accounts)
+	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-accounts", strconv.Itoa(maxN), "-delay", o.delay.String())
+	defer stop(fake)
+	fakeURL := "http://" + fakeAddr
+	fmt.Printf("\nScaling: default flags (--sunor.max-concurrent-calls=32, 12 calls a minute per key), --config.file with N accounts (api_key_env),\n")
+	fmt.Printf("every API answer %s late, Prometheus's headers (gzip, scrape timeout %ss). /probe: every account once, %d at a time.\n", o.delay, o.scrapeTO, o.probeConc)
+	if len(o.exporterEnv) > 0 {
+		fmt.Printf("Exporter environment: %s.\n", strings.Join(o.exporterEnv, " "))
+	}
+	fmt.Printf("conns: the most TCP connections open at the fake at once (the load script's own control connection not counted).\n\n")
+	fmt.Printf("%8s | %-31s | %-31s | %-40s | %6s %8s\n", "", "cold /metrics scrape", "warm /metrics scrape", "/probe of every account", "", "")
+	fmt.Printf("%8s | %8s %6s %6s %8s | %8s %6s %6s %8s | %8s %8s %6s %6s %8s | %6s %8s\n", "accounts",
+		"time", "calls", "up", "errors", "time", "calls", "up", "errors", "total", "p50", "calls", "up", "errors", "conns", "peakRSS")
+	ok := true
+	for _, n := range o.accounts {
+		r := scaleRow(o, dir, fakeURL, n)
+		fmt.Printf("%8d | %8s %6d %6d %8d | %8s %6d %6d %8d | %8s %8s %6d %6d %8d | %6d %7.1fMiB\n", n,
+			ms(r.cold.took), r.cold.calls, r.cold.up, r.cold.errors, ms(r.warm.took), r.warm.calls, r.warm.up, r.warm.errors,
+			ms(r.probeTotal), ms(r.probeP50), r.probe.calls, r.probe.up, r.probe.errors, r.conns, float64(r.rss)/(1<<20))
+		if n == 100 {
+			fmt.Printf("%8s   goal: 100 accounts, one /metrics scrape < 2.5 s: cold %s, warm %s: %s\n", "", ms(r.cold.took), ms(r.warm.took),
+				verdict(r.cold.took < 2500*time.Millisecond && r.warm.took < 2500*time.Millisecond, &ok))
+		}
+		if n == 1000 {
+			fmt.Printf("%8s   goal: 1000 accounts, peak RSS %.1f MiB <= 64 MiB: %s; connections %d <= 32: %s\n", "", float64(r.rss)/(1<<20),
+				verdict(r.rss <= 64<<20, &ok), r.conns, verdict(r.conns <= 32, &ok))
+		}
+	}
+	fmt.Println("\ncalls: API calls the fake received; up: accounts with sunor_api_up 1; errors: failed calls counted by the exporter in that step")
+	fmt.Println("(sunor_api_errors_total; most are calls still queued for one of the 32 slots when the scrape's deadline came).")
+	return ok
+}
+
+type step struct {
+	took              time.Duration
+	calls, up, errors int
+}
+
+type scaleResult struct {
+	cold, warm, probe step
+	probeTotal        time.Duration
+	probeP50          time.Duration
+	conns             int
+	rss               int64
+}
+
+func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
+	cfg := filepath.Join(dir, fmt.Sprintf("accounts-%d.yml", n))
+	var b bytes.Buffer
+	env := []string{}
+	b.WriteString("accounts:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  - name: acct-%d\n    api_key_env: SUNOR_KEY_%d\n", i, i)
+		env = append(env, fmt.Sprintf("SUNOR_KEY_%d=key-%d", i, i))
+	}
+	if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
+		fatal(err)
+	}
+	control := &http.Client{Timeout: 10 * time.Second}
+	post(control, fakeURL+"/fake/connections/reset")
+	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"], "--sunor.url="+fakeURL, "--web.listen-address=127.0.0.1:0", "--config.file="+cfg)
+	defer stop(exp)
+	base := "http://" + addr
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.probeConc}, Timeout: 60 * time.Second}
+	header := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
+
+	// The error counters are read from the scrapes' own answers: another
+	// scrape to read them would make calls of its own.
+	var res scaleResult
+	errorsSoFar := 0
+	scrape := func() step {
+		before := fakeCalls(control, fakeURL)
+		start := time.Now()
+		body := getWith(client, base+"/metrics", header)
+		s := step{took: time.Since(start), calls: fakeCalls(control, fakeURL) - before, up: countUp(body)}
+		s.errors = countErrors(body) - errorsSoFar
+		errorsSoFar += s.errors
+		return s
+	}
+	res.cold = scrape()
+	res.warm = scrape()
+
+	before := fakeCalls(control, fakeURL)
+	probeErrors := 0
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		durations []time.Duration
+		up        int
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for range min(o.probeConc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
+				}
+				t0 := time.Now()
+				body := getWith(client, fmt.Sprintf("%s/probe?account=acct-%d", base, i), header)
+				d := time.Since(t0)
+				mu.Lock()
+				durations = append(durations, d)
+				up += countUp(body)
+				probeErrors += countErrors(body)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	res.probeTotal = time.Since(start)
+	slices.Sort(durations)
+	res.probeP50 = percentile(durations, 50)
+	res.probe = step{calls: fakeCalls(control, fakeURL) - before, up: up, errors: probeErrors - errorsSoFar}
+	var c struct{ Peak int }
+	if err := json.Unmarshal([]byte(getWith(control, fakeURL+"/fake/connections", nil)), &c); err != nil {
+		fatal(err)
+	}
+	res.conns = c.Peak - 1 // the control client's own
+	res.rss = peakRSS(exp.Process.Pid)
+	return res
+}
+
+func fakeCalls(c *http.Client, fakeURL string) int {
+	var m map[string]int
+	if err := json.Unmarshal([]byte(getWith(c, fakeURL+"/fake/requests", nil)), &m); err != nil {
+		fatal(err)
+	}
+	return m["balance"] + m["usage"]
+}
+
+var upRE = regexp.MustCompile(`(?m)^sunor_api_up\{[^}]*\} 1$`)
+
+func countUp(body string) int { return len(upRE.FindAllString(body, -1)) }
+
+func countErrors(body string) int {
+	n := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "sunor_api_errors_total{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			n += v
+		}
+	}
+	return int(n)
+}
+
+var plainClient = &http.Client{Timeout: 60 * time.Second}
+
+func get(url string, h http.Header) string { return getWith(plainClient, url, h) }
+
+func getWith(c *http.Client, url string, h http.Header) string {
+	req, _ := http.NewRequest("GET", url, nil)
+	if h != nil {
+		req.Header = h
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		fatal(err)
+	}
+	defer resp.Body.Close()
+	var r io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		// Asked for by hand, so Go left it compressed.
+		r = gunzip(resp.Body)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		fatal(fmt.Errorf("%s: status %d: %.200s", url, resp.StatusCode, b))
+	}
+	return string(b)
+}
+
+func post(c *http.Client, url string) {
+	resp, err := c.Post(url, "", nil)
+	if err != nil {
+		fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }
 
 // startProc starts a program and waits for the log line that gives its
 // address.
-func startProc(addrRE *regexp.Regexp, bin string, args ...string) (*exec.Cmd, string) {
+func startProc(addrRE *regexp.Regexp, env []string, bin string, args ...string) (*exec.Cmd, string) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SUNOR_API_KEY=load-key")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		fatal(err)
@@ -137,19 +558,28 @@ func startProc(addrRE *regexp.Regexp, bin string, args ...string) (*exec.Cmd, st
 		fatal(err)
 	}
 	sc := bufio.NewScanner(stderr)
+	var seen []string
 	for sc.Scan() {
 		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
 			go func() { _, _ = io.Copy(io.Discard, stderr) }()
-			return cmd, m[1]
+			return cmd, strings.Replace(m[1], "[::]", "127.0.0.1", 1)
 		}
+		seen = append(seen, sc.Text())
 	}
-	fatal(fmt.Errorf("%s exited before saying its address", bin))
+	fatal(fmt.Errorf("%s exited before saying its address:\n%s", bin, strings.Join(seen, "\n")))
 	return nil, ""
 }
 
 func stop(cmd *exec.Cmd) {
 	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // peakRSS reads VmHWM, the peak resident set size, in bytes.
@@ -169,12 +599,84 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+func percentile(s []time.Duration, p int) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	s = slices.Sorted(slices.Values(s))
+	return s[(len(s)-1)*p/100]
+}
+
+func median(rs []row, f func(row) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func rangeOf(rs []row, f func(row) float64, format string) string {
+	s := fmt.Sprintf(format, median(rs, f))
+	if len(rs) > 1 {
+		lo, hi := f(rs[0]), f(rs[0])
+		for _, r := range rs {
+			lo, hi = min(lo, f(r)), max(hi, f(r))
+		}
+		s += fmt.Sprintf("["+format+"-"+format+"]", lo, hi)
+	}
+	return s
+}
+
+func durRange(rs []row, f func(row) time.Duration) string {
+	s := us(median(rs, func(r row) float64 { return float64(f(r)) }))
+	if len(rs) > 1 {
+		lo, hi := f(rs[0]), f(rs[0])
+		for _, r := range rs {
+			lo, hi = min(lo, f(r)), max(hi, f(r))
+		}
+		s += "[" + strings.TrimSuffix(us(float64(lo)), "µs") + "-" + us(float64(hi)) + "]"
+	}
+	return s
+}
+
+func us(ns float64) string { return fmt.Sprintf("%.0fµs", ns/1e3) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+func verdict(met bool, ok *bool) string {
+	if met {
+		return "met"
+	}
+	*ok = false
+	return "MISSED"
+}
+
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(b), "processor\t:")
 }
 
+func goVersion() string {
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "go unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "loadtest:", err)
 	os.Exit(2)
+}
+
+func gunzip(r io.Reader) io.Reader {
+	z, err := gzip.NewReader(r)
+	if err != nil {
+		fatal(err)
+	}
+	return z
 }
