@@ -62,7 +62,6 @@ func (s *logSink) String() string {
 
 // exporter is a running instance of run.
 type exporter struct {
-	t    *testing.T
 	url  string
 	log  *logSink
 	stop func() int // stops it and returns its exit status
@@ -79,11 +78,20 @@ func start(t *testing.T, args ...string) *exporter {
 	go func() { done <- run(ctx, args, io.Discard, sink) }()
 	select {
 	case addr := <-sink.addr:
-		e := &exporter{t: t, url: "http://" + addr, log: sink}
+		e := &exporter{url: "http://" + addr, log: sink}
 		var once sync.Once
 		status := -1
 		e.stop = func() int {
-			once.Do(func() { cancel(); status = <-done })
+			once.Do(func() {
+				cancel()
+				// Shutdown waits for in-flight scrapes, at most the longest
+				// timeout and 5 s: the tests use 10 s or less.
+				select {
+				case status = <-done:
+				case <-time.After(30 * time.Second):
+					t.Errorf("waited 30s for the exporter to stop; its log:\n%s", sink) // Errorf: safe from any goroutine
+				}
+			})
 			return status
 		}
 		t.Cleanup(func() { e.stop() })
@@ -91,25 +99,46 @@ func start(t *testing.T, args ...string) *exporter {
 	case code := <-done:
 		cancel()
 		t.Fatalf("exporter exited with %d before listening:\n%s", code, sink)
-	case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+	case <-time.After(10 * time.Second):
 		cancel()
-		t.Fatalf("exporter did not listen within 10s:\n%s", sink)
+		t.Fatalf("waited 10s for the exporter to log a line matching %s; its log:\n%s", listeningRE, sink)
 	}
 	return nil
 }
 
-func (e *exporter) get(path string, header ...string) (int, string) {
-	e.t.Helper()
-	req, _ := http.NewRequest("GET", e.url+path, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+// get fetches path. It takes the calling test's t rather than keeping the
+// one that started the exporter: a subtest that failed through its
+// parent's t would call FailNow from the wrong goroutine.
+func (e *exporter) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	return request(t, http.MethodGet, e.url+path)
+}
+
+// post sends an empty POST to path.
+func (e *exporter) post(t *testing.T, path string) (int, string) {
+	t.Helper()
+	return request(t, http.MethodPost, e.url+path)
+}
+
+// testClient has a deadline: a hung exporter fails the test, saying which
+// request hung, instead of hanging the suite.
+var testClient = &http.Client{Timeout: 20 * time.Second}
+
+func request(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
-		e.t.Fatalf("GET %s: %v", path, err)
+		t.Fatal(err)
+	}
+	resp, err := testClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
 	return resp.StatusCode, string(b)
 }
 
@@ -161,7 +190,7 @@ func TestScrapeOverHTTP(t *testing.T) {
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url, "--sunor.account=prod")
 
-	code, body := e.get("/metrics")
+	code, body := e.get(t, "/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
@@ -229,7 +258,7 @@ func TestFailedScrapeOverHTTP(t *testing.T) {
 	fake.Update(canaryKey, func(a *fakesunor.Account) { a.Fail = fakesunor.FailBadGateway })
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url)
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	m := parseMetrics(t, body)
 	if v, ok := sample(t, m, "sunor_api_up", nil); !ok || v != 0 {
 		t.Errorf("sunor_api_up = %v (present %v), want 0", v, ok)
@@ -250,11 +279,11 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("SUNOR_CACHE_TTL", "1h")
 	t.Setenv("SUNOR_ACCOUNT", "from-env")
 	e := start(t)
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	if !strings.Contains(body, `sunor_credits_available{account="from-env"} 950`) {
 		t.Errorf("SUNOR_URL/SUNOR_ACCOUNT not honoured:\n%s", body)
 	}
-	_, body = e.get("/metrics")
+	_, body = e.get(t, "/metrics")
 	if !strings.Contains(body, `sunor_api_calls_skipped_total{account="from-env",endpoint="balance",reason="cache"} 1`) {
 		t.Errorf("SUNOR_CACHE_TTL not honoured: the second scrape was not answered from the cache:\n%s", body)
 	}
@@ -264,7 +293,7 @@ func TestDisableExporterMetrics(t *testing.T) {
 	_, url := fakeAPI(t, canaryKey)
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url, "--web.disable-exporter-metrics")
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	for _, p := range []string{"go_", "process_", "promhttp_"} {
 		if regexp.MustCompile(`(?m)^` + p).MatchString(body) {
 			t.Errorf("%s* series present with --web.disable-exporter-metrics", p)
@@ -282,15 +311,15 @@ func TestTelemetryPathHealthAndLanding(t *testing.T) {
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url, "--web.telemetry-path=/sunor-metrics", "--sunor.account=shop<1>")
 	for _, p := range []string{"/-/healthy", "/-/ready"} {
-		if code, _ := e.get(p); code != 200 {
+		if code, _ := e.get(t, p); code != 200 {
 			t.Errorf("%s: %d, want 200", p, code)
 		}
 	}
-	code, page := e.get("/")
+	code, page := e.get(t, "/")
 	if code != 200 || !strings.Contains(page, "Sunor Exporter") || !strings.Contains(page, `href="/sunor-metrics"`) || !strings.Contains(page, "shop&lt;1&gt;") {
 		t.Errorf("landing page: %d\n%s", code, page)
 	}
-	if code, body := e.get("/sunor-metrics"); code != 200 || !strings.Contains(body, "sunor_api_up") {
+	if code, body := e.get(t, "/sunor-metrics"); code != 200 || !strings.Contains(body, "sunor_api_up") {
 		t.Errorf("/sunor-metrics: %d", code)
 	}
 }
@@ -299,7 +328,7 @@ func TestGracefulStop(t *testing.T) {
 	_, url := fakeAPI(t, canaryKey)
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url)
-	e.get("/metrics")
+	e.get(t, "/metrics")
 	if code := e.stop(); code != 0 {
 		t.Errorf("exit status %d after a stop signal, want 0", code)
 	}
@@ -325,11 +354,8 @@ var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN"}
 func startupCases(t *testing.T) []startupCase {
 	dir := t.TempDir()
 	file := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		writeConfig(t, filepath.Join(dir, name), content)
+		return filepath.Join(dir, name)
 	}
 	key := file("key", canaryKey)
 	unreadable := filepath.Join(dir, "unreadable")
@@ -533,9 +559,9 @@ func TestKeyNeverLeaks(t *testing.T) {
 		fakesunor.FailHang, fakesunor.FailSlowBody, fakesunor.FailRateLimited}
 	for _, mode := range modes {
 		fake.Update(canaryKey, func(a *fakesunor.Account) { a.Fail = mode })
-		_, body := e.get("/metrics")
+		_, body := e.get(t, "/metrics")
 		seen.WriteString(body)
-		_, page := e.get("/")
+		_, page := e.get(t, "/")
 		seen.WriteString(page)
 	}
 	if !strings.Contains(seen.String(), `reason="rate_limited"} 1`) {

@@ -56,7 +56,7 @@ func twoAccounts(t *testing.T) (fake *fakesunor.Server, cfgPath, keyFile string)
 func TestConfigFileTwoAccounts(t *testing.T) {
 	fake, cfg, _ := twoAccounts(t)
 	e := start(t, "--config.file="+cfg)
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	m := parseMetrics(t, body)
 	for acct, want := range map[string]float64{"prod": 950, "staging": 42} {
 		if v, ok := sample(t, m, "sunor_credits_available", map[string]string{"account": acct}); !ok || v != want {
@@ -75,7 +75,7 @@ func TestConfigFileTwoAccounts(t *testing.T) {
 	if fake.Requests("usage") != 2 || fake.Requests("balance") != 2 {
 		t.Errorf("requests: %d balance, %d usage; want 2 and 2", fake.Requests("balance"), fake.Requests("usage"))
 	}
-	_, page := e.get("/")
+	_, page := e.get(t, "/")
 	if !strings.Contains(page, "<code>prod</code>") || !strings.Contains(page, "<code>staging</code>") {
 		t.Error("the landing page does not list the accounts")
 	}
@@ -92,20 +92,14 @@ func TestNoConfigReloadMetricsWithoutConfigFile(t *testing.T) {
 	_, url := fakeAPI(t, canaryKey)
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url)
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	if strings.Contains(body, "sunor_config_") {
 		t.Error("sunor_config_* present without --config.file")
 	}
 	// Nothing to reload is no failure: 200, saying so.
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/-/reload", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(msg), "nothing to reload") {
-		t.Errorf("POST /-/reload without a config file: %d %q, want 200 saying there is nothing to reload", resp.StatusCode, msg)
+	code, msg := e.post(t, "/-/reload")
+	if code != http.StatusOK || !strings.Contains(msg, "nothing to reload") {
+		t.Errorf("POST /-/reload without a config file: %d %q, want 200 saying there is nothing to reload", code, msg)
 	}
 }
 
@@ -113,7 +107,7 @@ func TestUsageCollectorOff(t *testing.T) {
 	fake, url := fakeAPI(t, canaryKey)
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+url, "--no-collector.usage")
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	if fake.Requests("usage") != 0 || strings.Contains(body, "sunor_credits_used_total") || strings.Contains(body, `endpoint="usage"`) {
 		t.Errorf("usage called (%d) or exposed with --no-collector.usage", fake.Requests("usage"))
 	}
@@ -173,24 +167,15 @@ func TestReload(t *testing.T) {
 	fake, cfg, keyFile := twoAccounts(t)
 	e := start(t, "--config.file="+cfg)
 	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = fakesunor.FailServerError })
-	e.get("/metrics") // staging counts one server_error
+	e.get(t, "/metrics") // staging counts one server_error
 	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = "" })
 
-	post := func() (int, string) {
-		resp, err := http.Post(e.url+"/-/reload", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	good, _ := os.ReadFile(cfg)
 	writeConfig(t, cfg, string(good)+"  - name: broken\n    api_key_env: SUNOR_NOT_SET_KEY\n")
-	if code, body := post(); code != 500 || !strings.Contains(body, "SUNOR_NOT_SET_KEY is not set") {
+	if code, body := e.post(t, "/-/reload"); code != 500 || !strings.Contains(body, "SUNOR_NOT_SET_KEY is not set") {
 		t.Errorf("reload of a broken file: %d %q, want 500 naming the problem", code, body)
 	}
-	_, body := e.get("/metrics")
+	_, body := e.get(t, "/metrics")
 	m := parseMetrics(t, body)
 	if v, _ := sample(t, m, "sunor_config_last_reload_successful", nil); v != 0 {
 		t.Errorf("after a rejected reload: successful = %v, want 0", v)
@@ -207,10 +192,10 @@ func TestReload(t *testing.T) {
 
 	// Drop prod, keep staging unchanged, add a third account.
 	writeConfig(t, cfg, strings.Replace(string(good), "  - name: prod\n    api_key_file: "+keyFile+"\n", "  - name: third\n    api_key_file: "+keyFile+"\n", 1))
-	if code, body := post(); code != 200 {
+	if code, body := e.post(t, "/-/reload"); code != 200 {
 		t.Fatalf("reload of a good file: %d %q", code, body)
 	}
-	_, body = e.get("/metrics")
+	_, body = e.get(t, "/metrics")
 	m = parseMetrics(t, body)
 	if v, _ := sample(t, m, "sunor_config_last_reload_successful", nil); v != 1 {
 		t.Errorf("successful = %v, want 1", v)
