@@ -36,8 +36,8 @@ bench: ## benchmarks with allocations
 budget-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
 	$(GO) run ./tools/budgetload
 
-load: ## load script: scrapes next to direct calls, p50 ratio and peak RSS
-	$(GO) run ./tools/loadtest -duration $(or $(DURATION),5s)
+load: ## load script: latency side by side, peak RSS, accounts scaling (DURATION, RUNS, ACCOUNTS=1,10,100,1000, LOADFLAGS)
+	$(GO) run ./tools/loadtest -duration $(or $(DURATION),5s) -runs $(or $(RUNS),1) $(if $(ACCOUNTS),-accounts $(ACCOUNTS)) $(LOADFLAGS)
 
 demo: ## fake Sunor API + exporter on :10151, no key needed
 	./scripts/demo.sh
