@@ -66,6 +66,7 @@ var (
 
 type options struct {
 	duration    time.Duration
+	client      string
 	runs        int
 	rssScrapes  int
 	accounts    []int
@@ -81,6 +82,7 @@ type options struct {
 func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each run sends latency rounds; 0 skips the latency table")
+	flag.StringVar(&o.client, "client", "go", "the client of the latency table: go (this program, every target in turn, round after round) or wrk (wrk -t1 -c1 --latency, one target after another)")
 	flag.IntVar(&o.runs, "runs", 1, "latency runs, each with fresh processes; the table shows the median and the range")
 	flag.IntVar(&o.rssScrapes, "rss-scrapes", 10000, "scrapes of the default exporter before its peak RSS is read")
 	accts := flag.String("accounts", "1,10,100", "account counts of the scaling table (comma-separated; empty skips it)")
@@ -121,8 +123,18 @@ func main() {
 		o.bins[name] = bin
 	}
 	o.jsonBin, _ = exec.LookPath("json_exporter")
-
-	fmt.Printf("%d CPUs, %s. Client: this program (Go net/http, one connection per target, one request at a time).\n", numCPU(), goVersion())
+	client := "this program (Go net/http, one keep-alive connection per target, one request at a time)"
+	switch o.client {
+	case "go":
+	case "wrk":
+		if _, err := exec.LookPath("wrk"); err != nil {
+			fatal(fmt.Errorf("-client wrk: wrk is not installed (Debian package wrk)"))
+		}
+		client = "wrk -t1 -c1 --latency (one connection, one request at a time), the same headers"
+	default:
+		fatal(fmt.Errorf("-client: want go or wrk, got %q", o.client))
+	}
+	fmt.Printf("%d CPUs, %s. Latency client: %s.\n", numCPU(), goVersion(), client)
 	ok := true
 	if o.duration > 0 {
 		ok = latency(o, dir)
@@ -146,6 +158,7 @@ type target struct {
 	client   *http.Client
 	samples  []time.Duration
 	scrapes  int
+	wrk      *wrkStats // the row's figures, when wrk measured it
 }
 
 type row struct {
@@ -172,7 +185,11 @@ func latency(o options, dir string) bool {
 `), 0o600); err != nil {
 		fatal(err)
 	}
-	fmt.Printf("\nLatency: %d run(s) of %s of rounds, one request to every target per round (Accept-Encoding: gzip, scrape timeout %ss).\n", o.runs, o.duration, o.scrapeTO)
+	if o.client == "wrk" {
+		fmt.Printf("\nLatency: %d run(s), each target for %s in turn (Accept-Encoding: gzip, scrape timeout %ss).\n", o.runs, o.duration, o.scrapeTO)
+	} else {
+		fmt.Printf("\nLatency: %d run(s) of %s of rounds, one request to every target per round (Accept-Encoding: gzip, scrape timeout %ss).\n", o.runs, o.duration, o.scrapeTO)
+	}
 	fmt.Println("The fake announces 1e6 requests a minute per key, so the rate-limit reserve never stops a call.")
 	if o.jsonBin == "" {
 		fmt.Println("json_exporter not installed: its row is left out.")
@@ -180,7 +197,7 @@ func latency(o options, dir string) bool {
 
 	var runs [][]row
 	for run := 1; run <= o.runs; run++ {
-		runs = append(runs, latencyRun(o, jcfg))
+		runs = append(runs, latencyRun(o, jcfg, run))
 	}
 	fmt.Printf("\n%-44s %6s %9s %9s %9s %10s %7s %9s\n", "target", "calls", "p50", "p90", "p99", "p50-direct", "n", "peakRSS")
 	var ok = true
@@ -240,7 +257,7 @@ func latency(o options, dir string) bool {
 	return ok
 }
 
-func latencyRun(o options, jcfg string) []row {
+func latencyRun(o options, jcfg string, run int) []row {
 	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-rate-limit", "1000000",
 		"-key", "key-direct", "-key", "key-relay", "-key", "key-json", "-key", "key-like", "-key", "key-default", "-key", "key-default-nc")
 	defer stop(fake)
@@ -289,12 +306,21 @@ func latencyRun(o options, jcfg string) []row {
 	for _, t := range targets {
 		t.samples = t.samples[:0]
 	}
-	end := time.Now().Add(o.duration)
-	for round := 0; time.Now().Before(end); round++ {
-		// Rotate who goes first, so that no row always follows another.
+	if o.client == "wrk" {
+		// One target after another, the order rotated from run to run.
 		for i := range targets {
-			t := targets[(round+i)%len(targets)]
-			t.samples = append(t.samples, timed(t))
+			t := targets[(run+i)%len(targets)]
+			t.wrk = runWrk(t, o.duration)
+			t.scrapes += t.wrk.n
+		}
+	} else {
+		end := time.Now().Add(o.duration)
+		for round := 0; time.Now().Before(end); round++ {
+			// Rotate who goes first, so that no row always follows another.
+			for i := range targets {
+				t := targets[(round+i)%len(targets)]
+				t.samples = append(t.samples, timed(t))
+			}
 		}
 	}
 	def := targets[defRow]
@@ -303,10 +329,15 @@ func latencyRun(o options, jcfg string) []row {
 	}
 
 	var rows []row
-	direct := percentile(targets[0].samples, 50)
+	for _, t := range targets {
+		if t.wrk == nil {
+			slices.Sort(t.samples)
+			t.wrk = &wrkStats{n: len(t.samples), p50: percentile(t.samples, 50), p90: percentile(t.samples, 90), p99: percentile(t.samples, 99)}
+		}
+	}
+	direct := targets[0].wrk.p50
 	for i, t := range targets {
-		slices.Sort(t.samples)
-		r := row{name: t.name, n: len(t.samples), p50: percentile(t.samples, 50), p90: percentile(t.samples, 90), p99: percentile(t.samples, 99),
+		r := row{name: t.name, n: t.wrk.n, p50: t.wrk.p50, p90: t.wrk.p90, p99: t.wrk.p99,
 			defaultFlags: i == defRow, likeForLike: i == likeRow, json: i == jsonRow}
 		r.overhead = r.p50 - direct
 		if t.proc != nil {
@@ -324,6 +355,53 @@ func latencyRun(o options, jcfg string) []row {
 		rows = slices.Insert(rows, 2, row{name: "json_exporter /probe", absent: "json_exporter not installed"})
 	}
 	return rows
+}
+
+type wrkStats struct {
+	p50, p90, p99 time.Duration
+	n             int
+}
+
+var (
+	wrkPctRE = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s)$`)
+	wrkReqRE = regexp.MustCompile(`(\d+) requests in`)
+)
+
+// runWrk measures t with wrk: one thread, one connection, t's headers.
+func runWrk(t *target, d time.Duration) *wrkStats {
+	args := []string{"-t1", "-c1", "--latency", "-d", fmt.Sprintf("%ds", max(1, int(d.Seconds())))}
+	for k, vs := range t.header {
+		for _, v := range vs {
+			args = append(args, "-H", k+": "+v)
+		}
+	}
+	out, err := exec.Command("wrk", append(args, t.url)...).CombinedOutput()
+	if err != nil {
+		fatal(fmt.Errorf("wrk %s: %v\n%s", t.url, err, out))
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		fatal(fmt.Errorf("wrk %s: errors:\n%s", t.url, out))
+	}
+	s := &wrkStats{}
+	for _, m := range wrkPctRE.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		p := time.Duration(v * float64(unit))
+		switch m[1] {
+		case "50":
+			s.p50 = p
+		case "90":
+			s.p90 = p
+		case "99":
+			s.p99 = p
+		}
+	}
+	m := wrkReqRE.FindStringSubmatch(string(out))
+	if m == nil || s.p50 == 0 {
+		fatal(fmt.Errorf("wrk %s: cannot read its output:\n%s", t.url, out))
+	}
+	s.n, _ = strconv.Atoi(m[1])
+	return s
 }
 
 func timed(t *target) time.Duration {
