@@ -493,12 +493,21 @@ func TestBinaryStartupErrors(t *testing.T) {
 	}
 }
 
-// TestCheckTelemetryPath: plain paths of the user's choosing are accepted.
-func TestCheckTelemetryPath(t *testing.T) {
+// TestChecksAcceptGoodInput: the start-up checks refuse no path or
+// address that a user may rightly give.
+func TestChecksAcceptGoodInput(t *testing.T) {
 	for _, p := range []string{"/metrics", "/sunor-metrics", "/x/metrics", "/-/metrics", "/probe/x"} {
 		if err := checkTelemetryPath(p); err != nil {
-			t.Errorf("%s refused: %v", p, err)
+			t.Errorf("--web.telemetry-path=%s refused: %v", p, err)
 		}
+	}
+	for _, a := range []string{":10151", "127.0.0.1:0", "[::1]:10151", "localhost:10151", ":http", "vsock://:10151"} {
+		if err := checkListenAddress(a); err != nil {
+			t.Errorf("--web.listen-address=%s refused: %v", a, err)
+		}
+	}
+	if err := checkListenAddress("vsock://:ten"); err == nil {
+		t.Error("vsock://:ten accepted")
 	}
 }
 
