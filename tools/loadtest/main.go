@@ -65,18 +65,19 @@ var (
 )
 
 type options struct {
-	duration    time.Duration
-	client      string
-	runs        int
-	rssScrapes  int
-	accounts    []int
-	delay       time.Duration
-	probeConc   int
-	scrapeTO    string
-	check       bool
-	bins        map[string]string
-	jsonBin     string
-	exporterEnv []string
+	duration      time.Duration
+	client        string
+	runs          int
+	rssScrapes    int
+	accounts      []int
+	delay         time.Duration
+	probeConc     int
+	scrapeTO      string
+	check         bool
+	bins          map[string]string
+	jsonBin       string
+	exporterEnv   []string
+	exporterFlags []string
 }
 
 func main() {
@@ -89,6 +90,7 @@ func main() {
 	flag.DurationVar(&o.delay, "delay", 300*time.Millisecond, "how long the fake takes to answer each call in the scaling table")
 	flag.IntVar(&o.probeConc, "probe-concurrency", 32, "clients probing the accounts at once in the scaling table (the exporter answers 503 beyond --web.max-requests, 40)")
 	flag.StringVar(&o.scrapeTO, "scrape-timeout", "10", "X-Prometheus-Scrape-Timeout-Seconds of every request, as Prometheus's default")
+	exporterFlags := flag.String("exporter-flags", "", "extra flags of the exporters in the scaling table, e.g. --sunor.timeout-offset=2s (comma-separated)")
 	exporterEnv := flag.String("exporter-env", "", "extra environment of the exporters in the scaling table, e.g. GOMEMLIMIT=40MiB (comma-separated)")
 	flag.BoolVar(&o.check, "check", false, "exit 1 if a goal is missed (not for CI: timings on a shared machine are noisy)")
 	flag.Parse()
@@ -104,6 +106,9 @@ func main() {
 
 	if *exporterEnv != "" {
 		o.exporterEnv = strings.Split(*exporterEnv, ",")
+	}
+	if *exporterFlags != "" {
+		o.exporterFlags = strings.Split(*exporterFlags, ",")
 	}
 
 	dir, err := os.MkdirTemp("", "sunor-load")
@@ -199,7 +204,11 @@ func latency(o options, dir string) bool {
 	for run := 1; run <= o.runs; run++ {
 		runs = append(runs, latencyRun(o, jcfg, run))
 	}
-	fmt.Printf("\n%-44s %6s %9s %9s %9s %10s %7s %9s\n", "target", "calls", "p50", "p90", "p99", "p50-direct", "n", "peakRSS")
+	w := 9 // a column of medians; with ranges: "1470 (1450-2300)µs"
+	if o.runs > 1 {
+		w = 21
+	}
+	fmt.Printf("\n%-46s %5s %*s %*s %*s %*s %7s %*s\n", "target", "calls", w, "p50", w, "p90", w, "p99", w, "p50-direct", "n", w, "peakRSS")
 	var ok = true
 	for i := range runs[0] {
 		var rs []row
@@ -219,17 +228,17 @@ func latency(o options, dir string) bool {
 		if r.rss > 0 {
 			rss = rangeOf(rs, func(r row) float64 { return float64(r.rss) / (1 << 20) }, "%.1f") + "MiB"
 		}
-		fmt.Printf("%-44s %6s %9s %9s %9s %10s %7d %9s\n", r.name, calls,
-			durRange(rs, func(r row) time.Duration { return r.p50 }),
-			durRange(rs, func(r row) time.Duration { return r.p90 }),
-			durRange(rs, func(r row) time.Duration { return r.p99 }),
+		fmt.Printf("%-46s %5s %*s %*s %*s %*s %7d %*s\n", r.name, calls, w,
+			durRange(rs, func(r row) time.Duration { return r.p50 }), w,
+			durRange(rs, func(r row) time.Duration { return r.p90 }), w,
+			durRange(rs, func(r row) time.Duration { return r.p99 }), w,
 			durRange(rs, func(r row) time.Duration { return r.overhead }),
-			int(median(rs, func(r row) float64 { return float64(r.n) })), rss)
+			int(median(rs, func(r row) float64 { return float64(r.n) })), w, rss)
 	}
 	fmt.Println("\n(a) --no-collector.usage --web.disable-exporter-metrics --sunor.max-calls-per-minute=0: one call a scrape, as json_exporter's /probe")
 	fmt.Println("(b) exporter metrics, balance and usage, budget guard at 12 calls a minute: most scrapes reuse the last answer, as in production")
 	fmt.Println("(c) as (b) with --sunor.max-calls-per-minute=0: two calls (in parallel) every scrape")
-	fmt.Println("Each cell: the median over the runs, [min-max] when there were several. calls: API calls per scrape.")
+	fmt.Println("Each cell: the median over the runs, (min-max) when there were several. calls: API calls per scrape; n: requests measured.")
 	fmt.Printf("peak RSS of the default exporter after %d scrapes; of the others after their rounds.\n", o.rssScrapes)
 
 	// Goals (issue 7), on the medians.
@@ -444,19 +453,19 @@ func scaling(o options, dir string) bool {
 	fakeURL := "http://" + fakeAddr
 	fmt.Printf("\nScaling: default flags (--sunor.max-concurrent-calls=32, 12 calls a minute per key), --config.file with N accounts (api_key_env),\n")
 	fmt.Printf("every API answer %s late, Prometheus's headers (gzip, scrape timeout %ss). /probe: every account once, %d at a time.\n", o.delay, o.scrapeTO, o.probeConc)
-	if len(o.exporterEnv) > 0 {
-		fmt.Printf("Exporter environment: %s.\n", strings.Join(o.exporterEnv, " "))
+	if len(o.exporterEnv)+len(o.exporterFlags) > 0 {
+		fmt.Printf("Exporter environment and flags: %s.\n", strings.Join(append(slices.Clone(o.exporterEnv), o.exporterFlags...), " "))
 	}
-	fmt.Printf("conns: the most TCP connections open at the fake at once (the load script's own control connection not counted).\n\n")
-	fmt.Printf("%8s | %-31s | %-31s | %-40s | %6s %8s\n", "", "cold /metrics scrape", "warm /metrics scrape", "/probe of every account", "", "")
-	fmt.Printf("%8s | %8s %6s %6s %8s | %8s %6s %6s %8s | %8s %8s %6s %6s %8s | %6s %8s\n", "accounts",
-		"time", "calls", "up", "errors", "time", "calls", "up", "errors", "total", "p50", "calls", "up", "errors", "conns", "peakRSS")
+	fmt.Printf("conns: the most TCP connections open at the fake at once in that step (the load script's own control connection not counted).\n\n")
+	fmt.Printf("%8s | %-37s | %-37s | %-46s | %8s\n", "", "cold /metrics scrape", "warm /metrics scrape", "/probe of every account", "")
+	fmt.Printf("%8s | %8s %6s %6s %6s %6s | %8s %6s %6s %6s %6s | %8s %8s %6s %6s %6s %6s | %8s\n", "accounts",
+		"time", "calls", "up", "errors", "conns", "time", "calls", "up", "errors", "conns", "total", "p50", "calls", "up", "errors", "conns", "peakRSS")
 	ok := true
 	for _, n := range o.accounts {
 		r := scaleRow(o, dir, fakeURL, n)
-		fmt.Printf("%8d | %8s %6d %6d %8d | %8s %6d %6d %8d | %8s %8s %6d %6d %8d | %6d %7.1fMiB\n", n,
-			ms(r.cold.took), r.cold.calls, r.cold.up, r.cold.errors, ms(r.warm.took), r.warm.calls, r.warm.up, r.warm.errors,
-			ms(r.probeTotal), ms(r.probeP50), r.probe.calls, r.probe.up, r.probe.errors, r.conns, float64(r.rss)/(1<<20))
+		fmt.Printf("%8d | %8s %6d %6d %6d %6d | %8s %6d %6d %6d %6d | %8s %8s %6d %6d %6d %6d | %5.1fMiB\n", n,
+			ms(r.cold.took), r.cold.calls, r.cold.up, r.cold.errors, r.cold.conns, ms(r.warm.took), r.warm.calls, r.warm.up, r.warm.errors, r.warm.conns,
+			ms(r.probeTotal), ms(r.probeP50), r.probe.calls, r.probe.up, r.probe.errors, r.probe.conns, float64(r.rss)/(1<<20))
 		if n == 100 {
 			fmt.Printf("%8s   goal: 100 accounts, one /metrics scrape < 2.5 s: cold %s, warm %s: %s\n", "", ms(r.cold.took), ms(r.warm.took),
 				verdict(r.cold.took < 2500*time.Millisecond && r.warm.took < 2500*time.Millisecond, &ok))
@@ -472,8 +481,8 @@ func scaling(o options, dir string) bool {
 }
 
 type step struct {
-	took              time.Duration
-	calls, up, errors int
+	took                     time.Duration
+	calls, up, errors, conns int
 }
 
 type scaleResult struct {
@@ -498,7 +507,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	}
 	control := &http.Client{Timeout: 10 * time.Second}
 	post(control, fakeURL+"/fake/connections/reset")
-	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"], "--sunor.url="+fakeURL, "--web.listen-address=127.0.0.1:0", "--config.file="+cfg)
+	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"], append([]string{"--sunor.url=" + fakeURL, "--web.listen-address=127.0.0.1:0", "--config.file=" + cfg}, o.exporterFlags...)...)
 	defer stop(exp)
 	base := "http://" + addr
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.probeConc}, Timeout: 60 * time.Second}
@@ -510,9 +519,10 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	errorsSoFar := 0
 	scrape := func() step {
 		before := fakeCalls(control, fakeURL)
+		post(control, fakeURL+"/fake/connections/reset")
 		start := time.Now()
 		body := getWith(client, base+"/metrics", header)
-		s := step{took: time.Since(start), calls: fakeCalls(control, fakeURL) - before, up: countUp(body)}
+		s := step{took: time.Since(start), calls: fakeCalls(control, fakeURL) - before, up: countUp(body), conns: peakConns(control, fakeURL)}
 		s.errors = countErrors(body) - errorsSoFar
 		errorsSoFar += s.errors
 		return s
@@ -521,6 +531,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	res.warm = scrape()
 
 	before := fakeCalls(control, fakeURL)
+	post(control, fakeURL+"/fake/connections/reset")
 	probeErrors := 0
 	var (
 		next      atomic.Int64
@@ -552,14 +563,20 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	res.probeTotal = time.Since(start)
 	slices.Sort(durations)
 	res.probeP50 = percentile(durations, 50)
-	res.probe = step{calls: fakeCalls(control, fakeURL) - before, up: up, errors: probeErrors - errorsSoFar}
-	var c struct{ Peak int }
-	if err := json.Unmarshal([]byte(getWith(control, fakeURL+"/fake/connections", nil)), &c); err != nil {
-		fatal(err)
-	}
-	res.conns = c.Peak - 1 // the control client's own
+	res.probe = step{calls: fakeCalls(control, fakeURL) - before, up: up, errors: probeErrors - errorsSoFar, conns: peakConns(control, fakeURL)}
+	res.conns = max(res.cold.conns, res.warm.conns, res.probe.conns)
 	res.rss = peakRSS(exp.Process.Pid)
 	return res
+}
+
+// peakConns is the most connections open at the fake since the last reset,
+// less the control client's own (kept alive).
+func peakConns(c *http.Client, fakeURL string) int {
+	var v struct{ Peak int }
+	if err := json.Unmarshal([]byte(getWith(c, fakeURL+"/fake/connections", nil)), &v); err != nil {
+		fatal(err)
+	}
+	return v.Peak - 1
 }
 
 func fakeCalls(c *http.Client, fakeURL string) int {
@@ -704,7 +721,7 @@ func rangeOf(rs []row, f func(row) float64, format string) string {
 		for _, r := range rs {
 			lo, hi = min(lo, f(r)), max(hi, f(r))
 		}
-		s += fmt.Sprintf("["+format+"-"+format+"]", lo, hi)
+		s += fmt.Sprintf(" ("+format+"-"+format+")", lo, hi)
 	}
 	return s
 }
@@ -716,7 +733,7 @@ func durRange(rs []row, f func(row) time.Duration) string {
 		for _, r := range rs {
 			lo, hi = min(lo, f(r)), max(hi, f(r))
 		}
-		s += "[" + strings.TrimSuffix(us(float64(lo)), "µs") + "-" + us(float64(hi)) + "]"
+		s = strings.TrimSuffix(s, "µs") + " (" + strings.TrimSuffix(us(float64(lo)), "µs") + "-" + us(float64(hi)) + ")"
 	}
 	return s
 }
