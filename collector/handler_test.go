@@ -72,13 +72,15 @@ func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 		timeout time.Duration
 		lo, hi  time.Duration // when the call must be abandoned
 	}{
-		{"header lowers the timeout", "0.8", 500 * time.Millisecond, 10 * time.Second, 300 * time.Millisecond, 2 * time.Second},
-		{"timeout lower than header", "30", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
-		{"no header", "", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
+		// lo is a little under the budget: the call starts a moment after
+		// the scrape's deadline is set.
+		{"header lowers the timeout", "0.8", 500 * time.Millisecond, 10 * time.Second, 250 * time.Millisecond, 2 * time.Second},
+		{"timeout lower than header", "30", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
+		{"no header", "", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
 		// Half of 2 s, not 2 s (no offset) nor 10 s (the account's).
-		{"offset leaves nothing", "2", 3 * time.Second, 10 * time.Second, time.Second, 1900 * time.Millisecond},
+		{"offset leaves nothing", "2", 3 * time.Second, 10 * time.Second, 900 * time.Millisecond, 1900 * time.Millisecond},
 		// 1e10 s overflowed time.Duration into an instant timeout.
-		{"huge header", "1e10", 500 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
+		{"huge header", "1e10", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &blockingAPI{block: make(chan struct{})}
