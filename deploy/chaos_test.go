@@ -34,11 +34,14 @@ import (
 
 const (
 	chaosInterval = 250 * time.Millisecond
-	chaosTimeout  = 200 * time.Millisecond
-	// chaosOffset is --sunor.timeout-offset: API calls get the 100 ms
-	// left of the 200 ms scrape timeout, so a hanging API makes a scrape
-	// with sunor_api_up 0, not a failed scrape.
-	chaosOffset   = 100 * time.Millisecond
+	// chaosTimeout is the scrape timeout: the whole interval, as on a busy
+	// machine scheduling alone can hold up a scrape that makes no call for
+	// much of it.
+	chaosTimeout = 250 * time.Millisecond
+	// chaosOffset is --sunor.timeout-offset: API calls get the 50 ms left
+	// of the scrape timeout (the fake answers in about 1 ms), so a hanging
+	// API makes a scrape with sunor_api_up 0, not a failed scrape.
+	chaosOffset   = 200 * time.Millisecond
 	chaosScrapes  = 120 // half a minute
 	chaosAccounts = 4   // each with its own key and budget: more calls, so every failure mode is met
 	// chaosBudget is the exporter's default --sunor.max-calls-per-minute,
@@ -128,20 +131,20 @@ func (a answers) add(ms int64, field int, v float64) {
 
 // judge says whether the values a scrape stamped at ms showed are an answer
 // the fake served in time, given good, the fake's good answers to this key
-// and endpoint in the order served. The answer must reach the fake before
-// the scrape's timeout, and be no older than the latest good answer served
-// before the scrape began: Prometheus scrapes one target once at a time
-// and the exporter ends every call of a scrape before answering it, so the
-// exporter had that answer when the scrape began. It may reuse an answer
-// for at most collector.MaxStale (counted from when the call ended).
-// It returns whether the answer was served before the scrape began
-// (reused).
-func judge(good []fakesunor.Served, ms int64, v []float64) (reused bool, err error) {
+// and endpoint in the order served, and whether the exporter received each.
+// The answer must reach the fake before the scrape's timeout, and be no
+// older than the latest good answer the exporter received before the
+// scrape began: Prometheus scrapes one target once at a time and the
+// exporter ends every call of a scrape before answering it, so it had that
+// answer when the scrape began. It may reuse an answer for at most
+// collector.MaxStale (counted from when the call ended). It returns
+// whether the answer was served before the scrape began (reused).
+func judge(good []fakesunor.Served, received []bool, ms int64, v []float64) (reused bool, err error) {
 	start := time.UnixMilli(ms)
 	lo, hi := start.Add(-collector.MaxStale-chaosTimeout), start.Add(chaosTimeout+stampSlack)
 	latest := -1
 	for i, s := range good {
-		if s.At.Before(start) {
+		if s.At.Before(start) && received[i] {
 			latest = i
 		}
 	}
@@ -164,7 +167,31 @@ func judge(good []fakesunor.Served, ms int64, v []float64) (reused bool, err err
 	if latest >= 0 {
 		latestV = fmt.Sprintf("%v at %s", good[latest].Values, good[latest].At.Format("15:04:05.000"))
 	}
-	return false, fmt.Errorf("%v (%s); the latest good answer before the scrape: %s", v, why, latestV)
+	return false, fmt.Errorf("%v (%s); the latest good answer the exporter received before the scrape: %s", v, why, latestV)
+}
+
+// received says, for each good answer, whether the exporter received it:
+// whether the scrape during which it was served (the latest to start
+// before) showed an answer. A scrape that showed none had its call end at
+// its deadline, before the answer was read; the exporter then keeps the
+// answer it had.
+func received(good []fakesunor.Served, scrapes []sample, success map[int64]float64) []bool {
+	r := make([]bool, len(good))
+	for i, s := range good {
+		k := sort.Search(len(scrapes), func(j int) bool { return time.UnixMilli(scrapes[j].ms).After(s.At) }) - 1
+		r[i] = k >= 0 && success[scrapes[k].ms] == 1
+	}
+	return r
+}
+
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // budgetExceeded checks that no stretch of calls at times (sorted) holds
@@ -247,7 +274,7 @@ scrape_configs:
 `, chaosInterval, chaosTimeout, exporterAddr))
 	proc(t, dir, "prometheus", nil, prometheus,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr)
+		"--web.listen-address="+promAddr, "--log.level=debug") // debug: the reason of a failed scrape
 	prom := promClient{"http://" + promAddr}
 
 	poll(t, fmt.Sprintf("Prometheus stores %d scrapes", chaosScrapes), 90*time.Second, func() error {
@@ -283,8 +310,21 @@ scrape_configs:
 			t.Errorf("the scrape at %s failed (up %v)", time.UnixMilli(s.ms).Format("15:04:05.000"), s.v)
 		}
 	}
-	t.Logf("%d scrapes from %s to %s, %d failed", len(scrapes),
-		time.UnixMilli(scrapes[0].ms).Format("15:04:05.000"), time.UnixMilli(scrapes[len(scrapes)-1].ms).Format("15:04:05.000"), failed)
+	_, durations := get(`scrape_duration_seconds{job="chaos"}`)
+	longest := 0.0
+	for _, s := range durations[0] {
+		longest = max(longest, s.v)
+	}
+	t.Logf("%d scrapes from %s to %s, %d failed; the longest took %.0f ms", len(scrapes),
+		time.UnixMilli(scrapes[0].ms).Format("15:04:05.000"), time.UnixMilli(scrapes[len(scrapes)-1].ms).Format("15:04:05.000"), failed, longest*1e3)
+	if failed > 0 {
+		b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "Scrape failed") {
+				t.Log(line)
+			}
+		}
+	}
 
 	// What every scrape showed, by account: sunor_api_up and
 	// sunor_scrape_collector_success for the usage endpoint, and the values
@@ -343,7 +383,7 @@ scrape_configs:
 			t.Errorf(where+": "+format, args...)
 		}
 	}
-	checked, reused := 0, 0
+	checked, reused, late := 0, 0, 0
 	for name, key := range keys {
 		for _, ep := range []struct {
 			endpoint string
@@ -352,7 +392,12 @@ scrape_configs:
 		}{{"balance", up[name], "sunor_api_up"}, {"usage", usageUp[name], `sunor_scrape_collector_success{collector="usage"}`}} {
 			where := name + " " + ep.endpoint
 			shownHere := shown[name][ep.endpoint]
+			got := received(good[key+" "+ep.endpoint], scrapes, ep.success)
+			late += len(got) - count(got)
 			for _, s := range scrapes {
+				if s.v != 1 {
+					continue // a failed scrape, reported above
+				}
 				at := time.UnixMilli(s.ms).Format("15:04:05.000")
 				ok, present := ep.success[s.ms]
 				v, shownAny := shownHere[s.ms]
@@ -366,7 +411,7 @@ scrape_configs:
 					bad(where, "the scrape at %s shows part of an answer: %v", at, v)
 				default:
 					checked++
-					r, err := judge(good[key+" "+ep.endpoint], s.ms, v)
+					r, err := judge(good[key+" "+ep.endpoint], got, s.ms, v)
 					if err != nil {
 						bad(where, "the scrape at %s shows an answer the fake did not serve in time: %v", at, err)
 					}
@@ -389,7 +434,7 @@ scrape_configs:
 			t.Errorf("%s: %d wrong in all", where, n)
 		}
 	}
-	t.Logf("%d answers shown checked against the fake's, %d of them reused from an earlier scrape's call; %d wrong", checked, reused, total)
+	t.Logf("%d answers shown checked against the fake's, %d of them reused from an earlier scrape's call; %d wrong; %d good answers came too late for their scrape", checked, reused, total, late)
 
 	// The budget, counted by the fake: every call, good or not.
 	calls := map[string][]time.Time{}
