@@ -45,6 +45,10 @@ demo: ## fake Sunor API + exporter on :10151, no key needed
 e2e: ## Prometheus + Alertmanager end-to-end test (needs Debian's prometheus, prometheus-alertmanager)
 	./deploy/e2e.sh
 
+.PHONY: chaos
+chaos: ## chaos test: Debian's prometheus scrapes every 250 ms while the fake API fails at random (CHAOS_SEED=n replays)
+	$(GO) test -tags e2e -count=1 -v -run '^TestChaos$$' -timeout 3m ./deploy/
+
 deploy-check: ## promtool/amtool checks of deploy/ and its consistency tests (part of make test)
 	$(GO) test -count=1 ./deploy/
 
