@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -442,3 +443,161 @@ func TestDockerfileBuildCommand(t *testing.T) {
 
 // TestMain removes the binary testtool.ExporterBinary built.
 func TestMain(m *testing.M) { os.Exit(testtool.Main(m)) }
+
+// scrapeConfig is the part of a Prometheus configuration the probe and
+// shard examples are checked on.
+type scrapeConfig struct {
+	Global struct {
+		ExternalLabels map[string]string `yaml:"external_labels"`
+	} `yaml:"global"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		MetricsPath   string `yaml:"metrics_path"`
+		HonorLabels   bool   `yaml:"honor_labels"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+		HTTPSDConfigs []struct {
+			URL string `yaml:"url"`
+		} `yaml:"http_sd_configs"`
+		RelabelConfigs []struct {
+			SourceLabels []string `yaml:"source_labels"`
+			TargetLabel  string   `yaml:"target_label"`
+			Replacement  string   `yaml:"replacement"`
+			Regex        string   `yaml:"regex"`
+			Modulus      uint64   `yaml:"modulus"`
+			Action       string   `yaml:"action"`
+		} `yaml:"relabel_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// TestPromtoolCheckProbeConfigs: the multi-target examples (one server, and
+// sharded across two) are valid for Prometheus.
+func TestPromtoolCheckProbeConfigs(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	for _, f := range []string{"prometheus/probe.yml", "prometheus/shard-0.yml", "prometheus/shard-1.yml"} {
+		run(t, promtool, "check", "config", f)
+	}
+}
+
+// TestProbeConfigs: the probe examples scrape /probe of the exporter that
+// prometheus.yml scrapes, with the targets of its /sd, under the job name
+// the alerts expect; the account name becomes the account parameter and
+// label; the exporter's own account label wins (honor_labels) instead of
+// becoming exported_account; and the two shard files differ only in the
+// shard they keep, which is also their external label. That Prometheus
+// does what this says is e2e_test.go's job.
+func TestProbeConfigs(t *testing.T) {
+	var plain scrapeConfig
+	readYAMLLoose(t, "prometheus/prometheus.yml", &plain)
+	if len(plain.ScrapeConfigs) != 1 || len(plain.ScrapeConfigs[0].StaticConfigs) != 1 || len(plain.ScrapeConfigs[0].StaticConfigs[0].Targets) != 1 {
+		t.Fatalf("prometheus.yml: want one job with one static target")
+	}
+	exporter := plain.ScrapeConfigs[0].StaticConfigs[0].Targets[0]
+
+	for shard, f := range []string{"prometheus/probe.yml", "prometheus/shard-0.yml", "prometheus/shard-1.yml"} {
+		shard-- // -1 for probe.yml
+		var c scrapeConfig
+		readYAMLLoose(t, f, &c)
+		if len(c.ScrapeConfigs) != 1 {
+			t.Fatalf("%s: want one job, got %d", f, len(c.ScrapeConfigs))
+		}
+		j := c.ScrapeConfigs[0]
+		if j.JobName != "sunor" || j.MetricsPath != "/probe" || !j.HonorLabels {
+			t.Errorf("%s: job %q, metrics_path %q, honor_labels %v; want sunor, /probe, true", f, j.JobName, j.MetricsPath, j.HonorLabels)
+		}
+		if len(j.HTTPSDConfigs) != 1 || j.HTTPSDConfigs[0].URL != "http://"+exporter+"/sd" {
+			t.Errorf("%s: http_sd_configs %+v, want http://%s/sd", f, j.HTTPSDConfigs, exporter)
+		}
+		rc := j.RelabelConfigs
+		if shard >= 0 {
+			if len(rc) < 2 || rc[0].Action != "hashmod" || rc[0].Modulus != 2 || !reflect.DeepEqual(rc[0].SourceLabels, []string{"__address__"}) ||
+				rc[1].Action != "keep" || !reflect.DeepEqual(rc[1].SourceLabels, []string{rc[0].TargetLabel}) || rc[1].Regex != strconv.Itoa(shard) {
+				t.Fatalf("%s: want a hashmod of __address__ by 2 and a keep of shard %d first, got %+v", f, shard, rc)
+			}
+			if got := c.Global.ExternalLabels["shard"]; got != strconv.Itoa(shard) {
+				t.Errorf("%s: external label shard %q, want %d", f, got, shard)
+			}
+			rc = rc[2:]
+		}
+		if len(rc) != 3 ||
+			!reflect.DeepEqual(rc[0].SourceLabels, []string{"__address__"}) || rc[0].TargetLabel != "__param_account" ||
+			!reflect.DeepEqual(rc[1].SourceLabels, []string{"__param_account"}) || rc[1].TargetLabel != "account" ||
+			rc[2].TargetLabel != "__address__" || rc[2].Replacement != exporter || len(rc[2].SourceLabels) != 0 {
+			t.Errorf("%s: relabelling %+v: want the target to __param_account and account, and %s to __address__", f, rc, exporter)
+		}
+	}
+
+	s0, _ := os.ReadFile("prometheus/shard-0.yml")
+	s1, _ := os.ReadFile("prometheus/shard-1.yml")
+	swapped := strings.NewReplacer("server 0's", "server 1's", "shard-1.yml", "shard-0.yml", `shard: "0"`, `shard: "1"`, `regex: "0"`, `regex: "1"`).Replace(string(s0))
+	if swapped != string(s1) {
+		t.Error("prometheus/shard-1.yml is not prometheus/shard-0.yml with the shard number changed")
+	}
+}
+
+// TestAlertmanagerExporterDownPerExporter: SunorExporterDown, one alert per
+// account's target with /probe, is sent as one notification per exporter
+// (grouped by instance, not account), to the notify receiver.
+func TestAlertmanagerExporterDownPerExporter(t *testing.T) {
+	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	out := run(t, amtool, "config", "routes", "test", "--config.file=alertmanager/alertmanager.yml",
+		"alertname=SunorExporterDown", "job=sunor", "instance=x:10151", "account=a", "severity=warning")
+	// The receiver is the last line; amtool may warn before it.
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[len(lines)-1] != "sunor-notify" {
+		t.Errorf("SunorExporterDown goes to %q, want sunor-notify", out)
+	}
+	type route struct {
+		Matchers []string `yaml:"matchers"`
+		GroupBy  []string `yaml:"group_by"`
+		Routes   []route  `yaml:"routes"`
+	}
+	var am struct {
+		Route route `yaml:"route"`
+	}
+	readYAMLLoose(t, "alertmanager/alertmanager.yml", &am)
+	var find func(r route) *route
+	find = func(r route) *route {
+		if slices.Contains(r.Matchers, `alertname="SunorExporterDown"`) {
+			return &r
+		}
+		for _, c := range r.Routes {
+			if f := find(c); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+	r := find(am.Route)
+	if r == nil || !slices.Contains(r.GroupBy, "instance") || slices.Contains(r.GroupBy, "account") {
+		t.Errorf("no route groups SunorExporterDown by instance and not by account: %+v", r)
+	}
+}
+
+// TestDashboardBudgetPanels: the key's budget as the exporter sees it: its
+// own calls a minute next to the requests left in one panel, and the calls
+// it skipped by reason in another.
+func TestDashboardBudgetPanels(t *testing.T) {
+	d := readDashboard(t)
+	var share, skipped bool
+	for _, p := range d.Panels {
+		var exprs []string
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+		all := strings.Join(exprs, "\n")
+		if strings.Contains(all, `(rate(sunor_api_requests_total{account=~"$account",instance=~"$instance"}[5m])) * 60`) &&
+			strings.Contains(all, "sunor_rate_limit_remaining{") {
+			share = true
+		}
+		if strings.Contains(all, "sunor_api_calls_skipped_total{") && strings.Contains(all, "sum by (account, reason)") {
+			skipped = true
+		}
+	}
+	if !share {
+		t.Error("no panel shows rate(sunor_api_requests_total[5m]) * 60 next to sunor_rate_limit_remaining")
+	}
+	if !skipped {
+		t.Error("no panel shows sunor_api_calls_skipped_total by reason")
+	}
+}

@@ -2,11 +2,16 @@
 
 package deploy
 
-// The end-to-end test: the exporter, the project's fake Sunor API, Debian's
-// prometheus with the project's rules and prometheus-alertmanager with the
-// project's routing, a webhook receiver owned by the test, all on loopback.
-// It drives the fake and checks what reaches the webhook, then checks every
-// dashboard query against that Prometheus. Run it with deploy/e2e.sh.
+// The end-to-end test: the exporter, the project's fake Sunor API, three of
+// Debian's prometheus with the project's rules and example configurations
+// (prometheus.yml scraping /metrics; shard-0.yml and shard-1.yml sharing
+// the accounts of /sd between them and scraping /probe),
+// prometheus-alertmanager with the project's routing, a webhook receiver
+// owned by the test, all on loopback. It checks every dashboard query
+// against both patterns, that each account is scraped by exactly one shard
+// with the labels /metrics gives, also after an account is added and the
+// exporter reloaded, then drives the fake and checks what reaches the
+// webhook. Run it with deploy/e2e.sh.
 //
 // The rules and Alertmanager timers are compressed 60 times (a minute of
 // the real files becomes a second) so that the test takes about a minute;
@@ -14,8 +19,10 @@ package deploy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +30,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,6 +271,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	fake := fakesunor.New("")
+	// The key's budget, compressed 60 times like the rules: 120 requests a
+	// minute become 120 a second. At the real 120, the scrapes of two
+	// Prometheus servers (a call to each endpoint every second from each)
+	// would use it up within a minute, and the exporter would then stand
+	// aside at its reserve until the window resets.
+	fake.RateLimit = 120 * 60
 	// Spending 60 credits a minute from 100000: a burn rate for the
 	// dashboard, and more than 24 hours left, so no forecast alert.
 	fake.SetAccount(e2eKey, fakesunor.Account{Available: 100000, Frozen: 10, BurnPerMinute: 60})
@@ -275,16 +291,25 @@ func TestEndToEnd(t *testing.T) {
 	// The exporter, with two accounts from a config file: one key in the
 	// environment, one in a file.
 	writeFile(t, filepath.Join(dir, "second.key"), secondKey+"\n")
-	writeFile(t, filepath.Join(dir, "sunor.yml"), fmt.Sprintf(`accounts:
+	accountsFile := fmt.Sprintf(`accounts:
   - name: e2e
     api_key_env: E2E_SUNOR_KEY
   - name: second
     api_key_file: %s
-`, filepath.Join(dir, "second.key")))
+`, filepath.Join(dir, "second.key"))
+	writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile)
 	exporterAddr := freeAddr(t)
 	proc(t, dir, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
 		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
-		"--web.listen-address="+exporterAddr, "--sunor.timeout=2s")
+		"--web.listen-address="+exporterAddr, "--sunor.timeout=2s",
+		// No ceiling: the rules are compressed 60 times, the budget
+		// guard's clock is not. Its default 12 calls a minute would answer
+		// most of these 1 s scrapes with the last good answer, reused for up
+		// to 5 real minutes: a broken API would never show, and
+		// SunorAPIDown never fire, within the test. The guard itself is
+		// tested in collector/guard_test.go; the reserve stays on, out of
+		// reach of the compressed budget above.
+		"--sunor.max-calls-per-minute=0")
 
 	// Alertmanager with the project's routing and inhibition; receivers
 	// point at the webhook.
@@ -302,30 +327,16 @@ func TestEndToEnd(t *testing.T) {
 		"--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
 
-	// Prometheus with the project's rules.
-	rules, err := os.ReadFile("prometheus/rules/sunor.rules.yml")
-	if err != nil {
-		t.Fatal(err)
+	// Three Prometheus servers from the project's example configurations,
+	// with its rules, all alerting to the Alertmanager: prometheus.yml
+	// scrapes /metrics; shard-0.yml and shard-1.yml discover the accounts
+	// through /sd and split them with hashmod, each scraping its half
+	// through /probe.
+	prom := startPrometheus(t, prometheus, dir, "prometheus/prometheus.yml", exporterAddr, amAddr)
+	shards := []promClient{
+		startPrometheus(t, prometheus, dir, "prometheus/shard-0.yml", exporterAddr, amAddr),
+		startPrometheus(t, prometheus, dir, "prometheus/shard-1.yml", exporterAddr, amAddr),
 	}
-	writeFile(t, filepath.Join(dir, "sunor.rules.yml"), compress(string(rules)))
-	promAddr := freeAddr(t)
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [sunor.rules.yml]
-alerting:
-  alertmanagers:
-    - static_configs: [{targets: [%q]}]
-scrape_configs:
-  - job_name: sunor
-    static_configs: [{targets: [%q]}]
-`, amAddr, exporterAddr))
-	proc(t, dir, "prometheus", nil, prometheus,
-		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr)
-	prom := promClient{"http://" + promAddr}
 
 	poll(t, "Prometheus scrapes the exporter", 60*time.Second, func() error {
 		return prom.expect(`up{job="sunor"} == 1 and on() sunor_credits_available{account="e2e"} > 99000 and on() sunor_credits_available{account="second"} > 49000`)
@@ -341,6 +352,9 @@ scrape_configs:
 		}
 		return nil
 	})
+	// Which shard scrapes which account: hashmod decides, the test only
+	// checks that it is exactly one, and that each shard has some.
+	var owner map[string]int
 
 	t.Run("every dashboard query parses and returns data", func(t *testing.T) {
 		poll(t, "a burn rate", 60*time.Second, func() error {
@@ -355,6 +369,20 @@ scrape_configs:
 				if err := prom.expect(q); err != nil {
 					t.Errorf("panel %q: %v", p.Title, err)
 				}
+				// Scraped through /probe by two shards, each account's
+				// series are on one of them: the query works on both, and
+				// together they return data.
+				poll(t, fmt.Sprintf("panel %q on the shards", p.Title), 30*time.Second, func() error {
+					var errs []string
+					for i, s := range shards {
+						err := s.expect(q)
+						if err == nil {
+							return nil
+						}
+						errs = append(errs, fmt.Sprintf("shard %d: %v", i, err))
+					}
+					return errors.New(strings.Join(errs, "; "))
+				})
 				n++
 			}
 		}
@@ -370,16 +398,57 @@ scrape_configs:
 				t.Errorf("variable %s: unexpected query %q", v.Name, q)
 				continue
 			}
-			r, err := prom.query(fmt.Sprintf("count by (%s) (%s)", m[2], vars.Replace(m[1])))
+			countBy := fmt.Sprintf("count by (%s) (%s)", m[2], vars.Replace(m[1]))
+			r, err := prom.query(countBy)
 			if err != nil || len(r) == 0 || r[0].Metric[m[2]] == "" {
 				t.Errorf("variable %s: %q gives %v, %v", v.Name, q, r, err)
 			}
 			if v.Name == "account" && len(r) != 2 {
 				t.Errorf("variable account lists %d accounts, want 2: %v", len(r), r)
 			}
+			values := map[string]bool{}
+			for _, s := range shards {
+				r, err := s.query(countBy)
+				if err != nil {
+					t.Errorf("variable %s on a shard: %v", v.Name, err)
+				}
+				for _, x := range r {
+					values[x.Metric[m[2]]] = true
+				}
+			}
+			if v.Name == "account" && (len(values) != 2 || !values["e2e"] || !values["second"]) {
+				t.Errorf("variable account lists %v on the shards together, want e2e and second", values)
+			}
 			n++
 		}
 		t.Logf("%d dashboard queries returned data", n)
+	})
+
+	t.Run("the shards: each account scraped by exactly one, with the labels /metrics gives", func(t *testing.T) {
+		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second"})
+		t.Logf("accounts by shard: %v", owner)
+		sameLabels(t, prom, shards, owner)
+	})
+
+	t.Run("an account added to the config file appears in exactly one shard after a reload", func(t *testing.T) {
+		fake.SetAccount(thirdKey, fakesunor.Account{Available: 70000})
+		writeFile(t, filepath.Join(dir, "third.key"), thirdKey+"\n")
+		writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile+fmt.Sprintf("  - name: third\n    api_key_file: %s\n", filepath.Join(dir, "third.key")))
+		resp, err := http.Post("http://"+exporterAddr+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST /-/reload: %d %s", resp.StatusCode, b)
+		}
+		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second", "third"})
+		t.Logf("accounts by shard: %v", owner)
+		poll(t, "the new account's balance on its shard", 30*time.Second, func() error {
+			return shards[owner["third"]].expect(`sunor_credits_available{job="sunor",account="third"} == 70000`)
+		})
+		sameLabels(t, prom, shards, owner)
 	})
 
 	t.Run("credits fall under the threshold: SunorCreditsLow reaches the webhook", func(t *testing.T) {
@@ -387,9 +456,13 @@ scrape_configs:
 			t.Fatalf("SunorCreditsLow fired with a healthy balance")
 		}
 		putFake(t, fakeSrv.URL, e2eKey, `{"available": 120, "burn_per_minute": 0}`)
-		a := hooks.waitFor(t, "SunorCreditsLow", "firing", "e2e", 60*time.Second)
-		if a.Labels["severity"] != "critical" || !strings.Contains(a.Annotations["description"], "has 120 credits available") {
-			t.Errorf("alert as delivered: %+v", a)
+		// From the /metrics server (no shard label) and from the shard
+		// that scrapes the account through /probe: the same alert.
+		for _, shard := range []string{"", strconv.Itoa(owner["e2e"])} {
+			a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorCreditsLow", "account": "e2e", "shard": shard}, 60*time.Second)
+			if a.Labels["severity"] != "critical" || a.Labels["instance"] != exporterAddr || !strings.Contains(a.Annotations["description"], "has 120 credits available") {
+				t.Errorf("alert as delivered: %+v", a)
+			}
 		}
 		if n := hooks.deliveredFor("SunorCreditsLow", "second"); n != 0 {
 			t.Errorf("SunorCreditsLow reached the webhook for the healthy account")
@@ -409,7 +482,8 @@ scrape_configs:
 			t.Errorf("SunorAPIDown reached the webhook for the healthy account")
 		}
 		// SunorCreditsLow still fires in Prometheus (last known value) and
-		// is inhibited in Alertmanager.
+		// is inhibited in Alertmanager: both, the /metrics server's and the
+		// shard's.
 		if err := prom.expect(`ALERTS{alertname="SunorCreditsLow",alertstate="firing",account="e2e"}`); err != nil {
 			t.Errorf("SunorCreditsLow stopped firing during the outage: %v", err)
 		}
@@ -420,6 +494,7 @@ scrape_configs:
 			}
 			defer resp.Body.Close()
 			var alerts []struct {
+				Labels map[string]string `json:"labels"`
 				Status struct {
 					State       string   `json:"state"`
 					InhibitedBy []string `json:"inhibitedBy"`
@@ -428,8 +503,13 @@ scrape_configs:
 			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
 				return err
 			}
-			if len(alerts) != 1 || alerts[0].Status.State != "suppressed" || len(alerts[0].Status.InhibitedBy) == 0 {
-				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v", alerts)
+			if len(alerts) != 2 {
+				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want 2 (/metrics server and shard)", alerts)
+			}
+			for _, a := range alerts {
+				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+					return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v", alerts)
+				}
 			}
 			return nil
 		})
@@ -438,14 +518,251 @@ scrape_configs:
 	t.Run("the API recovers and credits are topped up: both alerts resolve", func(t *testing.T) {
 		putFake(t, fakeSrv.URL, e2eKey, `{"fail": "", "available": 100000}`)
 		hooks.waitFor(t, "SunorAPIDown", "resolved", "e2e", 60*time.Second)
+		// Here two servers alert on one account, which only this test
+		// does, and their two SunorCreditsLow share a notification group.
+		// When one resolves while the other is still inhibited,
+		// Alertmanager sends that resolution, and then never the other's
+		// (its notification log holds no firing alert any more). So: one
+		// resolution at the webhook, and both alerts gone in Prometheus.
 		hooks.waitFor(t, "SunorCreditsLow", "resolved", "e2e", 60*time.Second)
+		for i, p := range append([]promClient{prom}, shards...) {
+			poll(t, fmt.Sprintf("SunorCreditsLow resolved on server %d", i), 30*time.Second, func() error {
+				if r, err := p.query(`ALERTS{alertname="SunorCreditsLow"}`); err != nil || len(r) != 0 {
+					return fmt.Errorf("still there: %v %v", r, err)
+				}
+				return nil
+			})
+		}
 	})
 
+	// Every target, /metrics or /probe, answered throughout, the reload
+	// included. (At start-up, before Prometheus applies its first targets
+	// (it does so at most every 5 s, the compressed for: of this alert),
+	// absent(up) may fire SunorExporterDown without an instance.)
+	hooks.mu.Lock()
+	defer hooks.mu.Unlock()
+	for _, a := range hooks.alerts {
+		if a.Labels["alertname"] == "SunorExporterDown" && a.Labels["instance"] != "" {
+			t.Errorf("SunorExporterDown reached the webhook: %+v", a)
+		}
+	}
 }
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+const thirdKey = "third-key-5d08"
+
+// waitMatch waits for a delivery in status whose labels have the values in
+// want; a value "" wants the label absent.
+func (w *webhook) waitMatch(t *testing.T, status string, want map[string]string, timeout time.Duration) amAlert {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+	alerts:
+		for _, a := range w.alerts {
+			if a.Status != status {
+				continue
+			}
+			for k, v := range want {
+				if a.Labels[k] != v {
+					continue alerts
+				}
+			}
+			w.mu.Unlock()
+			return a
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.got:
+		case <-deadline:
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			t.Fatalf("no alert %s with labels %v reached the webhook within %s; got %+v", status, want, timeout, w.alerts)
+		}
+	}
+}
+
+// startPrometheus runs Debian's prometheus with one of the project's example
+// configurations, in its own directory next to the project's rules, both
+// compressed 60 times (intervals of a minute become a second), scraping the
+// exporter at exporterAddr and alerting to amAddr.
+func startPrometheus(t *testing.T, bin, dir, example, exporterAddr, amAddr string) promClient {
+	t.Helper()
+	cfg, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(cfg)
+	for _, s := range []string{"sunor-exporter:10151", "alertmanager:9093", "evaluation_interval: 1m", "scrape_interval: 1m", "scrape_timeout: 15s", "rule_files:\n  - rules/sunor.rules.yml"} {
+		if !strings.Contains(c, s) {
+			t.Fatalf("%s lacks %q: update startPrometheus", example, s)
+		}
+	}
+	c = strings.NewReplacer("sunor-exporter:10151", exporterAddr, "alertmanager:9093", amAddr, "scrape_timeout: 15s", "scrape_timeout: 1s").Replace(c)
+	c = regexp.MustCompile(`(evaluation_interval|scrape_interval|refresh_interval): 1m\b`).ReplaceAllString(c, "$1: 1s")
+	rules, err := os.ReadFile("prometheus/rules/sunor.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimSuffix(filepath.Base(example), ".yml")
+	home := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Join(home, "rules"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(home, "rules", "sunor.rules.yml"), compress(string(rules)))
+	writeFile(t, filepath.Join(home, "prometheus.yml"), c)
+	addr := freeAddr(t)
+	proc(t, dir, name, nil, bin,
+		"--config.file="+filepath.Join(home, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(home, "tsdb"),
+		"--web.listen-address="+addr)
+	return promClient{"http://" + addr}
+}
+
+type promTarget struct {
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	ScrapeURL        string            `json:"scrapeUrl"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
+}
+
+func (p promClient) targets() (active, dropped []promTarget, err error) {
+	resp, err := http.Get(p.base + "/api/v1/targets?state=any")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Active  []promTarget `json:"activeTargets"`
+			Dropped []promTarget `json:"droppedTargets"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, nil, err
+	}
+	return body.Data.Active, body.Data.Dropped, nil
+}
+
+// shardOwners waits until every shard has discovered exactly the accounts
+// (each a target of /sd), keeps some, and scrapes each account it keeps
+// through /probe with the labels the rules need, while every account is
+// kept by exactly one shard; it returns the shard of each account.
+func shardOwners(t *testing.T, shards []promClient, exporterAddr string, accounts []string) map[string]int {
+	t.Helper()
+	var owner map[string]int
+	poll(t, fmt.Sprintf("every account of %v scraped by exactly one shard", accounts), 30*time.Second, func() error {
+		owner = map[string]int{}
+		for i, s := range shards {
+			active, dropped, err := s.targets()
+			if err != nil {
+				return err
+			}
+			var seen []string
+			for _, tg := range dropped {
+				seen = append(seen, tg.DiscoveredLabels["__address__"])
+			}
+			for _, tg := range active {
+				name := tg.DiscoveredLabels["__address__"]
+				seen = append(seen, name)
+				want := map[string]string{"job": "sunor", "instance": exporterAddr, "account": name}
+				if !reflect.DeepEqual(tg.Labels, want) {
+					return fmt.Errorf("shard %d: target %q has labels %v, want %v", i, name, tg.Labels, want)
+				}
+				if u := "http://" + exporterAddr + "/probe?account=" + url.QueryEscape(name); tg.ScrapeURL != u {
+					return fmt.Errorf("shard %d: target %q scrapes %s, want %s", i, name, tg.ScrapeURL, u)
+				}
+				if tg.Health != "up" {
+					return fmt.Errorf("shard %d: target %q is %s (%s)", i, name, tg.Health, tg.LastError)
+				}
+				if j, dup := owner[name]; dup {
+					return fmt.Errorf("account %q is scraped by shards %d and %d", name, j, i)
+				}
+				owner[name] = i
+			}
+			slices.Sort(seen)
+			if !slices.Equal(seen, sorted(accounts)) {
+				return fmt.Errorf("shard %d discovered %v, want %v", i, seen, accounts)
+			}
+			if !slices.Contains(slices.Collect(maps.Values(owner)), i) {
+				return fmt.Errorf("shard %d scrapes no account", i)
+			}
+		}
+		if len(owner) != len(accounts) {
+			return fmt.Errorf("accounts scraped: %v, want each of %v", owner, accounts)
+		}
+		return nil
+	})
+	return owner
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// sameLabels checks, with the shards' own storage, that the probe pattern
+// gives every series the labels the /metrics pattern gives it: the same
+// sunor_api_up series, labelled job, instance and account; account on
+// every series of the job, up included (the target label and the
+// exporter's agree: honor_labels), never an exported_* label; and each
+// account's series on its own shard only.
+func sameLabels(t *testing.T, prom promClient, shards []promClient, owner map[string]int) {
+	t.Helper()
+	key := func(m map[string]string) string {
+		var kv []string
+		for k, v := range m {
+			kv = append(kv, k+"="+v)
+		}
+		slices.Sort(kv)
+		return strings.Join(kv, ",")
+	}
+	poll(t, "the same sunor_api_up series through /metrics and through the shards' /probe", 30*time.Second, func() error {
+		r, err := prom.query(`sunor_api_up`)
+		if err != nil {
+			return err
+		}
+		var viaMetrics, viaProbe []string
+		for _, x := range r {
+			viaMetrics = append(viaMetrics, key(x.Metric))
+		}
+		for _, s := range shards {
+			r, err := s.query(`sunor_api_up`)
+			if err != nil {
+				return err
+			}
+			for _, x := range r {
+				viaProbe = append(viaProbe, key(x.Metric))
+			}
+		}
+		slices.Sort(viaMetrics)
+		slices.Sort(viaProbe)
+		if len(viaMetrics) != len(owner) || !slices.Equal(viaMetrics, viaProbe) {
+			return fmt.Errorf("through /metrics: %v; through /probe: %v; want one per account of %v", viaMetrics, viaProbe, owner)
+		}
+		return nil
+	})
+	for i, s := range shards {
+		for _, q := range []string{`{job="sunor",account="",__name__!~"ALERTS.*"}`, `{exported_account=~".+"}`, `{exported_instance=~".+"}`, `{exported_job=~".+"}`} {
+			if r, err := s.query(q); err != nil || len(r) != 0 {
+				t.Errorf("shard %d: %s gives %d series (%v), want none: %v", i, q, len(r), err, r)
+			}
+		}
+		r, err := s.query(`count by (account) ({job="sunor",account!=""})`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range r {
+			if a := x.Metric["account"]; owner[a] != i {
+				t.Errorf("shard %d has series of account %q, which shard %d scrapes", i, a, owner[a])
+			}
+		}
 	}
 }
