@@ -90,9 +90,21 @@ func run(ctx context.Context, scrapes, ceiling int) error {
 // the fake received and how many scrapes showed the balance.
 func oneRun(ctx context.Context, dir string, scrapes int, failing bool) (calls, withBalance int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fake, err := start(ctx, filepath.Join(dir, "fakesunor"), nil, regexp.MustCompile(`listening on (http://\S+)`),
+	var exited []<-chan struct{}
+	defer func() {
+		// Stop both processes and wait until they are gone, so that none
+		// outlives this program, which may exit right after.
+		cancel()
+		for _, done := range exited {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}()
+	fake, fakeDone, err := start(ctx, filepath.Join(dir, "fakesunor"), nil, regexp.MustCompile(`listening on (http://\S+)`),
 		"--listen=127.0.0.1:0", "--key="+key)
+	exited = append(exited, fakeDone)
 	if err != nil {
 		return 0, 0, fmt.Errorf("fake API: %w", err)
 	}
@@ -104,8 +116,9 @@ func oneRun(ctx context.Context, dir string, scrapes int, failing bool) (calls, 
 		}
 		resp.Body.Close()
 	}
-	exp, err := start(ctx, filepath.Join(dir, "sunor_exporter"), []string{"SUNOR_API_KEY=" + key}, regexp.MustCompile(`msg="Listening on" address=(\S+)`),
+	exp, expDone, err := start(ctx, filepath.Join(dir, "sunor_exporter"), []string{"SUNOR_API_KEY=" + key}, regexp.MustCompile(`msg="Listening on" address=(\S+)`),
 		"--web.listen-address=127.0.0.1:0", "--sunor.url="+fake)
+	exited = append(exited, expDone)
 	if err != nil {
 		return 0, 0, fmt.Errorf("exporter: %w", err)
 	}
@@ -133,18 +146,25 @@ func oneRun(ctx context.Context, dir string, scrapes int, failing bool) (calls, 
 }
 
 // start runs bin until ctx ends and returns the address its log announces
-// (the first submatch of ready), waiting at most 30 s for it.
-func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, args ...string) (string, error) {
+// (the first submatch of ready), waiting at most 30 s for it, and a channel
+// closed when the process has exited.
+func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, args ...string) (string, <-chan struct{}, error) {
+	done := make(chan struct{})
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StderrPipe()
 	if err != nil {
-		return "", err
+		close(done)
+		return "", done, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		close(done)
+		return "", done, err
 	}
-	go func() { _ = cmd.Wait() }()
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -159,9 +179,11 @@ func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, 
 	}()
 	select {
 	case a := <-addr:
-		return a, nil
+		return a, done, nil
+	case <-done:
+		return "", done, fmt.Errorf("%s exited before announcing its address", filepath.Base(bin))
 	case <-time.After(30 * time.Second):
-		return "", fmt.Errorf("%s did not announce its address within 30 s", filepath.Base(bin))
+		return "", done, fmt.Errorf("%s did not announce its address within 30 s", filepath.Base(bin))
 	}
 }
 
