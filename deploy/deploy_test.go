@@ -24,13 +24,15 @@ import (
 
 func tool(t *testing.T, name, pkg string) string { return testtool.Path(t, name, pkg) }
 
+// run runs a tool to its end, within two minutes, and fails the test if it
+// fails.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	code, out := testtool.Run(t, exec.Command(name, args...), 2*time.Minute)
+	if code != 0 {
+		t.Fatalf("%s %s: exit status %d\n%s", filepath.Base(name), strings.Join(args, " "), code, out)
 	}
-	return string(out)
+	return out
 }
 
 // readYAML decodes path into v; every field of the file must be in v.
@@ -416,8 +418,8 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
-		out, _ := exec.Command(sa, "verify", "systemd/sunor_exporter.service").CombinedOutput()
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		_, out := testtool.Run(t, exec.Command(sa, "verify", "systemd/sunor_exporter.service"), time.Minute)
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			if l != "" && !strings.Contains(l, "is not executable") { // the binary is not installed here
 				t.Errorf("systemd-analyze verify: %s", l)
 			}
