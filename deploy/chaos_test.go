@@ -12,6 +12,7 @@ package deploy
 // served. Run it with `make chaos`; CHAOS_SEED=n deals the same cards again.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -53,6 +54,9 @@ const (
 	stampSlack = 5 * time.Millisecond
 )
 
+// chaosClient asks the exporter and Prometheus, with a deadline.
+var chaosClient = &http.Client{Timeout: 10 * time.Second}
+
 // sample is one stored sample: Unix milliseconds and value.
 type sample struct {
 	ms int64
@@ -62,7 +66,7 @@ type sample struct {
 // rawSamples returns every stored sample of the range-vector query q (such
 // as `up[5m]`) evaluated at at, by series labels.
 func rawSamples(p promClient, q string, at time.Time) ([]map[string]string, [][]sample, error) {
-	resp, err := http.Get(p.base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1e3, 'f', 3, 64))
+	resp, err := chaosClient.Get(p.base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1e3, 'f', 3, 64))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,8 +221,11 @@ func TestChaos(t *testing.T) {
 	dir := t.TempDir()
 
 	exporterBin := filepath.Join(dir, "sunor_exporter")
-	if out, err := exec.Command("go", "build", "-o", exporterBin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build on a 2-core machine
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", exporterBin, "..").CombinedOutput()
+	cancel()
+	if err != nil {
+		t.Fatalf("go build of the exporter (5 min deadline): %v\n%s", err, out)
 	}
 
 	seed := chaosSeed(t)
@@ -252,7 +259,7 @@ func TestChaos(t *testing.T) {
 	// Prometheus starts once the exporter listens: a refused connection
 	// would be a failed scrape.
 	poll(t, "the exporter is ready", 30*time.Second, func() error {
-		resp, err := http.Get("http://" + exporterAddr + "/-/ready")
+		resp, err := chaosClient.Get("http://" + exporterAddr + "/-/ready")
 		if err != nil {
 			return err
 		}
