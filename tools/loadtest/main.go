@@ -519,7 +519,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	errorsSoFar := 0
 	scrape := func() step {
 		before := fakeCalls(control, fakeURL)
-		post(control, fakeURL+"/fake/connections/reset")
+		settle(control, fakeURL)
 		start := time.Now()
 		body := getWith(client, base+"/metrics", header)
 		s := step{took: time.Since(start), calls: fakeCalls(control, fakeURL) - before, up: countUp(body), conns: peakConns(control, fakeURL)}
@@ -531,7 +531,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	res.warm = scrape()
 
 	before := fakeCalls(control, fakeURL)
-	post(control, fakeURL+"/fake/connections/reset")
+	settle(control, fakeURL)
 	probeErrors := 0
 	var (
 		next      atomic.Int64
@@ -567,6 +567,13 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	res.conns = max(res.cold.conns, res.warm.conns, res.probe.conns)
 	res.rss = peakRSS(exp.Process.Pid)
 	return res
+}
+
+// settle gives connections that the previous step abandoned a second to
+// close, as they would between two scrapes, then starts a new peak.
+func settle(c *http.Client, fakeURL string) {
+	time.Sleep(time.Second)
+	post(c, fakeURL+"/fake/connections/reset")
 }
 
 // peakConns is the most connections open at the fake since the last reset,
