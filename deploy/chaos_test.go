@@ -449,19 +449,51 @@ scrape_configs:
 	for _, s := range served {
 		calls[s.Key] = append(calls[s.Key], s.At)
 		modes[s.Fail]++
+		if !s.LowUntil.IsZero() {
+			modes["low_remaining"]++
+		}
 	}
 	for name, key := range keys {
 		if err := budgetExceeded(calls[key]); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// Every failure mode met the exporter: the deck guarantees it once the
-	// exporter made a deck's worth of calls, which the budget allows.
-	for _, m := range fakesunor.FailModes {
-		if modes[m] == 0 {
-			t.Errorf("the exporter never met failure mode %s in %d calls", m, len(served))
+	// The reserve and the back-off: after an answer that said the key's
+	// window is nearly spent, no call with that key until the window's
+	// reset; after a 429, none for its Retry-After. Calls granted before the
+	// exporter read that answer still reach the fake within their time.
+	inFlight := 2 * (chaosTimeout - chaosOffset)
+	for _, s := range served {
+		until, why := s.LowUntil, "an answer with X-RateLimit-Remaining at or below the reserve"
+		if s.Fail == fakesunor.FailRateLimited {
+			until, why = s.At.Add(time.Second), "a 429 with Retry-After: 1"
+		}
+		for _, c := range served {
+			if c.Key == s.Key && c.At.After(s.At.Add(inFlight)) && c.At.Before(until) {
+				t.Errorf("a call at %s, after %s at %s: no call was due before %s", c.At.Format("15:04:05.000"),
+					why, s.At.Format("15:04:05.000"), until.Format("15:04:05.000"))
+				break
+			}
 		}
 	}
+	// Every failure mode, and the nearly spent window, met the exporter:
+	// the deck guarantees it once the exporter made a deck's worth of
+	// calls, which the budget allows.
+	for _, m := range append([]string{"low_remaining"}, fakesunor.FailModes...) {
+		if modes[m] == 0 {
+			t.Errorf("the exporter never met %s in %d calls", m, len(served))
+		}
+	}
+	skipped, err := prom.query(`sum by (reason) (sunor_api_calls_skipped_total{job="chaos"})`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sk []string
+	for _, r := range skipped {
+		sk = append(sk, fmt.Sprintf("%s %v", r.Metric["reason"], r.Value[1]))
+	}
+	sort.Strings(sk)
+	t.Logf("calls the exporter skipped by reason: %s", strings.Join(sk, ", "))
 	var ms []string
 	for m, n := range modes {
 		if m == fakesunor.FailNone {

@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// get asks the fake for endpoint with key and returns the status and, for a
-// good answer, its data fields in the API's order. Hanging modes end at the
-// context's deadline.
-func get(t *testing.T, base, key, endpoint string) (int, []float64) {
+// get asks the fake for endpoint with key and returns the status, the
+// X-RateLimit-Remaining header and, for a good answer, its data fields in
+// the API's order. Hanging modes end at the context's deadline.
+func get(t *testing.T, base, key, endpoint string) (int, string, []float64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -22,7 +22,7 @@ func get(t *testing.T, base, key, endpoint string) (int, []float64) {
 	req.Header.Set("x-api-key", key)
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	if err != nil {
-		return 0, nil // hang
+		return 0, "", nil // hang
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -30,19 +30,20 @@ func get(t *testing.T, base, key, endpoint string) (int, []float64) {
 		Data map[string]float64 `json:"data"`
 	}
 	// At most 1 MiB, as the exporter reads: huge_body holds good values.
+	remaining := resp.Header.Get("X-RateLimit-Remaining")
 	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body) != nil || body.Code != 200 {
-		return resp.StatusCode, nil
+		return resp.StatusCode, remaining, nil
 	}
 	fields := map[string][]string{"balance": {"available", "frozen", "total"}, "usage": {"tasks_created", "credits_used", "credits_topped_up"}}[endpoint]
 	var v []float64
 	for _, f := range fields {
 		x, ok := body.Data[f]
 		if !ok {
-			return resp.StatusCode, nil
+			return resp.StatusCode, remaining, nil
 		}
 		v = append(v, x)
 	}
-	return resp.StatusCode, v
+	return resp.StatusCode, remaining, v
 }
 
 func TestChaosDealsEveryModeAndRecordsWhatItServed(t *testing.T) {
@@ -53,16 +54,19 @@ func TestChaosDealsEveryModeAndRecordsWhatItServed(t *testing.T) {
 		defer srv.Close()
 		defer fake.Close()
 		fake.Chaos(seed)
-		deck := 2 * len(FailModes)
+		deck := 2*len(FailModes) + 1
 		for i := 0; i < deck; i++ {
 			endpoint := []string{"balance", "usage"}[i%2]
-			status, got := get(t, srv.URL, "k", endpoint)
+			status, remaining, got := get(t, srv.URL, "k", endpoint)
 			rec := fake.Served()[i]
 			if rec.Endpoint != endpoint || rec.Key != "k" {
 				t.Fatalf("answer %d recorded as %+v", i, rec)
 			}
 			if rec.Fail == FailNone && (status != 200 || !slices.Equal(got, rec.Values)) {
 				t.Errorf("answer %d: served %d %v, recorded %v", i, status, got, rec.Values)
+			}
+			if low := !rec.LowUntil.IsZero(); low != (remaining == "3") {
+				t.Errorf("answer %d: LowUntil %v, X-RateLimit-Remaining %s", i, rec.LowUntil, remaining)
 			}
 			if rec.Fail != FailNone && got != nil {
 				t.Errorf("answer %d (%s): a client decoded values %v", i, rec.Fail, got)
@@ -75,11 +79,14 @@ func TestChaosDealsEveryModeAndRecordsWhatItServed(t *testing.T) {
 	seen := map[string]int{}
 	for _, r := range served {
 		seen[r.Fail]++
+		if !r.LowUntil.IsZero() {
+			seen[lowRemaining]++
+		}
 	}
-	for _, m := range append([]string{FailNone}, FailModes...) {
+	for _, m := range append([]string{FailNone, lowRemaining}, FailModes...) {
 		want := 1
 		if m == FailNone {
-			want = len(FailModes)
+			want = len(FailModes) + 1 // the low-remaining card is a good answer too
 		}
 		if seen[m] != want {
 			t.Errorf("one deck dealt %q %d times, want %d", m, seen[m], want)

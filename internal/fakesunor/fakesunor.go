@@ -195,7 +195,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 	}
 	s.setRateHeaders(w.Header(), key)
 	if ok && s.chaos != nil {
-		s.drawChaos(&a, key, endpoint)
+		s.drawChaos(&a, w.Header(), key, endpoint)
 	}
 	s.mu.Unlock()
 
@@ -344,7 +344,14 @@ type Served struct {
 	Endpoint string    // "balance" or "usage"
 	Fail     string    // the failure mode; FailNone for a good answer
 	Values   []float64 // a good answer's fields in the API's order: available, frozen, total; tasks_created, credits_used, credits_topped_up
+	// LowUntil is set on a good answer that said the key's window is
+	// nearly spent (by the user's own traffic): X-RateLimit-Remaining 3,
+	// and X-RateLimit-Reset this time, one or two seconds ahead.
+	LowUntil time.Time
 }
+
+// lowRemaining is the deck's card for a good answer with LowUntil.
+const lowRemaining = "low_remaining"
 
 // chaos is the deck that answers requests in chaos mode.
 type chaos struct {
@@ -353,8 +360,9 @@ type chaos struct {
 }
 
 // Chaos answers every request to either endpoint, for every key the fake
-// knows, with the next card of a shuffled deck: each failure mode once and
-// as many good answers, each with new random fractional values. The deck
+// knows, with the next card of a shuffled deck: each failure mode once, as
+// many good answers, each with new random fractional values, and one more
+// good answer that says the key's window is nearly spent. The deck
 // is reshuffled when drawn out. A deck rather than independent draws, so
 // that a client making few calls (the exporter within its budget) still
 // meets every mode; cards rather than a switch every so often, so that
@@ -374,19 +382,27 @@ func (s *Server) Served() []Served {
 }
 
 // drawChaos sets a, the copy of key's account that answers this request,
-// to the next card, and records it; s.mu is held.
-func (s *Server) drawChaos(a *Account, key, endpoint string) {
+// and h, its headers, to the next card, and records it; s.mu is held.
+func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
 	c := s.chaos
 	if len(c.deck) == 0 {
 		for _, m := range FailModes {
 			c.deck = append(c.deck, m, FailNone)
 		}
+		c.deck = append(c.deck, lowRemaining)
 		c.rng.Shuffle(len(c.deck), func(i, j int) { c.deck[i], c.deck[j] = c.deck[j], c.deck[i] })
 	}
 	mode := c.deck[len(c.deck)-1]
 	c.deck = c.deck[:len(c.deck)-1]
-	a.Fail, a.FailUsage = mode, mode
-	rec := Served{At: s.now(), Key: key, Endpoint: endpoint, Fail: mode}
+	rec := Served{At: s.now(), Key: key, Endpoint: endpoint}
+	if mode == lowRemaining {
+		// The reset in whole seconds, as the header has it.
+		rec.LowUntil = time.Unix(rec.At.Unix()+2, 0)
+		h.Set("X-RateLimit-Remaining", "3")
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(rec.LowUntil.Unix(), 10))
+		mode = FailNone
+	}
+	a.Fail, a.FailUsage, rec.Fail = mode, mode, mode
 	if mode == FailNone {
 		// Fractional, at full float64 precision: a value that is rounded,
 		// truncated or mixed with another answer's anywhere on its way to
