@@ -64,7 +64,7 @@ func BenchmarkDirectCall(b *testing.B) {
 func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *httptest.Server {
 	url := benchFake(b)
 	base, _ := sunor.ParseBaseURL(url)
-	hc, err := accounts.NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "bench")
+	hc, err := accounts.NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "bench", 32)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -218,7 +218,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	spec := accounts.Spec{
 		ConfigFile: f.configFile, URL: f.url, Timeout: f.timeout, CacheTTL: f.cacheTTL, CAFile: f.caFile,
 		MaxCallsPerMinute: f.maxCallsPerMinute, RateLimitReserve: f.rateLimitReserve,
-		Account: f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
+		MaxConns: f.maxConcurrentCalls,
+		Account:  f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
 		UserAgent: version.ComponentUserAgent(exporterName),
 	}
 	builder := accounts.NewBuilder(spec, logger)

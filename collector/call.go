@@ -112,6 +112,16 @@ func (a *account) get(ctx context.Context, st *endpointState) result {
 		}
 	}
 	f := st.flight
+	if f == nil && ctx.Err() != nil {
+		// The scrape's deadline passed before this account's turn (a
+		// thousand accounts on one /metrics): no call that nobody would
+		// wait for, and no token spent on it.
+		st.mu.Unlock()
+		err := &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonTimeout,
+			Message: "the scrape's deadline passed before this call could start"}
+		a.failed(st, err)
+		return result{err: err}
+	}
 	if f == nil {
 		if reason, until := a.guard.allow(now); reason != "" {
 			r, ok := st.reuse(now, max(MaxStale, a.cacheTTL))

@@ -15,6 +15,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -43,6 +44,8 @@ type Exporter struct {
 	opts     Options
 	scrapers []Scraper
 	calls    *semaphore.Weighted
+
+	rotation atomic.Uint64 // where the next scrape of every account starts
 
 	mu       sync.RWMutex
 	accounts []*account
@@ -130,12 +133,32 @@ func (e *Exporter) snapshot() []*account {
 }
 
 // collect scrapes accounts concurrently, so one slow account never delays
-// another beyond ctx's deadline; the cap on calls in flight keeps a
-// thousand of them from reaching the API at once.
+// another beyond ctx's deadline. With a cap on calls in flight, twice as
+// many accounts as the cap are scraped at once: more would only wait for a
+// call slot, each with goroutines and timers of its own, which for a
+// thousand accounts costs tens of MiB. Each scrape starts at another
+// account, so that when the deadline comes before every account had its
+// turn, it is not always the same ones that miss it.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
-	var wg sync.WaitGroup
-	for _, a := range accts {
-		wg.Go(func() { a.collect(ctx, ch) })
+	workers := len(accts)
+	if c := e.opts.MaxConcurrentCalls; c > 0 && 2*c < workers {
+		workers = 2 * c
+	}
+	first := int(e.rotation.Add(1))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(accts) {
+					return
+				}
+				accts[(first+i)%len(accts)].collect(ctx, ch)
+			}
+		})
 	}
 	wg.Wait()
 }

@@ -72,6 +72,9 @@ type Spec struct {
 	CAFile            string        // --sunor.ca-file
 	MaxCallsPerMinute int           // --sunor.max-calls-per-minute
 	RateLimitReserve  int           // --sunor.rate-limit-reserve
+	// MaxConns caps the connections each HTTP client keeps open to the API
+	// at once (--sunor.max-concurrent-calls); 0 is no cap.
+	MaxConns int
 
 	// Single-account mode only.
 	Account string // --sunor.account
@@ -220,7 +223,7 @@ func (b *Builder) httpClient(hc commoncfg.HTTPClientConfig, settings string) (*h
 	if c := b.clients[settings]; c != nil {
 		return c, nil
 	}
-	c, err := NewHTTPClient(hc, b.spec.UserAgent)
+	c, err := NewHTTPClient(hc, b.spec.UserAgent, b.spec.MaxConns)
 	if err != nil {
 		return nil, err
 	}
@@ -229,15 +232,18 @@ func (b *Builder) httpClient(hc commoncfg.HTTPClientConfig, settings string) (*h
 }
 
 // NewHTTPClient builds an HTTP client from prometheus/common's config (TLS,
-// CA, proxy). Redirects are off whatever hc says: sunor.NewClient refuses
-// them too.
-func NewHTTPClient(hc commoncfg.HTTPClientConfig, userAgent string) (*http.Client, error) {
+// CA, proxy) that keeps at most maxConns connections open (0: no cap).
+// Redirects are off whatever hc says: sunor.NewClient refuses them too.
+func NewHTTPClient(hc commoncfg.HTTPClientConfig, userAgent string, maxConns int) (*http.Client, error) {
 	hc.FollowRedirects = false
 	if err := hc.Validate(); err != nil {
 		return nil, err
 	}
-	return commoncfg.NewClientFromConfig(hc, "sunor",
-		commoncfg.WithUserAgent(userAgent), commoncfg.WithIdleConnTimeout(IdleConnTimeout))
+	opts := []commoncfg.HTTPClientOption{commoncfg.WithUserAgent(userAgent), commoncfg.WithIdleConnTimeout(IdleConnTimeout)}
+	if maxConns > 0 {
+		opts = append(opts, commoncfg.WithDialContextFunc(newConnLimiter(maxConns).DialContext))
+	}
+	return commoncfg.NewClientFromConfig(hc, "sunor", opts...)
 }
 
 func warnPlainHTTP(logger log.Logger, account string, base *url.URL) {

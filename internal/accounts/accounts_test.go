@@ -31,7 +31,7 @@ func TestRedirectsStayOff(t *testing.T) {
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.FollowRedirects = true
 	base, _ := sunor.ParseBaseURL(api.URL)
-	hcl, err := NewHTTPClient(hc, "test")
+	hcl, err := NewHTTPClient(hc, "test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
