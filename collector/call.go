@@ -112,6 +112,7 @@ func (a *account) get(ctx context.Context, st *endpointState) result {
 		}
 	}
 	f := st.flight
+	var resumed string // the reason of a run of skipped calls this call ends
 	if f == nil && ctx.Err() != nil {
 		// The scrape's deadline passed before this account's turn (a
 		// thousand accounts on one /metrics): no call that nobody would
@@ -146,18 +147,15 @@ func (a *account) get(ctx context.Context, st *endpointState) result {
 			}
 			return r
 		}
-		resumed := st.skipRun
+		resumed = st.skipRun
 		st.skipRun = ""
 		f = a.startFlight(st)
-		f.extend(deadline)
-		st.mu.Unlock()
-		if resumed == skipBackoff || resumed == skipReserve {
-			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", resumed)
-		}
-		return a.wait(ctx, st, f, deadline)
 	}
 	f.extend(deadline)
 	st.mu.Unlock()
+	if resumed == skipBackoff || resumed == skipReserve {
+		a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", resumed)
+	}
 	return a.wait(ctx, st, f, deadline)
 }
 

@@ -260,17 +260,7 @@ func TestChaos(t *testing.T) {
 		"--web.listen-address="+exporterAddr, "--sunor.timeout-offset="+chaosOffset.String())
 	// Prometheus starts once the exporter listens: a refused connection
 	// would be a failed scrape.
-	poll(t, "the exporter is ready", 30*time.Second, func() error {
-		resp, err := chaosClient.Get("http://" + exporterAddr + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	waitReady(t, "the exporter", "http://"+exporterAddr+"/-/ready")
 
 	promAddr := freeAddr(t)
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`

@@ -97,24 +97,7 @@ func newWebhook(t *testing.T) *webhook {
 // waitFor waits for a delivery of alertname in status for account.
 func (w *webhook) waitFor(t *testing.T, alertname, status, account string, timeout time.Duration) amAlert {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		w.mu.Lock()
-		for _, a := range w.alerts {
-			if a.Labels["alertname"] == alertname && a.Status == status && a.Labels["account"] == account {
-				w.mu.Unlock()
-				return a
-			}
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.got:
-		case <-deadline:
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			t.Fatalf("no %s %s for account %q reached the webhook within %s; got %+v", alertname, status, account, timeout, w.alerts)
-		}
-	}
+	return w.waitMatch(t, status, map[string]string{"alertname": alertname, "account": account}, timeout)
 }
 
 func (w *webhook) delivered(alertname, status string) int {
@@ -341,17 +324,7 @@ func TestEndToEnd(t *testing.T) {
 	poll(t, "Prometheus scrapes the exporter", 60*time.Second, func() error {
 		return prom.expect(`up{job="sunor"} == 1 and on() sunor_credits_available{account="e2e"} > 99000 and on() sunor_credits_available{account="second"} > 49000`)
 	})
-	poll(t, "Alertmanager is ready", 30*time.Second, func() error {
-		resp, err := http.Get("http://" + amAddr + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	waitReady(t, "Alertmanager", "http://"+amAddr+"/-/ready")
 	// Which shard scrapes which account: hashmod decides, the test only
 	// checks that it is exactly one, and that each shard has some.
 	var owner map[string]int
@@ -765,4 +738,21 @@ func sameLabels(t *testing.T, prom promClient, shards []promClient, owner map[st
 			}
 		}
 	}
+}
+
+// waitReady polls url until it answers 200, for at most 30 s.
+func waitReady(t *testing.T, what, url string) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	poll(t, what+" is ready", 30*time.Second, func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }

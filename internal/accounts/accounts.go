@@ -163,7 +163,7 @@ func (b *Builder) single() (Account, error) {
 	}
 	warnPlainHTTP(b.logger, s.Account, base)
 	return Account{
-		Name: s.Account, URL: base.Redacted(), API: sunor.NewClient(base, client, keyFunc(key)), Timeout: s.Timeout, CacheTTL: s.CacheTTL,
+		Name: s.Account, URL: base.Redacted(), API: sunor.NewClient(base, client, key.Key), Timeout: s.Timeout, CacheTTL: s.CacheTTL,
 		MaxCallsPerMinute: s.MaxCallsPerMinute, RateLimitReserve: s.RateLimitReserve,
 	}, nil
 }
@@ -196,7 +196,7 @@ func (b *Builder) fromFile(a *config.Account) (Account, error) {
 	}
 	warnPlainHTTP(b.logger, a.Name, base)
 	return Account{
-		Name: a.Name, URL: base.Redacted(), API: sunor.NewClient(base, client, keyFunc(key)),
+		Name: a.Name, URL: base.Redacted(), API: sunor.NewClient(base, client, key.Key),
 		Timeout: time.Duration(a.Timeout), CacheTTL: time.Duration(a.CacheTTL),
 		MaxCallsPerMinute: a.MaxCallsPerMinute, RateLimitReserve: a.RateLimitReserve,
 		Identity: a.Source,
@@ -259,6 +259,3 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// keyFunc is a key source as the client's key function.
-func keyFunc(k apikey.Source) sunor.KeyFunc { return k.Key }

@@ -35,7 +35,7 @@ func TestRedirectsStayOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := sunor.NewClient(base, hcl, keyFunc(apikey.Static("k")))
+	c := sunor.NewClient(base, hcl, apikey.Static("k").Key)
 	_, _, err = c.Fetch(context.Background(), sunor.Balance)
 	var e *sunor.Error
 	if !errors.As(err, &e) || e.Reason != sunor.ReasonRedirect {
