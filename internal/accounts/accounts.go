@@ -60,6 +60,20 @@ type Account struct {
 	// same Name and a non-empty, equal Identity keeps its state: cache,
 	// back-off, budget and the call in flight.
 	Identity string
+
+	// KeyID identifies the key without holding it (a keyed hash, with the
+	// API's base URL): accounts with equal KeyIDs share one budget guard.
+	// Empty: the account has a guard of its own.
+	KeyID string
+	// Labels are the owner labels (team, env, ...) added to every series
+	// of the account.
+	Labels map[string]string
+	// LowCreditsThreshold is the balance, in credits, under which the
+	// account counts as low (sunor_credits_low_threshold).
+	LowCreditsThreshold float64
+	// DailyBudget is how many credits a day the account may spend
+	// (sunor_credits_daily_budget); 0 is no budget.
+	DailyBudget float64
 }
 
 // Spec is what the command line says.
