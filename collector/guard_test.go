@@ -183,8 +183,10 @@ func TestReuseAtMostFiveMinutes(t *testing.T) {
 }
 
 // TestReserve: with X-RateLimit-Remaining at or below the reserve, no call
-// until the window resets: at X-RateLimit-Reset when sent, else a minute
-// after that answer. Remaining alone is enough.
+// until the window resets: at X-RateLimit-Reset when sent, but at most
+// MaxReservePause away (a skewed reset must not stop the balance for a
+// quarter of an hour), else a minute after that answer. Remaining alone is
+// enough.
 func TestReserve(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -194,7 +196,8 @@ func TestReserve(t *testing.T) {
 	}{
 		{"with reset", 20 * time.Second, 10, 20 * time.Second},
 		{"remaining alone", 0, 3, time.Minute},
-		{"implausible reset", 2 * time.Hour, 0, time.Minute},
+		{"skewed reset", 899 * time.Second, 0, MaxReservePause},
+		{"implausible reset", 2 * time.Hour, 0, MaxReservePause},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
@@ -336,12 +339,15 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 }
 
-// TestQueuedPastDeadline: a call still queued behind the cap at its
-// deadline is a timeout, and no request is counted for it.
+// TestQueuedPastDeadline: a call still queued behind the cap when its
+// scrape's deadline passes is no failure of the API: the scrape shows up 0
+// (there is nothing to reuse) with no error and no request counted. The
+// call is not dropped: it is made when the slot frees, and its answer is
+// the next scrape's.
 func TestQueuedPastDeadline(t *testing.T) {
 	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
-	defer close(slow.block)
-	queued := &scriptedAPI{}
+	queued := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
+	close(queued.block)
 	exp := New([]accounts.Account{
 		{Name: "slow", API: slow, Timeout: 10 * time.Second},
 		{Name: "queued", API: queued, Timeout: 100 * time.Millisecond},
@@ -351,11 +357,26 @@ func TestQueuedPastDeadline(t *testing.T) {
 	<-slow.called
 	c, _ := exp.Probe(context.Background(), "queued")
 	mfs := gather(t, c)
-	if got := mustValue(t, mfs, "sunor_api_errors_total", map[string]string{"account": "queued", "endpoint": "balance", "reason": "timeout"}); got != 1 {
-		t.Errorf("queued past its deadline: timeout = %v, want 1", got)
+	labels := map[string]string{"account": "queued", "endpoint": "balance"}
+	if up := mustValue(t, mfs, "sunor_api_up", map[string]string{"account": "queued"}); up != 0 {
+		t.Errorf("queued past its deadline with nothing to reuse: up = %v, want 0", up)
 	}
-	if got := mustValue(t, mfs, "sunor_api_requests_total", map[string]string{"account": "queued"}); got != 0 {
-		t.Errorf("requests = %v for a call never made, want 0", got)
+	for _, r := range sunor.Reasons {
+		if got := errorsFor(mfs, "balance", string(r)); got != 0 {
+			t.Errorf("a call not made yet counted as failed: %s = %v", r, got)
+		}
+	}
+	if got := mustValue(t, mfs, "sunor_api_requests_total", labels); got != 0 {
+		t.Errorf("requests = %v for a call not made yet, want 0", got)
+	}
+	close(slow.block)
+	select {
+	case <-queued.called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued call was never made once the slot freed")
+	}
+	if up := mustValue(t, gather(t, c), "sunor_api_up", map[string]string{"account": "queued"}); up != 1 {
+		t.Errorf("after the queued call: up = %v, want 1", up)
 	}
 }
 
