@@ -15,6 +15,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -45,6 +46,7 @@ type Exporter struct {
 	opts     Options
 	scrapers []Scraper
 	calls    *pool
+	rotation atomic.Uint64 // where the next scrape starts asking
 
 	mu       sync.RWMutex
 	accounts []*account
@@ -179,10 +181,14 @@ func (e *Exporter) snapshot() []*account {
 // collect scrapes accounts: it starts or joins every account's calls
 // first, then waits for each in turn, so that every call is queued or in
 // flight at once and a slow account delays no other beyond the deadline.
+// Each scrape asks from another account on: accounts sharing a key take
+// turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
 	asks := make([][]ask, len(accts))
-	for i, a := range accts {
-		asks[i] = a.ask(ctx)
+	first := int(e.rotation.Add(1))
+	for i := range accts {
+		j := (first + i) % len(accts)
+		asks[j] = accts[j].ask(ctx)
 	}
 	for i, a := range accts {
 		a.collect(ctx, asks[i], ch)
