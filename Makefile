@@ -33,7 +33,7 @@ fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-budget-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
+budget-load: ## the real binary: 100 back-to-back scrapes (healthy, failing API) within the ceiling; then 90 s of fast scrapes: per-key calls in any 60 s, balance at most 60 s old with usage on
 	$(GO) run ./tools/budgetload
 
 load: ## load script: latency side by side, peak RSS, accounts scaling (DURATION, RUNS, ACCOUNTS=1,10,100,1000, LOADFLAGS)
