@@ -126,7 +126,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.maxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
 		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.rateLimitReserve)
-	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most 5 minutes old. 0 is no cap.").
+	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most "+strconv.Itoa(int(collector.MaxStale.Minutes()))+" minutes old. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
 	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout, --sunor.cache-ttl, --sunor.max-calls-per-minute and --sunor.rate-limit-reserve become their defaults. Reloaded on SIGHUP and POST /-/reload.").
