@@ -646,3 +646,28 @@ func TestUsageLeavesTheBalancesTheirSlots(t *testing.T) {
 		t.Errorf("after a release: %q, want allowed", reason)
 	}
 }
+
+// TestPoolBalanceFirst: calls beyond the cap wait, without a goroutine
+// each, and a queued balance call runs before queued optional ones.
+func TestPoolBalanceFirst(t *testing.T) {
+	p := &pool{size: 1}
+	release := make(chan struct{})
+	order := make(chan string, 3)
+	if !p.submit(true, func(bool) { <-release; order <- "first" }) {
+		t.Fatal("the first call did not start though the pool was empty")
+	}
+	if p.submit(false, func(queued bool) { order <- "usage" }) || p.submit(true, func(queued bool) { order <- "balance" }) {
+		t.Fatal("a call started beyond the cap")
+	}
+	close(release)
+	for _, want := range []string{"first", "balance", "usage"} {
+		select {
+		case got := <-order:
+			if got != want {
+				t.Errorf("ran %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never ran", want)
+		}
+	}
+}

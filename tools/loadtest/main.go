@@ -265,7 +265,7 @@ func latency(o options, dir string) bool {
 	fmt.Println("Each cell: the median over the runs, (min-max) when there were several. calls: API calls per scrape; n: requests measured.")
 	fmt.Printf("peak RSS of the default exporter after %d scrapes; of the others after their rounds.\n", o.rssScrapes)
 
-	// Goals (issue 7), on the medians.
+	// The latency goals, on the medians.
 	med := func(pick func(row) bool, f func(row) float64) (float64, bool) {
 		for i := range runs[0] {
 			if pick(runs[0][i]) && runs[0][i].absent == "" {
@@ -469,7 +469,7 @@ func apiCalls(url string) int {
 	return int(n)
 }
 
-// scaling is the accounts table (issue 10).
+// scaling is the accounts table: cold and warm /metrics, then /probe of each.
 func scaling(o options, dir string) bool {
 	maxN := slices.Max(o.accounts)
 	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-accounts", strconv.Itoa(maxN), "-delay", o.delay.String())
