@@ -183,8 +183,13 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Ti
 	if f.queued {
 		// Stale while revalidate: the call waits behind the cap on calls
 		// in flight; the last answer, if good and young enough, is shown
-		// now and the call refreshes it for a later scrape.
-		if r, ok := a.reusable(st, now); ok {
+		// now and the call refreshes it for a later scrape. An optional
+		// endpoint never holds the scrape for a queued call: with many
+		// accounts, the queue serves the balances first.
+		if r, ok := a.reusable(st, now); ok || !st.balance {
+			if !ok {
+				r.err = errGaveUp
+			}
 			return r, nil
 		}
 	}

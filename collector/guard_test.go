@@ -671,3 +671,48 @@ func TestPoolBalanceFirst(t *testing.T) {
 		}
 	}
 }
+
+// apiFunc answers each call from a function of the endpoint.
+type apiFunc func(ep sunor.Endpoint) ([]float64, sunor.RateLimit, error)
+
+func (f apiFunc) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	return f(ep)
+}
+
+// TestOptionalNeverHoldsTheScrape: a queued usage call with no answer to
+// stand in does not hold the scrape; the balance's last answer shows at
+// once, usage is absent.
+func TestOptionalNeverHoldsTheScrape(t *testing.T) {
+	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 2)}
+	defer close(slow.block)
+	api := apiFunc(func(ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+		if ep.Name == "usage" {
+			return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: "usage", Reason: sunor.ReasonServerError, StatusCode: 500}
+		}
+		return healthy(0)
+	})
+	exp := New([]accounts.Account{
+		{Name: "slow", API: slow, Timeout: time.Hour},
+		{Name: "u", API: api, Timeout: time.Second},
+	}, Options{MaxConcurrentCalls: 1, Scrapers: []Scraper{Usage}})
+	u, _ := exp.Probe(context.Background(), "u")
+	gather(t, u) // a balance; usage failed
+	s, _ := exp.Probe(context.Background(), "slow")
+	go collectOnce(s)
+	<-slow.called // slow holds the only slot from now on
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	u, _ = exp.Probe(ctx, "u")
+	start := time.Now()
+	mfs := gather(t, u)
+	if took := time.Since(start); took >= 300*time.Millisecond {
+		t.Errorf("the scrape took %s: it waited for a queued usage call", took)
+	}
+	if v := mustValue(t, mfs, "sunor_api_up", nil); v != 1 {
+		t.Errorf("up = %v, want 1 (the balance's last answer)", v)
+	}
+	if _, ok := mfs["sunor_credits_used_total"]; ok {
+		t.Error("usage shown though it never answered")
+	}
+}
