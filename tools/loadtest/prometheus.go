@@ -100,12 +100,15 @@ func promRow(o options, dir string, n int, path string) bool {
 	base := "http://" + addr
 	header := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
 	timeout, _ := strconv.ParseFloat(o.scrapeTO, 64)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Duration(timeout * float64(time.Second))}
+	// Keep-alive connections, at most --web.max-requests: 10 000 probes in
+	// 15 s over new connections would run out of ports.
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 40, MaxIdleConnsPerHost: 40}, Timeout: time.Duration(timeout * float64(time.Second))}
 
 	var (
 		mu       sync.Mutex
 		took     []time.Duration
 		failed   int
+		firstErr error
 		minUp    = n
 		oldest   float64
 		begin    = time.Now()
@@ -149,6 +152,9 @@ func promRow(o options, dir string, n int, path string) bool {
 		oldest = max(oldest, age)
 		if err != nil {
 			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
 			return
 		}
 		if path == "metrics" {
@@ -180,7 +186,7 @@ func promRow(o options, dir string, n int, path string) bool {
 		oldest, most, rec.mostLive.Load(), total, float64(rss)/(1<<20))
 	ok := failed == 0
 	if failed > 0 {
-		fmt.Printf("%8s   %d scrapes failed (status or client timeout)\n", "", failed)
+		fmt.Printf("%8s   %d scrapes failed, the first: %v\n", "", failed, firstErr)
 	}
 	if n == 1000 && path == "metrics" {
 		fmt.Printf("%8s   goals (1000 accounts): scrape max %s < 5s: %s; all up: %s; oldest %.1fs <= 60s: %s; <= 12 calls/min per key: %s; <= 32 in flight: %s; RSS <= 64 MiB: %s\n", "",
