@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -435,6 +436,30 @@ func TestHostileKeyAtStartUp(t *testing.T) {
 				t.Fatal("the program did not stop")
 			}
 			checkNoLeak(t, stderr.String(), nil, canaryKey)
+		})
+	}
+}
+
+// TestUnsolicitedBytesDoNotLeakTheKey: after a valid answer the API sends,
+// on the kept-alive connection, bytes that echo the key. Go's transport
+// reports them through the standard log package, which the exporter's
+// redaction must cover like its own lines. The real binary runs, so that
+// what it writes to stderr is what a user's log holds.
+func TestUnsolicitedBytesDoNotLeakTheKey(t *testing.T) {
+	for _, key := range hostileKeys {
+		t.Run(key[:6], func(t *testing.T) {
+			const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
+			srv := hostileapi.New(t, reply("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sHTTP/1.1 200 OK\r\nX-Leak: KEY\r\nX-Pad: %s\r\n\r\n",
+				len(body), body, strings.Repeat("p", 20_000)))
+			p := startBinary(t, []string{"SUNOR_API_KEY=" + key}, "--sunor.url="+srv.URL, "--no-collector.usage", "--sunor.max-calls-per-minute=0")
+			addr := listeningRE.FindStringSubmatch(p.Out.String())[1]
+			fetchPage(t, "http://"+addr+"/metrics")
+			p.Out.WaitFor(t, regexp.MustCompile(`Unsolicited response`), 20*time.Second)
+			p.Signal(t, syscall.SIGTERM)
+			if code := p.Wait(t, 20*time.Second); code != 0 {
+				t.Errorf("exit status %d", code)
+			}
+			checkNoLeak(t, p.Out.String(), nil, key)
 		})
 	}
 }

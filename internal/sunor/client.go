@@ -39,6 +39,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // MaxBodyBytes is the most of a response body the client reads. The real
@@ -131,6 +133,9 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	// The key is read once: the key file may be rotated while the call is
 	// in flight, and the error must be cleaned of the key that was sent.
 	key := c.key(ctx)
+	// Known to the log writer before the request can make anything, even
+	// the standard library, log text that echoes it.
+	redact.Remember(key)
 	body, rl, err := c.get(ctx, ep, key)
 	if err != nil {
 		return nil, rl, sanitize(err, key)
