@@ -463,3 +463,26 @@ func TestUnsolicitedBytesDoNotLeakTheKey(t *testing.T) {
 		})
 	}
 }
+
+// TestSwitchingProtocolsHoldsNoSlot: an API that answers 101 and keeps the
+// connection must not keep the calls' --sunor.max-concurrent-calls slots:
+// every scrape reaches the API again.
+func TestSwitchingProtocolsHoldsNoSlot(t *testing.T) {
+	srv := hostileapi.New(t, func(*http.Request, string) hostileapi.Reply {
+		return hostileapi.Reply{Raw: []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"), Hang: true}
+	})
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL, "--sunor.timeout=300ms", "--sunor.max-calls-per-minute=0", "--sunor.max-concurrent-calls=2")
+	const scrapes = 3
+	for range scrapes {
+		m := parseMetrics(t, fetchPage(t, e.url+"/metrics"))
+		if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"endpoint": "balance", "reason": "http_status"}); v == 0 {
+			t.Errorf("a 101 was not counted as http_status")
+		}
+	}
+	if n := srv.Requests(); n != 2*scrapes {
+		t.Errorf("the API saw %d calls in %d scrapes of two endpoints, want %d: slots were held", n, scrapes, 2*scrapes)
+	}
+	e.stop()
+	checkNoLeak(t, e.log.String(), nil, canaryKey)
+}

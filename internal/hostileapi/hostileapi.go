@@ -11,6 +11,7 @@ package hostileapi
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -28,7 +29,8 @@ type Reply struct {
 	// between bytes: a server that is slow but never silent for long.
 	Trickle time.Duration
 	// Hang keeps the connection open after Raw, without writing more,
-	// until the server is closed: a server that stops answering.
+	// until the server is closed or the client hangs up: a server that
+	// stops answering.
 	Hang bool
 }
 
@@ -73,6 +75,14 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Open returns how many connections are open: a client that leaks them
+// keeps this above 0.
+func (s *Server) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // Close stops the server, ends hanging and trickling replies, closes every
@@ -125,7 +135,8 @@ func (s *Server) serve(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	req, err := http.ReadRequest(bufio.NewReader(c))
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
 	if err != nil {
 		return
 	}
@@ -150,6 +161,16 @@ func (s *Server) serve(c net.Conn) {
 		return
 	}
 	if r.Hang {
-		<-s.done
+		// Whatever the client sends is read and dropped, so that its
+		// hanging up (the read's end) is seen.
+		gone := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, br)
+			close(gone)
+		}()
+		select {
+		case <-s.done:
+		case <-gone:
+		}
 	}
 }

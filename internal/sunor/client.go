@@ -162,8 +162,20 @@ func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, Rate
 		return nil, RateLimit{}, transportError(ctx, ep.Name, err)
 	}
 	defer resp.Body.Close()
+	// Every body is bounded by the call's deadline, whatever the status:
+	// after a 101 (Switching Protocols) the body is the connection itself,
+	// which the request's context no longer reaches, and a read of it
+	// would hold the call, its connection and its slot for ever.
+	defer context.AfterFunc(ctx, func() { resp.Body.Close() })()
 	now := time.Now()
 	rl := parseRateLimit(resp.Header, now)
+	if resp.StatusCode < 200 {
+		// Go's transport reads 100 and 103 (and every other 1xx but
+		// 101) by itself: what arrives here switched protocols, and the
+		// rest of the connection is not an HTTP answer. It is not read.
+		return nil, rl, &Error{Endpoint: ep.Name, Reason: ReasonHTTPStatus, StatusCode: resp.StatusCode,
+			Message: "an informational answer that switches protocols is not the API's"}
+	}
 
 	// Read the body whatever the status: draining it lets the connection
 	// be reused, and an error body carries the API's message.

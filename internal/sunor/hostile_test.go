@@ -336,3 +336,61 @@ func TestHostileHangAndShortBody(t *testing.T) {
 		t.Errorf("trickling answer: err = %v, want a timeout", err)
 	}
 }
+
+// TestHostileSwitchingProtocols: a 101 answer that keeps the connection
+// gives Go's client the raw connection as the body, which no request
+// deadline reaches. The call still ends at its deadline, as a failure
+// with a reason, whatever the server does next, and lets the connection
+// go: many such calls leave nothing open.
+func TestHostileSwitchingProtocols(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  string
+	}{
+		{"hangs", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"},
+		{"sends a balance", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n" + `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := hostileapi.New(t, func(*http.Request, string) hostileapi.Reply {
+				return hostileapi.Reply{Raw: []byte(tc.raw), Hang: true}
+			})
+			base, err := ParseBaseURL(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewClient(base, &http.Client{}, func(context.Context) string { return "k" })
+			const calls = 40
+			errs := make(chan error, calls)
+			for range calls {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+					defer cancel()
+					_, _, err := c.Fetch(ctx, Balance)
+					errs <- err
+				}()
+			}
+			deadline := time.After(10 * time.Second)
+			for range calls {
+				select {
+				case err := <-errs:
+					var e *Error
+					if !errors.As(err, &e) || e.Reason != ReasonHTTPStatus || e.StatusCode != 101 {
+						t.Errorf("err = %v, want http_status (HTTP 101)", err)
+					}
+				case <-deadline:
+					t.Fatal("calls to an API answering 101 did not return by their deadline")
+				}
+			}
+			// The server sees each connection close: nothing is kept.
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for srv.Open() > 0 {
+				select {
+				case <-tick.C:
+				case <-deadline:
+					t.Fatalf("%d connections still open after every call returned", srv.Open())
+				}
+			}
+		})
+	}
+}
