@@ -486,3 +486,16 @@ func TestSwitchingProtocolsHoldsNoSlot(t *testing.T) {
 	e.stop()
 	checkNoLeak(t, e.log.String(), nil, canaryKey)
 }
+
+// TestWrongBasePathLogsThePath: --sunor.url with the API's path already on
+// it doubles the path; the failure's log line shows the path called.
+func TestWrongBasePathLogsThePath(t *testing.T) {
+	srv := hostileapi.New(t, errorBody(404, "not found"))
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL+"/api/v1", "--no-collector.usage", "--sunor.max-calls-per-minute=0")
+	fetchPage(t, e.url+"/metrics")
+	e.stop()
+	if !strings.Contains(e.log.String(), "path=/api/v1/api/v1/account/balance") {
+		t.Errorf("the failure's log line does not show the path called:\n%s", e.log)
+	}
+}

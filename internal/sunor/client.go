@@ -137,20 +137,32 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	// the standard library, log text that echoes it.
 	redact.Remember(key)
 	body, rl, err := c.get(ctx, ep, key)
-	if err != nil {
-		return nil, rl, sanitize(err, key)
+	var v []float64
+	if err == nil {
+		v, err = decode(ep, body)
 	}
-	v, err := decode(ep, body)
+	var e *Error
+	if errors.As(err, &e) {
+		e.Path = c.endpointURL(ep).EscapedPath()
+	}
 	return v, rl, sanitize(err, key)
+}
+
+// endpointURL is the URL ep is called at.
+func (c *Client) endpointURL(ep Endpoint) *url.URL {
+	u := *c.base
+	u.Path += ep.Path
+	if u.RawPath != "" {
+		u.RawPath += ep.Path
+	}
+	return &u
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
 // *Error for anything else. The *Error's strings are as they came from the
 // network: the caller sanitizes them.
 func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
-	u := *c.base
-	u.Path += ep.Path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpointURL(ep).String(), nil)
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}

@@ -394,3 +394,27 @@ func TestHostileSwitchingProtocols(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorNamesThePathCalled: a base URL that already ends in the API's
+// path doubles it, and the 404 that follows names the path that was
+// called, without its query or the key, so that the mistake shows.
+func TestErrorNamesThePathCalled(t *testing.T) {
+	srv := hostileapi.New(t, raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+	base, err := ParseBaseURL(srv.URL + "/api/v1?token=KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(base, &http.Client{}, func(context.Context) string { return "KEY" })
+	_, err = fetch(t, c)
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != 404 {
+		t.Fatalf("err = %v, want an HTTP 404", err)
+	}
+	const want = "/api/v1/api/v1/account/balance"
+	if e.Path != want || !strings.Contains(e.Error(), want) {
+		t.Errorf("Path = %q, Error() = %q; want both to show %s", e.Path, e.Error(), want)
+	}
+	if strings.Contains(e.Error(), "token") {
+		t.Errorf("Error() = %q shows the query", e.Error())
+	}
+}

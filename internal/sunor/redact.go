@@ -20,11 +20,12 @@ func sanitize(err error, key string) error {
 	var e *Error
 	if errors.As(err, &e) {
 		var r *redactor
-		if key != "" && (e.Message != "" || e.Location != "") {
+		if key != "" && (e.Message != "" || e.Location != "" || e.Path != "") {
 			r = newRedactor(key)
 		}
 		e.Message = r.clean(e.Message)
 		e.Location = r.clean(e.Location)
+		e.Path = r.clean(e.Path)
 	}
 	return err
 }
