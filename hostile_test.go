@@ -499,3 +499,48 @@ func TestWrongBasePathLogsThePath(t *testing.T) {
 		t.Errorf("the failure's log line does not show the path called:\n%s", e.log)
 	}
 }
+
+// TestReloadRefusesCrossSite: a web page the operator visits must not be
+// able to make their browser reload the exporter (a form or fetch POST to
+// http://localhost:10151/-/reload). Browsers mark such a request with
+// Sec-Fetch-Site or an Origin of another host; curl -X POST sends neither
+// and still reloads.
+func TestReloadRefusesCrossSite(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	post := func(header ...string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.url+"/-/reload", strings.NewReader("a=b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Origin", "http://evil.example"},
+	} {
+		if code := post(h...); code != http.StatusForbidden {
+			t.Errorf("POST /-/reload with %s: %s: status %d, want 403", h[0], h[1], code)
+		}
+	}
+	if n := strings.Count(e.log.String(), "nothing to reload"); n != 0 {
+		t.Errorf("%d cross-site requests reloaded", n)
+	}
+	for _, h := range [][]string{nil, {"Sec-Fetch-Site", "same-origin"}, {"Sec-Fetch-Site", "none"}} {
+		if code := post(h...); code != http.StatusOK {
+			t.Errorf("POST /-/reload with %v: status %d, want 200", h, code)
+		}
+	}
+}
