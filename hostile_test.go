@@ -544,3 +544,34 @@ func TestReloadRefusesCrossSite(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsTotalCountsRetries: an API that closes a kept connection
+// after reading a request makes Go's transport send it again; the
+// requests counter the user sees is what the API read.
+func TestRequestsTotalCountsRetries(t *testing.T) {
+	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1,"tasks_created":1,"credits_used":1,"credits_topped_up":1}}`
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
+			return hostileapi.Reply{} // a kept connection closed, unanswered
+		}
+		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
+	})
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL, "--sunor.max-calls-per-minute=0")
+	var total float64
+	for range 10 {
+		m := parseMetrics(t, fetchPage(t, e.url+"/metrics"))
+		total = 0
+		for _, ep := range []string{"balance", "usage"} {
+			v, _ := sample(t, m, "sunor_api_requests_total", map[string]string{"endpoint": ep})
+			total += v
+		}
+	}
+	if seen := srv.Requests(); float64(seen) != total || seen <= 20 {
+		t.Errorf("the API read %d requests in 10 scrapes of two endpoints, sunor_api_requests_total says %v (want equal, and retries above 20)", seen, total)
+	}
+}

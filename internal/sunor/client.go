@@ -35,9 +35,11 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/redact"
@@ -127,6 +129,37 @@ type RateLimit struct {
 	HasReset               bool
 }
 
+type retriedKey struct{}
+
+// OnRetry returns ctx with which Fetch calls retried for every request it
+// writes beyond the first in one call. Go's transport writes a request
+// again, on a new connection, when a reused connection closed before an
+// answer came: the API may have read both, and each counts against the
+// key's budget. A caller that counts one request per call adds these so
+// that its count is what the API saw.
+func OnRetry(ctx context.Context, retried func()) context.Context {
+	return context.WithValue(ctx, retriedKey{}, retried)
+}
+
+// traceRetries makes ctx report, through the function OnRetry put in it,
+// each request written after the first.
+func traceRetries(ctx context.Context) context.Context {
+	retried, ok := ctx.Value(retriedKey{}).(func())
+	if !ok {
+		return ctx
+	}
+	var written atomic.Int32
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			// A write that failed did not send a whole request: no
+			// server acts on part of one.
+			if i.Err == nil && written.Add(1) > 1 {
+				retried()
+			}
+		},
+	})
+}
+
 // Fetch calls ep and returns its Fields' values, in order, with the
 // rate-limit headers of the answer.
 func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, error) {
@@ -162,7 +195,7 @@ func (c *Client) endpointURL(ep Endpoint) *url.URL {
 // *Error for anything else. The *Error's strings are as they came from the
 // network: the caller sanitizes them.
 func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpointURL(ep).String(), nil)
+	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, c.endpointURL(ep).String(), nil)
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}

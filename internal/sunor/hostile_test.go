@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -416,5 +417,45 @@ func TestErrorNamesThePathCalled(t *testing.T) {
 	}
 	if strings.Contains(e.Error(), "token") {
 		t.Errorf("Error() = %q shows the query", e.Error())
+	}
+}
+
+// TestRetriesAreCounted: an API that keeps connections and closes a kept
+// one after reading a request, without answering, makes Go's transport
+// write the request again on a new connection. The API then reads two
+// requests for one call; OnRetry reports the second, so that calls plus
+// retries is what the API saw, whenever the client reuses a connection.
+func TestRetriesAreCounted(t *testing.T) {
+	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
+			return hostileapi.Reply{} // a kept connection closed, unanswered
+		}
+		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
+	})
+	base, err := ParseBaseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(base, &http.Client{Transport: &http.Transport{}}, func(context.Context) string { return "k" })
+	var counted atomic.Int64
+	for range 20 {
+		counted.Add(1) // the call, as the collector counts it
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := c.Fetch(OnRetry(ctx, func() { counted.Add(1) }), Balance)
+		cancel()
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if seen := srv.Requests(); int64(seen) != counted.Load() {
+			t.Fatalf("the API read %d requests, the client counted %d", seen, counted.Load())
+		}
+	}
+	if retried := counted.Load() - 20; retried == 0 {
+		t.Fatal("no request was retried: the test did not test anything")
 	}
 }
