@@ -12,7 +12,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // hostileKeys are the keys the hostile tests run with: the canary, and one
@@ -574,4 +578,39 @@ func TestRequestsTotalCountsRetries(t *testing.T) {
 	if seen := srv.Requests(); float64(seen) != total || seen <= 20 {
 		t.Errorf("the API read %d requests in 10 scrapes of two endpoints, sunor_api_requests_total says %v (want equal, and retries above 20)", seen, total)
 	}
+}
+
+// TestEveryLoggerIsRedacted: what the standard library and dependencies
+// log by themselves (the log package, slog's default logger, an
+// http.Server's nil ErrorLog) goes through the redaction of the keys in
+// use and the bound on a line, as the exporter's own lines do.
+func TestEveryLoggerIsRedacted(t *testing.T) {
+	redact.Remember(canaryKey)
+	var buf bytes.Buffer
+	safe, restore := installSafeLogging(&buf)
+	log.Printf("stdlib: %q", "X-Leak: "+canaryKey+"\r\n")
+	slog.Default().Error("slog default", "header", canaryKey)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(200)
+		w.WriteHeader(500) // makes http.Server log "superfluous response.WriteHeader call"
+	}))
+	srv.Start()
+	resp, err := http.Get(srv.URL + "/" + canaryKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	srv.Close()
+	log.Print(strings.Repeat("x", 10_000))
+	restore()
+	if safe == io.Writer(&buf) {
+		t.Fatal("the writer was not wrapped")
+	}
+	out := buf.String()
+	for _, want := range []string{"stdlib:", "slog default", "superfluous"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line holding %q went through the safe writer:\n%.2000s", want, out)
+		}
+	}
+	checkNoLeak(t, out, nil, canaryKey)
 }
