@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,23 +46,31 @@ const Redacted = "<redacted>"
 // redacts nothing. Keys can be added and removed; a Redactor is not safe
 // for concurrent use while that happens.
 type Redactor struct {
-	short   map[string]int // lower-cased keys shorter than MinPiece, matched whole; counts
-	needles map[string]int // lower case: the keys' encodings, each at least MinPiece long; counts
-	pieces  map[string]int // every MinPiece-long piece of a needle; counts
-	longest int            // no needle or short key is longer (it never shrinks: it only bounds work)
+	short   map[string]int   // keys shorter than MinPiece, folded, matched whole; counts
+	needles map[string]int   // the keys' encodings, folded, each at least MinPiece long; counts
+	pieces  map[uint32]int32 // hashes of every MinPiece-long piece of a needle; counts
+	longest int              // no needle or short key is longer (it never shrinks: it only bounds work)
 }
+
+// seed hashes pieces: a hash, not the piece, keeps the index small (a few
+// KiB a key). A hash that matches is confirmed against the needles, so a
+// collision costs time, never a false redaction.
+var seed = maphash.MakeSeed()
+
+func hash(piece string) uint32 { return uint32(maphash.String(seed, piece)) }
 
 // New returns a Redactor of keys (visible ASCII, see apikey).
 func New(keys ...string) *Redactor {
-	r := &Redactor{short: map[string]int{}, needles: map[string]int{}, pieces: map[string]int{}}
+	r := &Redactor{short: map[string]int{}, needles: map[string]int{}, pieces: map[uint32]int32{}}
 	for _, k := range keys {
 		r.add(k)
 	}
 	return r
 }
 
-// forms returns key in each encoding the package documentation lists, in
-// lower case.
+// forms returns key in each encoding the package documentation lists,
+// folded (see fold). The URL alphabet of base64 folds into the standard
+// one, so one form covers both.
 func forms(key string) []string {
 	fs := []string{key, url.QueryEscape(key), url.PathEscape(key), hex.EncodeToString([]byte(key))}
 	if q := strconv.Quote(key); len(q) > 2 {
@@ -80,11 +89,10 @@ func forms(key string) []string {
 		from, to := (pad*8+5)/6, len(b)*8/6
 		if from < to {
 			fs = append(fs, enc[from:to])
-			fs = append(fs, strings.NewReplacer("+", "-", "/", "_").Replace(enc[from:to]))
 		}
 	}
 	for i := range fs {
-		fs[i] = asciiLower(fs[i])
+		fs[i] = fold(fs[i])
 	}
 	return fs
 }
@@ -100,7 +108,7 @@ func (r *Redactor) count(key string, d int) {
 			delete(m, s)
 		}
 	}
-	if k := asciiLower(key); len(k) < MinPiece && k != "" {
+	if k := fold(key); len(k) < MinPiece && k != "" {
 		bump(r.short, k)
 		r.longest = max(r.longest, len(k))
 	}
@@ -113,13 +121,16 @@ func (r *Redactor) count(key string, d int) {
 		bump(r.needles, f)
 		r.longest = max(r.longest, len(f))
 		for i := 0; i+MinPiece <= len(f); i++ {
-			bump(r.pieces, f[i:i+MinPiece])
+			h := hash(f[i : i+MinPiece])
+			if r.pieces[h] += int32(d); r.pieces[h] <= 0 {
+				delete(r.pieces, h)
+			}
 		}
 	}
 }
 
 // match returns the length of the longest run at the start of lower (a
-// lower-cased text) that must be redacted, or 0.
+// folded text) that must be redacted, or 0.
 func (r *Redactor) match(lower string) int {
 	n := 0
 	for k := range r.short {
@@ -130,7 +141,7 @@ func (r *Redactor) match(lower string) int {
 	if len(lower) < MinPiece {
 		return n
 	}
-	if _, ok := r.pieces[lower[:MinPiece]]; !ok {
+	if _, ok := r.pieces[hash(lower[:MinPiece])]; !ok || !r.inNeedle(lower[:MinPiece]) {
 		return n
 	}
 	// Being a piece of a needle is kept when the run gets shorter, so the
@@ -170,7 +181,7 @@ func (r *Redactor) Clean(s string, maxChars int) string {
 		limit = (maxChars + 2) * max(r.longest, utf8.UTFMax)
 	}
 	in := s[:min(len(s), limit)]
-	lower := asciiLower(in)
+	lower := fold(in)
 	var b strings.Builder
 	chars := 0
 	for i := 0; i < len(in); {
@@ -230,13 +241,20 @@ func escape(c rune, n int, first byte) string {
 	}
 }
 
-// asciiLower lower-cases ASCII letters only, so that byte offsets in the
-// result are those of s.
-func asciiLower(s string) string {
+// fold is what matching compares: s with ASCII letters lower-cased, and
+// the URL alphabet's - and _ read as base64's + and /. Keys and their
+// encodings are folded the same way, so nothing that matched before
+// folding fails to after; byte offsets in the result are those of s.
+func fold(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
+		switch {
+		case 'A' <= c && c <= 'Z':
 			b[i] = c + 'a' - 'A'
+		case c == '-':
+			b[i] = '+'
+		case c == '_':
+			b[i] = '/'
 		}
 	}
 	return string(b)
