@@ -86,11 +86,14 @@ const MaxLineChars = 1000
 // the line cut to MaxLineChars characters (see Redactor.Clean). A Write
 // is taken to end with a line break: log.Logger, go-kit's loggers and slog
 // write one whole line per call; a Write without one is a line of its own.
+// Writes are passed on one at a time: the log package, go-kit's SyncWriter
+// and others each lock only their own writes.
 func Writer(w io.Writer, s *Set) io.Writer { return &writer{w: w, s: s} }
 
 type writer struct {
-	w io.Writer
-	s *Set
+	mu sync.Mutex
+	w  io.Writer
+	s  *Set
 }
 
 func (lw *writer) Write(p []byte) (int, error) {
@@ -105,6 +108,8 @@ func (lw *writer) Write(p []byte) (int, error) {
 		out = append(out, lw.s.Clean(string(line), MaxLineChars)...)
 		out = append(out, '\n')
 	}
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
 	if _, err := lw.w.Write(out); err != nil {
 		return 0, err
 	}

@@ -13,7 +13,9 @@
 // replaced by <redacted>; characters that are not printable (line breaks,
 // other controls, invalid UTF-8) are escaped as in Go source; the result is
 // cut, on a character boundary, to MaxTextChars characters. Redacting
-// first means that a cut cannot leave a piece of the key behind.
+// first means that a cut cannot leave a piece of the key behind. The
+// redaction is internal/redact's, which also covers what the standard
+// library logs: every key Fetch sends is remembered there first.
 //
 // The key is also found, and its pieces redacted, in these encodings: any
 // mix of upper and lower case; URL-encoded (query or path); Go-quoted or
