@@ -208,9 +208,9 @@ func TestScanMissingDirectory(t *testing.T) {
 
 // watch is a watcher started from what Scan gave, as a caller starts it,
 // with its log.
-func (d keyDir) watch() (*watcher, *testtool.LogBuffer) {
+func (d keyDir) watch() (*watcher, *testtool.Lines) {
 	d.t.Helper()
-	logs := &testtool.LogBuffer{}
+	logs := &testtool.Lines{}
 	logger := log.NewLogfmtLogger(logs)
 	entries, _ := d.scan(logger)
 	return newWatcher(d.dir, entries, logger), logs
@@ -356,7 +356,7 @@ func TestKubernetesSecret(t *testing.T) {
 		}
 	}
 	update("10_00_00.1", map[string]string{"prod": "key-prod", "staging": "key-staging"})
-	logs := &testtool.LogBuffer{}
+	logs := &testtool.Lines{}
 	entries, warnings := d.scan(log.NewLogfmtLogger(logs))
 	wantNames(t, "mounted Secret", entries, "prod", "staging")
 	if len(warnings) != 0 {
