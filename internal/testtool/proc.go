@@ -182,14 +182,7 @@ func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
+	t.Cleanup(func() { p.exitWithin(0) })
 	return p
 }
 
@@ -219,9 +212,9 @@ func Launch(cmd *exec.Cmd) (*Proc, error) {
 	return p, nil
 }
 
-// LaunchServer launches cmd, a server that announces the address it listens on
-// in a line of its output, and returns that address: the first submatch
-// of announce. It waits up to d for the line; when the process exits
+// LaunchServer launches cmd, a server that announces the address it
+// listens on in a line of its output, and returns that address: the first
+// submatch of announce. It waits up to d for the line; when the process exits
 // first, or d passes, the error shows its output, and a process still
 // running is killed.
 func LaunchServer(cmd *exec.Cmd, announce *regexp.Regexp, d time.Duration) (*Proc, string, error) {
@@ -242,13 +235,23 @@ func LaunchServer(cmd *exec.Cmd, announce *regexp.Regexp, d time.Duration) (*Pro
 // ended it).
 func (p *Proc) Stop(d time.Duration) int {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.exitWithin(d)
+	return p.code
+}
+
+// exitWithin waits up to d for the process to exit, and kills it when it
+// has not: it returns whether it exited by itself.
+func (p *Proc) exitWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-p.exited:
-	case <-time.After(d):
+		return true
+	case <-t.C:
 		_ = p.cmd.Process.Kill()
 		<-p.exited
+		return false
 	}
-	return p.code
 }
 
 // Exited is closed when the process has exited.
@@ -280,11 +283,7 @@ func (p *Proc) Signal(t testing.TB, sig syscall.Signal) {
 func (p *Proc) Wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	select {
-	case <-p.exited:
-	case <-time.After(d):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+	if !p.exitWithin(d) {
 		t.Fatalf("waited %s for %s to exit; its output:\n%s", d, p.name(), p.Out)
 	}
 	if !p.Out.waitEnd(max(time.Until(deadline), time.Second)) {
