@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 func main() {
@@ -100,10 +101,9 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 		return err
 	}
 	defer os.RemoveAll(dir)
-	build := exec.CommandContext(ctx, "go", "build", "-o", dir, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	bin, err := testtool.BuildExporter(dir)
+	if err != nil {
+		return err
 	}
 
 	// The fake API, in process, with the requests recorded by key.
@@ -139,7 +139,7 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 	}
 
 	// The exporter, with its default flags.
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "sunor_exporter"),
+	cmd := exec.CommandContext(ctx, bin,
 		"--web.listen-address=127.0.0.1:0", "--sunor.url="+fakeURL, "--config.file="+cfgFile)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
