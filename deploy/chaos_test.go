@@ -245,7 +245,7 @@ func TestChaos(t *testing.T) {
 	// The exporter with its default budget flags.
 	writeFile(t, filepath.Join(dir, "sunor.yml"), cfg.String())
 	exporterAddr := freeAddr(t)
-	proc(t, "exporter", append(strings.Fields(env.String()), "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="), exporterBin,
+	exporterProc := proc(t, "exporter", append(strings.Fields(env.String()), "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="), exporterBin,
 		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
 		"--web.listen-address="+exporterAddr, "--sunor.timeout-offset="+chaosOffset.String())
 	// Prometheus starts once the exporter listens: a refused connection
@@ -261,7 +261,7 @@ scrape_configs:
   - job_name: chaos
     static_configs: [{targets: [%q]}]
 `, chaosInterval, chaosTimeout, exporterAddr))
-	proc(t, "prometheus", nil, prometheus,
+	prometheusProc := proc(t, "prometheus", nil, prometheus,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=debug") // debug: the reason of a failed scrape
 	prom := promClient{"http://" + promAddr}
@@ -309,8 +309,7 @@ scrape_configs:
 	t.Logf("%d scrapes from %s to %s, %d failed; the longest took %.0f ms", len(scrapes),
 		time.UnixMilli(scrapes[0].ms).Format("15:04:05.000"), time.UnixMilli(scrapes[len(scrapes)-1].ms).Format("15:04:05.000"), failed, longest*1e3)
 	if failed > 0 {
-		b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(prometheusProc.Out.String(), "\n") {
 			if strings.Contains(line, "Scrape failed") {
 				t.Log(line)
 			}
@@ -489,12 +488,9 @@ scrape_configs:
 	t.Logf("%d calls over %d accounts (%s)", len(served), chaosAccounts, strings.Join(ms, ", "))
 
 	// The echo_key answers put keys in error messages: none reaches the log.
-	logText, err := os.ReadFile(filepath.Join(dir, "exporter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logText := exporterProc.Out.String()
 	for name, key := range keys {
-		if strings.Contains(string(logText), key) {
+		if strings.Contains(logText, key) {
 			t.Errorf("the exporter's log holds the key of %s", name)
 		}
 	}
