@@ -72,3 +72,14 @@ func ServeAPI(t testing.TB, h http.Handler) *httptest.Server {
 	}
 	return srv
 }
+
+// Scrape GETs url as Prometheus does, with the scrape timeout header
+// (timeout in seconds), and returns the body; a status other than 200 is
+// an error naming it.
+func Scrape(ctx context.Context, url, timeout string) (string, error) {
+	code, body, err := Request(ctx, http.MethodGet, url, http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {timeout}})
+	if err == nil && code != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d %s", url, code, http.StatusText(code))
+	}
+	return body, err
+}

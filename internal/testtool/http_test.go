@@ -19,6 +19,9 @@ func TestServeAPIAndFetch(t *testing.T) {
 	if code, body := Get(t, srv.URL+"/no-such-path"); code != http.StatusNotFound {
 		t.Errorf("GET of an unknown path: %d %q, want 404", code, body)
 	}
+	if _, err := Scrape(context.Background(), srv.URL+"/no-such-path", "10"); err == nil || !strings.Contains(err.Error(), "404 Not Found") {
+		t.Errorf("Scrape of an unknown path: err = %v, want one naming the 404", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)

@@ -162,9 +162,5 @@ func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, 
 func get(ctx context.Context, url string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	code, body, err := testtool.Request(ctx, http.MethodGet, url, http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"10"}})
-	if err == nil && code != http.StatusOK {
-		err = fmt.Errorf("GET %s: status %d", url, code)
-	}
-	return body, err
+	return testtool.Scrape(ctx, url, "10")
 }

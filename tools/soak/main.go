@@ -392,24 +392,8 @@ func holdsKey(line string, keys []string) bool {
 	return false
 }
 
-var client = &http.Client{Timeout: 15 * time.Second}
-
 func get(ctx context.Context, u, timeout string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return string(b), err
+	return testtool.Scrape(ctx, u, timeout)
 }
 
 // selfStats reads the exporter's own go_goroutines,
