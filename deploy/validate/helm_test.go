@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -42,13 +43,19 @@ func renderFails(t *testing.T, args ...string) string {
 	return string(stderr)
 }
 
-// TestHelmLint: `helm lint --strict` with the default values, with every
-// option on, and with the /probe pattern (values.schema.json included).
+// TestHelmLint: `helm lint --strict` (values.schema.json included) with the
+// default values and with each file in ci/: every option on, and the /probe
+// pattern.
 func TestHelmLint(t *testing.T) {
 	h := helm(t)
 	runTool(t, h, "lint", "--strict", chartDir)
-	runTool(t, h, "lint", "--strict", chartDir, "-f", allValues)
-	runTool(t, h, "lint", "--strict", chartDir, "-f", probeValues)
+	files, err := filepath.Glob(chartDir + "/ci/*.yaml")
+	if err != nil || !slices.Contains(files, allValues) || !slices.Contains(files, probeValues) {
+		t.Fatalf("ci/ holds %v (%v); want %s and %s among them", files, err, allValues, probeValues)
+	}
+	for _, f := range files {
+		runTool(t, h, "lint", "--strict", chartDir, "-f", f)
+	}
 }
 
 // TestHelmChartCopiesInSync: the chart cannot read outside its directory,
