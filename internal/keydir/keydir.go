@@ -127,18 +127,18 @@ func shortQuote(name string) string {
 	return fmt.Sprintf("%q (cut short)", name[:shownNameBytes]+"...")
 }
 
-// Watch reads dir every interval until ctx ends, and calls onChange with
-// the new entries each time the set of accounts changes: a key file added,
-// removed or renamed, or a skipped file that has become a key. from is what
-// the caller built its accounts from (what Scan returned); if dir already
-// differs from it, onChange is called after the first interval. Entries
-// whose file is still there are handed on as they were, Key included: a
-// rotated key does not call onChange, since its apikey.File already reads
-// the file on every call. Each new warning (a file skipped) is logged once,
-// except on the first read, whose warnings the caller's Scan already gave.
-// A directory that cannot be read is logged once too, and the entries stay
-// as they were until it can be. onChange runs on Watch's goroutine; Watch
-// returns when ctx ends.
+// Watch reads dir every interval (every > 0) until ctx ends, and calls
+// onChange with the new entries each time the set of accounts changes: a
+// key file added, removed or renamed, or a skipped file that has become a
+// key. from is what the caller built its accounts from (what Scan
+// returned); if dir already differs from it, onChange is called after the
+// first interval. Entries whose file is still there are handed on as they
+// were, Key included: a rotated key does not call onChange, since its
+// apikey.File already reads the file on every call. Each new warning (a
+// file skipped) is logged once, except on the first read, whose warnings
+// the caller's Scan already gave. A directory that cannot be read is
+// logged once too, and the entries stay as they were until it can be.
+// onChange runs on Watch's goroutine; Watch returns when ctx ends.
 func Watch(ctx context.Context, dir string, every time.Duration, from []Entry, logger log.Logger, onChange func([]Entry)) {
 	w := newWatcher(dir, from, logger)
 	t := time.NewTicker(every)
