@@ -29,6 +29,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // hostileKeys are the keys the hostile tests run with: the canary, and one
@@ -85,17 +86,8 @@ func checkNoLeak(t *testing.T, log string, pages []string, keys ...string) {
 // test instead of blocking it.
 func fetchPage(t *testing.T, url string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 20 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return string(b)
+	_, page := testtool.Get(t, url)
+	return page
 }
 
 // reply is a raw answer with KEY standing for the key of the request.
@@ -299,15 +291,11 @@ func TestHostileKeyFile(t *testing.T) {
 	mu.Unlock()
 	done := make(chan string, 1)
 	go func() {
-		c := &http.Client{Timeout: 20 * time.Second}
-		resp, err := c.Get(e.url + "/metrics")
+		_, page, err := testtool.Request(context.Background(), http.MethodGet, e.url+"/metrics", nil)
 		if err != nil {
-			done <- err.Error()
-			return
+			page = err.Error()
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		done <- string(b)
+		done <- page
 	}()
 	select {
 	case <-arrived:
@@ -515,20 +503,15 @@ func TestReloadRefusesCrossSite(t *testing.T) {
 	e := start(t, "--sunor.url="+url)
 	post := func(header ...string) int {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, e.url+"/-/reload", strings.NewReader("a=b"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}} // what a form sends
 		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
+			h.Set(header[i], header[i+1])
 		}
-		resp, err := testClient.Do(req)
+		code, _, err := testtool.Request(context.Background(), http.MethodPost, e.url+"/-/reload", h)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return code
 	}
 	for _, h := range [][]string{
 		{"Sec-Fetch-Site", "cross-site"},
