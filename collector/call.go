@@ -361,7 +361,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	ep := st.scraper.Endpoint
 	st.requests.Add(1)
 	start := time.Now()
-	v, rl, err := a.api.Fetch(ctx, ep)
+	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	a.logCall(ep, r.duration, rl, err)
 	if until := a.guard.observe(a.now(), rl); !until.IsZero() {

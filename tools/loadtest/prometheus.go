@@ -96,7 +96,7 @@ func promRow(o options, dir string, n int, path string) bool {
 	}
 	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"],
 		append([]string{"--sunor.url=" + srv.URL, "--web.listen-address=127.0.0.1:0", "--config.file=" + cfg}, o.exporterFlags...)...)
-	defer stop(exp)
+	defer exp.Stop(20 * time.Second)
 	base := "http://" + addr
 	header := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
 	timeout, _ := strconv.ParseFloat(o.scrapeTO, 64)
@@ -176,7 +176,7 @@ func promRow(o options, dir string, n int, path string) bool {
 			}
 		}
 		time.Sleep(time.Until(next))
-		rssSamples = append(rssSamples, peakRSS(exp.Process.Pid))
+		rssSamples = append(rssSamples, peakRSS(exp.Pid()))
 	}
 	wg.Wait()
 	most, total := rec.busiest()
