@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,7 +168,11 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Ti
 			// for, and no slot of the budget spent on it.
 			return a.instead(st, now), nil
 		}
-		s, reason, until := a.guard.allow(now, st.balance)
+		age := time.Duration(math.MaxInt64)
+		if !st.lastAt.IsZero() {
+			age = now.Sub(st.lastAt)
+		}
+		s, reason, until := a.guard.allow(now, st.balance, age)
 		if reason != "" {
 			return a.skip(st, now, reason, until), nil
 		}

@@ -62,12 +62,17 @@ func (g *guard) configure(perMinute, reserve, balances int) {
 	g.perMinute, g.reserve, g.balances = perMinute, reserve, balances
 }
 
-// allow decides whether a call may be made at now; balance says the call is
-// an account's balance, which may take the window's last free slots. If
-// not, it returns the reason and when calls may resume. A granted call
+// allow decides whether a call may be made at now. balance says the call
+// is an account's balance, whose last good answer is age old: the last
+// free slots of the window, one per account of the key, are kept for
+// balances at least half a Window old. Usage never takes them, and a
+// balance in a fast scrape loop does not spend them on an answer it has
+// just had: whatever the scrapes, a balance can be refreshed before its
+// answer is much more than half a Window old. If no call may be made,
+// allow returns the reason and when calls may resume. A granted call
 // holds a slot of the window (nil without a ceiling) until release, or for
 // a Window after start.
-func (g *guard) allow(now time.Time, balance bool) (s *slot, reason string, until time.Time) {
+func (g *guard) allow(now time.Time, balance bool, age time.Duration) (s *slot, reason string, until time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if reason, until := g.blocked(now); reason != "" {
@@ -78,8 +83,8 @@ func (g *guard) allow(now time.Time, balance bool) (s *slot, reason string, unti
 	}
 	g.calls = slices.DeleteFunc(g.calls, func(s *slot) bool { return !s.at.IsZero() && now.Sub(s.at) >= Window })
 	need := 1
-	if !balance {
-		need += g.balances
+	if !balance || age < Window/2 {
+		need += min(g.balances, g.perMinute-1)
 	}
 	if missing := len(g.calls) + need - g.perMinute; missing > 0 {
 		return nil, skipBudget, g.freeAt(now, missing)

@@ -131,8 +131,14 @@ func TestBudgetCeiling(t *testing.T) {
 			g.clock.Advance(100 * time.Millisecond) // 100 scrapes in 10 s
 		}
 		calls, _ := api.count()
-		if calls != 12 {
-			t.Errorf("failing=%v: %d calls for 100 scrapes in 10 s, want 12 (the ceiling: 12 in any minute)", failing, calls)
+		// The last slot is kept for a balance half a minute old, or
+		// with no answer at all.
+		want := 11
+		if failing {
+			want = 12
+		}
+		if calls != want {
+			t.Errorf("failing=%v: %d calls for 100 scrapes in 10 s, want %d (the ceiling; with an answer, less the slot kept for an older balance)", failing, calls, want)
 		}
 		if got := mustValue(t, mfs, "sunor_api_requests_total", map[string]string{"endpoint": "balance"}); int(got) != calls {
 			t.Errorf("failing=%v: sunor_api_requests_total = %v, the API saw %d", failing, got, calls)
@@ -480,8 +486,10 @@ func TestAtMostNInAnyMinute(t *testing.T) {
 		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
 			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 		scrapeFor(t, exp, clk, interval, 10*time.Minute)
-		if most := api.mostInWindow(); most != 12 {
-			t.Errorf("scrapes every %s: %d calls in some 60 s, want 12 (the ceiling, reached)", interval, most)
+		// The last slot waits for a balance half a minute old, which
+		// some rhythms never have.
+		if most := api.mostInWindow(); most < 11 || most > 12 {
+			t.Errorf("scrapes every %s: %d calls in some 60 s, want 11 or 12 (the ceiling, nearly reached)", interval, most)
 		}
 	}
 }
@@ -496,8 +504,10 @@ func TestBalanceNeverStarves(t *testing.T) {
 		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
 			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 		oldest, withUsage := scrapeFor(t, exp, clk, interval, 10*time.Minute)
-		if oldest > 60 {
-			t.Errorf("scrapes every %s: the balance was %.0f s old, want at most 60", interval, oldest)
+		// The promise is 60 s; the design keeps it to half a Window and
+		// a scrape interval.
+		if bound := (Window/2 + interval).Seconds(); oldest > bound {
+			t.Errorf("scrapes every %s: the balance was %.1f s old, want at most %.0f (60 promised)", interval, oldest, bound)
 		}
 		if api.endpoints["usage"] == 0 || withUsage == 0 {
 			t.Errorf("scrapes every %s: usage was called %d times and shown in %d scrapes; it should get what the balance leaves", interval, api.endpoints["usage"], withUsage)
@@ -612,38 +622,41 @@ func TestServedWhileQueued(t *testing.T) {
 }
 
 // TestUsageLeavesTheBalancesTheirSlots: an optional endpoint never takes
-// the last slots of the window: one per account whose balance the key
+// the last slots of the window, one per account whose balance the key
 // reads, even when the balance's own call is still in flight and asks
-// later.
+// later; a balance takes them only once its answer is half a minute old.
 func TestUsageLeavesTheBalancesTheirSlots(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	g := new(guard)
 	g.configure(12, 10, 2)
 	for i := range 10 {
-		s, reason, _ := g.allow(now.Add(time.Duration(i)*time.Second), false)
+		s, reason, _ := g.allow(now.Add(time.Duration(i)*time.Second), false, 0)
 		if reason != "" {
 			t.Fatalf("call %d: %s, want allowed (10 of 12 slots, 2 left)", i+1, reason)
 		}
 		g.start(s, now.Add(time.Duration(i)*time.Second))
 	}
 	now = now.Add(10 * time.Second)
-	if _, reason, until := g.allow(now, false); reason != skipBudget || !until.Equal(now.Add(50*time.Second)) {
+	if _, reason, until := g.allow(now, false, 0); reason != skipBudget || !until.Equal(now.Add(50*time.Second)) {
 		t.Errorf("usage with two slots left for two balances: %q until %s, want budget until the oldest call leaves the window", reason, until)
 	}
+	if _, reason, _ := g.allow(now, true, Window/2-time.Second); reason != skipBudget {
+		t.Errorf("a balance just refreshed, with two slots left for two balances: %q, want budget", reason)
+	}
 	for i := range 2 {
-		if _, reason, _ := g.allow(now, true); reason != "" {
-			t.Errorf("balance %d: %s, want allowed", i+1, reason)
+		if _, reason, _ := g.allow(now, true, Window/2); reason != "" {
+			t.Errorf("balance %d, half a minute old: %s, want allowed", i+1, reason)
 		}
 	}
-	if _, reason, _ := g.allow(now, true); reason != skipBudget {
+	if _, reason, _ := g.allow(now, true, time.Hour); reason != skipBudget {
 		t.Errorf("a 13th call in the minute: %q, want budget", reason)
 	}
 	// A call that waited and was never made gives its slot back.
 	g.configure(1, 10, 1)
 	g.calls = nil
-	s, _, _ := g.allow(now, true)
+	s, _, _ := g.allow(now, true, 0)
 	g.release(s)
-	if _, reason, _ := g.allow(now, true); reason != "" {
+	if _, reason, _ := g.allow(now, true, 0); reason != "" {
 		t.Errorf("after a release: %q, want allowed", reason)
 	}
 }
