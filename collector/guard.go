@@ -21,6 +21,11 @@ const (
 	// Window is the span of --sunor.max-calls-per-minute: at most that
 	// many calls with one key start within any Window.
 	Window = time.Minute
+	// windowSlack is how much longer than a Window a call keeps its slot:
+	// the guard dates a call when it starts, and the request reaches the
+	// API a moment later, sooner for one call than for another. Without
+	// it, two calls a Window apart here may arrive a little closer there.
+	windowSlack = time.Second
 	// reserveWindow is how long the exporter steps aside when
 	// X-RateLimit-Remaining is at or below the reserve and the API sent no
 	// usable X-RateLimit-Reset: the API's documented window.
@@ -81,7 +86,7 @@ func (g *guard) allow(now time.Time, balance bool, age time.Duration) (s *slot, 
 	if g.perMinute <= 0 {
 		return nil, "", time.Time{}
 	}
-	g.calls = slices.DeleteFunc(g.calls, func(s *slot) bool { return !s.at.IsZero() && now.Sub(s.at) >= Window })
+	g.calls = slices.DeleteFunc(g.calls, func(s *slot) bool { return !s.at.IsZero() && now.Sub(s.at) >= Window+windowSlack })
 	need := 1
 	if !balance || age < Window/2 {
 		need += min(g.balances, g.perMinute-1)
@@ -106,7 +111,7 @@ func (g *guard) freeAt(now time.Time, n int) time.Time {
 		return now.Add(Window) // calls still waiting for a slot
 	}
 	slices.SortFunc(started, time.Time.Compare)
-	return started[n-1].Add(Window)
+	return started[n-1].Add(Window + windowSlack)
 }
 
 // blocked says why no call may start at now, if a 429 or the reserve says
