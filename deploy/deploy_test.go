@@ -102,7 +102,8 @@ func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
 }
 
 // TestEveryAlertHasTestsAndRunbook: each alert has summary, description and
-// runbook_url, a promtool test, and a runbook section in the README.
+// runbook_url, a promtool test, and a runbook section where its runbook_url
+// points (the README or docs/runbook.md).
 func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 	var plain struct {
 		Groups []struct {
@@ -120,6 +121,7 @@ func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 	readYAML(t, "prometheus/rules/sunor.rules.yml", &plain)
 	tests, _ := os.ReadFile("prometheus/tests/sunor.rules.test.yml")
 	readme, _ := os.ReadFile("../README.md")
+	runbook, _ := os.ReadFile("../docs/runbook.md")
 	alerts := 0
 	for _, g := range plain.Groups {
 		for _, r := range g.Rules {
@@ -138,9 +140,15 @@ func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 			if !strings.Contains(string(tests), "alertname: "+r.Alert+"\n") {
 				t.Errorf("%s has no promtool test", r.Alert)
 			}
+			// The runbook is the README's or docs/runbook.md, whichever
+			// the URL names.
+			doc, name := readme, "README.md"
+			if strings.Contains(r.Annotations["runbook_url"], "/docs/runbook.md#") {
+				doc, name = runbook, "docs/runbook.md"
+			}
 			anchor := strings.ToLower(r.Alert)
-			if !strings.Contains(r.Annotations["runbook_url"], "#"+anchor) || !strings.Contains(string(readme), "### "+r.Alert+"\n") {
-				t.Errorf("%s: no README runbook section \"### %s\" matching its runbook_url", r.Alert, r.Alert)
+			if !strings.Contains(r.Annotations["runbook_url"], "#"+anchor) || !strings.Contains(string(doc), "### "+r.Alert+"\n") {
+				t.Errorf("%s: no runbook section \"### %s\" in %s matching its runbook_url %s", r.Alert, r.Alert, name, r.Annotations["runbook_url"])
 			}
 		}
 	}
@@ -601,5 +609,36 @@ func TestDashboardBudgetPanels(t *testing.T) {
 	}
 	if !skipped {
 		t.Error("no panel shows sunor_api_calls_skipped_total by reason")
+	}
+}
+
+// TestAlertmanagerRoutesByTeam: an account's alerts reach its team's
+// receiver (the team label comes from the account's labels in the
+// exporter's accounts file); alerts without a known team reach the
+// fallback, paging for critical ones; the exporter's own alerts reach the
+// notify receiver whatever the team. amtool walks the real routing tree.
+func TestAlertmanagerRoutesByTeam(t *testing.T) {
+	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	for _, c := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"alertname=SunorCreditsLow", "account=music-prod", "team=music", "env=prod", "severity=critical"}, "team-music"},
+		{[]string{"alertname=SunorSpendOverBudget", "account=music-prod", "team=music", "severity=warning"}, "team-music"},
+		{[]string{"alertname=SunorCreditsLow", "account=video-dev", "team=video", "severity=critical"}, "team-video"},
+		{[]string{"alertname=SunorAPIDown", "account=video-dev", "team=video", "severity=warning"}, "team-video"},
+		// No team, or one without a route: the fallback.
+		{[]string{"alertname=SunorCreditsLow", "account=legacy", "severity=critical"}, "sunor-page"},
+		{[]string{"alertname=SunorCreditsLow", "account=x", "team=unknown", "severity=critical"}, "sunor-page"},
+		{[]string{"alertname=SunorCreditsExhaustionForecast", "account=legacy", "severity=warning"}, "sunor-notify"},
+		{[]string{"alertname=SunorConfigReloadFailed", "job=sunor", "instance=x:10151", "severity=warning"}, "sunor-notify"},
+		// The exporter's own: to whoever runs it, not the account's team.
+		{[]string{"alertname=SunorExporterDown", "job=sunor", "instance=x:10151", "account=music-prod", "team=music", "severity=warning"}, "sunor-notify"},
+	} {
+		out := run(t, amtool, append([]string{"config", "routes", "test", "--config.file=alertmanager/alertmanager.yml"}, c.labels...)...)
+		// The receiver is the last line; amtool may warn before it.
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[len(lines)-1] != c.want {
+			t.Errorf("%v goes to %q, want %s", c.labels, out, c.want)
+		}
 	}
 }
