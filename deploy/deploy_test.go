@@ -347,8 +347,8 @@ func readDashboard(t *testing.T) dashboard {
 }
 
 // TestDashboard: the dashboard has its template variables, queries every
-// panel through the chosen data source, filters by account and instance, and
-// shows credits and USD. That every query returns data from a real
+// panel through the chosen data source, filters every selector by account,
+// instance and team, and shows credits and USD. That every query returns data from a real
 // Prometheus is e2e_test.go's job.
 func TestDashboard(t *testing.T) {
 	d := readDashboard(t)
@@ -356,7 +356,7 @@ func TestDashboard(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v.Type
 	}
-	if vars["datasource"] != "datasource" || vars["account"] != "query" || vars["instance"] != "query" {
+	if vars["datasource"] != "datasource" || vars["team"] != "query" || vars["account"] != "query" || vars["instance"] != "query" {
 		t.Errorf("template variables %v", vars)
 	}
 	titles := map[string]bool{}
@@ -369,13 +369,20 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("panel %q has no query", p.Title)
 		}
 		for _, tg := range p.Targets {
-			if strings.Contains(tg.Expr, "{") && !strings.Contains(tg.Expr, `account=~"$account",instance=~"$instance"`) {
-				t.Errorf("panel %q query %q ignores $account or $instance", p.Title, tg.Expr)
+			// Every selector, not just one of the query's.
+			for _, sel := range regexp.MustCompile(`\{[^}]*\}`).FindAllString(tg.Expr, -1) {
+				if sel != `{account=~"$account",instance=~"$instance",team=~"$team"}` {
+					t.Errorf("panel %q query %q: selector %s is not filtered by $account, $instance and $team", p.Title, tg.Expr, sel)
+				}
+			}
+			if !strings.Contains(tg.Expr, "{") {
+				t.Errorf("panel %q query %q selects no account", p.Title, tg.Expr)
 			}
 		}
 	}
 	for _, want := range []string{"Available credits", "Frozen credits", "Total credits", "Available (USD)", "Frozen (USD)", "Total (USD)",
-		"Burn rate (credits per hour)", "Time to exhaustion", "API up", "API errors by reason", "API request duration"} {
+		"Burn rate (credits per hour)", "Time to exhaustion", "API up", "API errors by reason", "API request duration",
+		"Accounts", "Spend against the daily budget"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)
 		}
@@ -596,7 +603,7 @@ func TestDashboardBudgetPanels(t *testing.T) {
 			exprs = append(exprs, tg.Expr)
 		}
 		all := strings.Join(exprs, "\n")
-		if strings.Contains(all, `(rate(sunor_api_requests_total{account=~"$account",instance=~"$instance"}[5m])) * 60`) &&
+		if strings.Contains(all, `(rate(sunor_api_requests_total{account=~"$account",instance=~"$instance",team=~"$team"}[5m])) * 60`) &&
 			strings.Contains(all, "sunor_rate_limit_remaining{") {
 			share = true
 		}
@@ -641,4 +648,104 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 			t.Errorf("%v goes to %q, want %s", c.labels, out, c.want)
 		}
 	}
+}
+
+// TestDashboardPolicyPanels: the per-account policy, as issue 15 asks: each
+// account's own threshold line (the series SunorCreditsLow compares with,
+// not a global number), its spend against its budget over the alert's
+// windows, and a table of accounts with owner, available credits, hours
+// left and the share of today's budget spent; accounts filtered by team.
+func TestDashboardPolicyPanels(t *testing.T) {
+	raw, err := os.ReadFile("grafana/dashboards/sunor.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+				AllValue   string `json:"allValue"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title    string `json:"title"`
+			TimeFrom string `json:"timeFrom"`
+			Targets  []struct {
+				Expr    string `json:"expr"`
+				Instant bool   `json:"instant"`
+				Format  string `json:"format"`
+			} `json:"targets"`
+			Transformations []struct {
+				ID      string `json:"id"`
+				Options struct {
+					RenameByName map[string]string `json:"renameByName"`
+				} `json:"options"`
+			} `json:"transformations"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v.Definition
+		// "All" teams must include accounts without a team label.
+		if v.Name == "team" && v.AllValue != ".*" {
+			t.Errorf("variable team: allValue %q, want .* (accounts without a team)", v.AllValue)
+		}
+	}
+	if vars["team"] != "label_values(sunor_api_up, team)" || !strings.Contains(vars["account"], `team=~"$team"`) {
+		t.Errorf("variables team %q, account %q: want accounts filtered by team", vars["team"], vars["account"])
+	}
+	exprs := map[string]string{}
+	for _, p := range d.Panels {
+		var all []string
+		for _, tg := range p.Targets {
+			all = append(all, tg.Expr)
+		}
+		exprs[p.Title] = strings.Join(all, "\n")
+		if strings.Contains(exprs[p.Title], "sunor:credits_low_threshold") {
+			t.Errorf("panel %q reads the global threshold of old", p.Title)
+		}
+	}
+	if !strings.Contains(exprs["Available credits and threshold"], "account:sunor_credits_low_threshold:last1h{") {
+		t.Error("the threshold line is not each account's account:sunor_credits_low_threshold:last1h")
+	}
+	for _, w := range []string{"5m", "30m", "4h"} {
+		if !strings.Contains(exprs["Spend against the daily budget"], "account:sunor_credits_budget_burn:"+w+"{") {
+			t.Errorf("the budget panel lacks the %s burn rate", w)
+		}
+	}
+	for _, p := range d.Panels {
+		if p.Title != "Accounts" {
+			continue
+		}
+		if p.TimeFrom != "now/d" {
+			t.Errorf("Accounts: timeFrom %q, want now/d (today so far, for today's budget)", p.TimeFrom)
+		}
+		for _, tg := range p.Targets {
+			if !tg.Instant || tg.Format != "table" {
+				t.Errorf("Accounts query %q: want an instant query in table format", tg.Expr)
+			}
+		}
+		columns := map[string]bool{}
+		for _, tr := range p.Transformations {
+			for _, name := range tr.Options.RenameByName {
+				columns[name] = true
+			}
+		}
+		for _, c := range []string{"Owner (team)", "Available credits", "Hours left", "Today's budget spent"} {
+			if !columns[c] {
+				t.Errorf("Accounts table has no column %q (has %v)", c, columns)
+			}
+		}
+		for _, want := range []string{"sunor_credits_available{", "account:sunor_credits_hours_left:6h{", "/ sunor_credits_daily_budget{", "[$__range]"} {
+			if !strings.Contains(exprs["Accounts"], want) {
+				t.Errorf("Accounts queries lack %q", want)
+			}
+		}
+		return
+	}
+	t.Error("no Accounts table")
 }
