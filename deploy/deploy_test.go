@@ -500,7 +500,8 @@ func TestPromtoolCheckProbeConfigs(t *testing.T) {
 // TestProbeConfigs: the probe examples scrape /probe of the exporter that
 // prometheus.yml scrapes, with the targets of its /sd, under the job name
 // the alerts expect; the account name becomes the account parameter and
-// label; the exporter's own account label wins (honor_labels) instead of
+// label, and the owner labels /sd gives become target labels; the
+// exporter's own account label wins (honor_labels) instead of
 // becoming exported_account; and the two shard files differ only in the
 // shard they keep, which is also their external label. That Prometheus
 // does what this says is e2e_test.go's job.
@@ -537,11 +538,12 @@ func TestProbeConfigs(t *testing.T) {
 			}
 			rc = rc[2:]
 		}
-		if len(rc) != 3 ||
+		if len(rc) != 4 ||
 			!reflect.DeepEqual(rc[0].SourceLabels, []string{"__address__"}) || rc[0].TargetLabel != "__param_account" ||
 			!reflect.DeepEqual(rc[1].SourceLabels, []string{"__param_account"}) || rc[1].TargetLabel != "account" ||
-			rc[2].TargetLabel != "__address__" || rc[2].Replacement != exporter || len(rc[2].SourceLabels) != 0 {
-			t.Errorf("%s: relabelling %+v: want the target to __param_account and account, and %s to __address__", f, rc, exporter)
+			rc[2].Action != "labelmap" || rc[2].Regex != "__meta_sunor_account_label_(.+)" ||
+			rc[3].TargetLabel != "__address__" || rc[3].Replacement != exporter || len(rc[3].SourceLabels) != 0 {
+			t.Errorf("%s: relabelling %+v: want the target to __param_account and account, the owner labels of /sd mapped, and %s to __address__", f, rc, exporter)
 		}
 	}
 
