@@ -518,26 +518,16 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("a rejected reload: SunorConfigReloadFailed reaches the fallback receiver, and resolves", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "sunor.yml"), "accounts: [\n")
-		resp, err := http.Post("http://"+exporterAddr+"/-/reload", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			t.Fatalf("POST /-/reload of a file that is not YAML: 200, want it rejected")
+		if code, body := testtool.Fetch(t, http.MethodPost, "http://"+exporterAddr+"/-/reload"); code == 200 {
+			t.Fatalf("POST /-/reload of a file that is not YAML: 200 %s, want it rejected", body)
 		}
 		a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorConfigReloadFailed", "instance": exporterAddr, "shard": ""}, 60*time.Second)
 		if a.Receiver != "sunor-notify" || a.Labels["account"] != "" || !strings.Contains(a.Annotations["description"], "was rejected") {
 			t.Errorf("alert as delivered to %s: %+v; want it at sunor-notify, without an account", a.Receiver, a)
 		}
 		writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile+fmt.Sprintf("  - name: third\n    api_key_file: %s\n", filepath.Join(dir, "third.key")))
-		resp, err = http.Post("http://"+exporterAddr+"/-/reload", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST /-/reload of the good file: %d", resp.StatusCode)
+		if code, body := testtool.Fetch(t, http.MethodPost, "http://"+exporterAddr+"/-/reload"); code != 200 {
+			t.Fatalf("POST /-/reload of the good file: %d %s", code, body)
 		}
 		hooks.waitMatch(t, "resolved", map[string]string{"alertname": "SunorConfigReloadFailed", "instance": exporterAddr, "shard": ""}, 60*time.Second)
 	})
