@@ -654,8 +654,9 @@ func (p promClient) targets() (active, dropped []promTarget, err error) {
 
 // shardOwners waits until every shard has discovered exactly the accounts
 // (each a target of /sd), keeps some, and scrapes each account it keeps
-// through /probe with the labels the rules need and its owner labels, while every account is
-// kept by exactly one shard; it returns the shard of each account.
+// through /probe with the labels the rules need and its owner labels,
+// while every account is kept by exactly one shard; it returns the shard of
+// each account.
 func shardOwners(t *testing.T, shards []promClient, exporterAddr string, accounts []string, owners map[string]map[string]string) map[string]int {
 	t.Helper()
 	var owner map[string]int
@@ -666,12 +667,17 @@ func shardOwners(t *testing.T, shards []promClient, exporterAddr string, account
 			if err != nil {
 				return err
 			}
+			// The account's name is the target /sd lists, and also its
+			// __meta_sunor_account, which no relabelling writes. With the
+			// labelmap of the owner labels, Debian's Prometheus (2.42) was
+			// seen to report the exporter's address as a target's
+			// discovered __address__.
 			var seen []string
 			for _, tg := range dropped {
-				seen = append(seen, tg.DiscoveredLabels["__address__"])
+				seen = append(seen, tg.DiscoveredLabels["__meta_sunor_account"])
 			}
 			for _, tg := range active {
-				name := tg.DiscoveredLabels["__address__"]
+				name := tg.DiscoveredLabels["__meta_sunor_account"]
 				seen = append(seen, name)
 				want := map[string]string{"job": "sunor", "instance": exporterAddr, "account": name}
 				maps.Copy(want, owners[name])
