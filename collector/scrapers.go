@@ -107,15 +107,10 @@ var (
 		"Scrapes answered without an API call, by reason: cache (--sunor.cache-ttl), backoff (a 429's Retry-After), reserve (X-RateLimit-Remaining at or below --sunor.rate-limit-reserve), budget (--sunor.max-calls-per-minute).", []string{"account", "endpoint", "reason"}, nil)
 )
 
-// describe sends every descriptor the scrapers can produce.
-func describe(scrapers []Scraper, ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, lastSuccessDesc, requestDurationDesc, collectorSuccessDesc, collectorDurationDesc,
-		rateLimitLimitDesc, rateLimitRemainingDesc, rateLimitResetDesc, errorsDesc, requestsDesc, skippedDesc} {
-		ch <- d
-	}
-	for _, s := range scrapers {
-		for _, series := range s.Series {
-			ch <- series.Desc
-		}
-	}
-}
+// The account's policy, from its configuration rather than the API.
+var (
+	lowThresholdDesc = prometheus.NewDesc(namespace+"_credits_low_threshold",
+		"Balance in credits under which this account counts as low: its low_credits_threshold in the accounts file, else --sunor.low-credits-threshold.", accountLabel, nil)
+	dailyBudgetDesc = prometheus.NewDesc(namespace+"_credits_daily_budget",
+		"Credits per day this account may spend: its daily_budget in the accounts file, else --sunor.daily-budget. Absent when no budget is set.", accountLabel, nil)
+)
