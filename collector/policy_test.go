@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
