@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/collector"
@@ -176,4 +178,30 @@ func BenchmarkScrapeThousand(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkThousandAccountsHeap: the heap a thousand accounts with owner
+// labels keep between scrapes (their state and their series' labels), per
+// account, after one scrape.
+//
+//	go test -run '^$' -bench ThousandAccountsHeap .
+func BenchmarkThousandAccountsHeap(b *testing.B) {
+	const n = 1000
+	var kept uint64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		exp := collector.New(benchAccounts(n, instantAPI{}), collector.Options{Scrapers: []collector.Scraper{collector.Usage}})
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(exp.WithContext(context.Background()))
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(exp)
+		kept = after.HeapAlloc - before.HeapAlloc
+	}
+	b.ReportMetric(float64(kept)/n, "heap-B/account")
 }
