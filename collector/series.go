@@ -54,10 +54,23 @@ type policy struct {
 
 // endpointLabels are the label pairs of one endpoint's series.
 type endpointLabels struct {
-	endpoint  []*dto.LabelPair   // account, owner labels, endpoint
-	collector []*dto.LabelPair   // account, owner labels, collector
-	errors    [][]*dto.LabelPair // ... endpoint, reason; by sunor.Reasons
-	skipped   [][]*dto.LabelPair // ... endpoint, reason; by skipReasons
+	endpoint  []*dto.LabelPair // account, owner labels, endpoint
+	collector []*dto.LabelPair // account, owner labels, collector
+	// reasons holds, one after the other, the label sets of the error
+	// counters (by sunor.Reasons) and then of the skip counters (by
+	// skipReasons): account, owner labels, endpoint, reason. All have the
+	// same length, so that none needs a slice header of its own: with many
+	// accounts these sets are most of what the labels keep in memory.
+	reasons []*dto.LabelPair
+	stride  int
+}
+
+func (el endpointLabels) errorLabels(k int) []*dto.LabelPair {
+	return el.reasons[k*el.stride : (k+1)*el.stride : (k+1)*el.stride]
+}
+
+func (el endpointLabels) skipLabels(k int) []*dto.LabelPair {
+	return el.errorLabels(len(sunor.Reasons) + k)
 }
 
 func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
@@ -72,26 +85,39 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 		owner = append(owner, &dto.LabelPair{Name: new(k), Value: new(v)})
 	}
 	account := &dto.LabelPair{Name: new("account"), Value: new(cfg.Name)}
-	p.account = labelSet(owner, account)
+	// Every label set of the account in one array.
+	sets := 1 + len(endpoints)*(2+len(counterReasons))
+	buf := make([]*dto.LabelPair, 0, sets*(len(owner)+3))
+	p.account, buf = labelSet(buf, owner, account)
 	p.size = 2 + 3 + 2 // up, last success; rate limit; threshold, budget
 	for _, st := range endpoints {
 		name := st.scraper.Name()
 		endpoint := sharedPair("endpoint", name)
-		el := endpointLabels{
-			endpoint:  labelSet(owner, account, endpoint),
-			collector: labelSet(owner, account, sharedPair("collector", name)),
+		var el endpointLabels
+		el.endpoint, buf = labelSet(buf, owner, account, endpoint)
+		el.collector, buf = labelSet(buf, owner, account, sharedPair("collector", name))
+		start := len(buf)
+		for _, r := range counterReasons {
+			var set []*dto.LabelPair
+			set, buf = labelSet(buf, owner, account, endpoint, sharedPair("reason", r))
+			el.stride = len(set)
 		}
-		for _, r := range sunor.Reasons {
-			el.errors = append(el.errors, labelSet(owner, account, endpoint, sharedPair("reason", string(r))))
-		}
-		for _, r := range skipReasons {
-			el.skipped = append(el.skipped, labelSet(owner, account, endpoint, sharedPair("reason", r)))
-		}
+		el.reasons = buf[start:len(buf):len(buf)]
 		p.endpoints = append(p.endpoints, el)
-		p.size += len(st.scraper.Series) + 4 + len(sunor.Reasons) + len(skipReasons)
+		p.size += len(st.scraper.Series) + 4 + len(counterReasons)
 	}
 	return p
 }
+
+// counterReasons are the reason labels of an endpoint's error counters
+// (sunor.Reasons), then of its skip counters (skipReasons).
+var counterReasons = func() []string {
+	var out []string
+	for _, r := range sunor.Reasons {
+		out = append(out, string(r))
+	}
+	return append(out, skipReasons...)
+}()
 
 // same reports whether cfg would build the same policy.
 func (p *policy) same(cfg accounts.Account) bool {
@@ -99,15 +125,19 @@ func (p *policy) same(cfg accounts.Account) bool {
 		maps.Equal(p.labels, cfg.Labels)
 }
 
-// labelSet returns the series' own pairs and the owner labels, sorted by
-// name. Where an owner label has the name of one of the series' own labels,
-// the series' own wins: the label names are checked when the configuration
-// is read, and this only keeps a name the check let through from making
-// the series invalid.
-func labelSet(owner []*dto.LabelPair, own ...*dto.LabelPair) []*dto.LabelPair {
-	all := append(append(make([]*dto.LabelPair, 0, len(own)+len(owner)), own...), owner...)
+// labelSet appends to buf the series' own pairs and the owner labels,
+// sorted by name, and returns them and buf. Where an owner label has the
+// name of one of the series' own labels, the series' own wins: the label
+// names are checked when the configuration is read, and this only keeps a
+// name the check let through from making the series invalid.
+func labelSet(buf, owner []*dto.LabelPair, own ...*dto.LabelPair) (set, rest []*dto.LabelPair) {
+	start := len(buf)
+	buf = append(append(buf, own...), owner...)
+	all := buf[start:]
 	slices.SortStableFunc(all, func(x, y *dto.LabelPair) int { return strings.Compare(x.GetName(), y.GetName()) })
-	return slices.CompactFunc(all, func(x, y *dto.LabelPair) bool { return x.GetName() == y.GetName() })
+	all = slices.CompactFunc(all, func(x, y *dto.LabelPair) bool { return x.GetName() == y.GetName() })
+	buf = buf[:start+len(all)]
+	return buf[start:len(buf):len(buf)], buf
 }
 
 // sharedPairs are the label pairs that are the same for every account:
@@ -199,10 +229,10 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
 		for k, reason := range sunor.Reasons {
-			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errors[k])
+			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errorLabels(k))
 		}
 		for k, reason := range skipReasons {
-			add(skippedDesc, prometheus.CounterValue, float64(st.skipped[reason].Load()), el.skipped[k])
+			add(skippedDesc, prometheus.CounterValue, float64(st.skipped[reason].Load()), el.skipLabels(k))
 		}
 	}
 
