@@ -142,14 +142,15 @@ func labelSet(buf, owner []*dto.LabelPair, own ...*dto.LabelPair) (set, rest []*
 
 // sharedPairs are the label pairs that are the same for every account:
 // endpoint, collector and reason. Their values come from a fixed set.
-var sharedPairs sync.Map // name + "=" + value -> *dto.LabelPair
+var sharedPairs sync.Map // labelPair -> *dto.LabelPair
+
+type labelPair struct{ name, value string }
 
 func sharedPair(name, value string) *dto.LabelPair {
-	key := name + "=" + value
-	if p, ok := sharedPairs.Load(key); ok {
+	if p, ok := sharedPairs.Load(labelPair{name, value}); ok {
 		return p.(*dto.LabelPair)
 	}
-	p, _ := sharedPairs.LoadOrStore(key, &dto.LabelPair{Name: new(name), Value: new(value)})
+	p, _ := sharedPairs.LoadOrStore(labelPair{name, value}, &dto.LabelPair{Name: new(name), Value: new(value)})
 	return p.(*dto.LabelPair)
 }
 
