@@ -131,7 +131,7 @@ func TestConfigCheck(t *testing.T) {
 		"unreadable key file": {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "nope") + "\n", "sunor.yml:3: accounts[0] (a): api_key_file:", nil},
 		"empty key file":      {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "empty") + "\n", "is empty", nil},
 		"duplicate names":     {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n  - name: a\n    api_key_env: SUNOR_STAGING_KEY\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`, nil},
-		"unknown field":       {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    apikey: x\n", "line 4: field apikey not found", nil},
+		"unknown field":       {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    apikey: x\n", `sunor.yml:4: accounts[0] (a): unknown field "apikey" (did you mean "api_key_env"?)`, nil},
 		"bad url":             {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    url: ftp://x\n", "sunor.yml:4: accounts[0] (a): url:", nil},
 		"missing CA":          {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    http_client_config:\n      tls_config:\n        ca_file: /nonexistent/ca.pem\n", "accounts[0] (a): http_client_config:", nil},
 	} {

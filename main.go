@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -32,6 +34,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 )
 
 const (
@@ -68,16 +71,10 @@ type flags struct {
 	maxRequests     int
 	disableExporter bool
 
-	url           string
-	keyFile       string
-	account       string
-	timeout       time.Duration
-	timeoutOffset time.Duration
-	cacheTTL      time.Duration
-	caFile        string
-
-	maxCallsPerMinute  int
-	rateLimitReserve   int
+	// account is what the --sunor.* flags say of an account: the one
+	// account in single-account mode, the defaults of --config.file's.
+	account            config.Account
+	timeoutOffset      time.Duration
 	maxConcurrentCalls int
 
 	configFile  string
@@ -92,7 +89,7 @@ type flags struct {
 // there (--help, --version, a bad flag), having printed why.
 func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the credit balance of a Sunor API account (sunor.cc).\n\n"+
-		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+accounts.EnvAPIKey+"; "+
+		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+config.EnvAPIKey+"; "+
 		"it is never taken on the command line.")
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
@@ -106,26 +103,28 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Version(version.Print(exporterName))
 
 	f.web = kingpinflag.AddFlags(app, defaultAddress)
+	f.account.HTTPClientConfig = commoncfg.DefaultHTTPClientConfig
+	f.account.HTTPClientConfig.ProxyFromEnvironment = true
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
 
-	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.url)
-	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+accounts.EnvAPIKey+".").
-		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.keyFile)
-	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account)
+	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.account.URL)
+	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+config.EnvAPIKey+".").
+		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.account.APIKeyFile)
+	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account.Name)
 	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
-		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.timeout)
+		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.account.Timeout)
 	app.Flag("sunor.timeout-offset", "Time taken off the scrape timeout announced by Prometheus, for encoding and the network.").
 		Envar("SUNOR_TIMEOUT_OFFSET").Default("0.5s").DurationVar(&f.timeoutOffset)
 	app.Flag("sunor.cache-ttl", "Reuse a successful answer for this long instead of calling the API (0 is off). Failures are never cached.").
-		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.cacheTTL)
-	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.caFile)
+		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
+	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
 	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any minute, over all endpoints, scrapes and Prometheus servers (the key's budget is 120, shared with your product). Beyond it, scrapes reuse the last good answer. 0 is no ceiling.").
-		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.maxCallsPerMinute)
+		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
-		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.rateLimitReserve)
+		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts; the rest queue within their scrape's deadline. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
@@ -215,14 +214,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := checkFlags(f); err != nil {
 		return fail("Invalid flag", err)
 	}
-	spec := accounts.Spec{
-		ConfigFile: f.configFile, URL: f.url, Timeout: f.timeout, CacheTTL: f.cacheTTL, CAFile: f.caFile,
-		MaxCallsPerMinute: f.maxCallsPerMinute, RateLimitReserve: f.rateLimitReserve,
-		MaxConns: f.maxConcurrentCalls,
-		Account:  f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
-		UserAgent: version.ComponentUserAgent(exporterName),
-	}
-	builder := accounts.NewBuilder(spec, logger)
+	builder := &accounts.Builder{File: f.configFile, Flags: f.account, MaxConns: f.maxConcurrentCalls,
+		UserAgent: version.ComponentUserAgent(exporterName), Logger: logger}
 	accts, err := builder.Build()
 	if err != nil {
 		return fail("Invalid configuration", err)
@@ -263,7 +256,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mux.Handle("/", landing)
 
-	if err := tryListen(f); err != nil {
+	listeners, err := listen(f)
+	if err != nil {
 		return fail("Cannot listen", err)
 	}
 	// Logged only now, so that a failed start prints exactly one line.
@@ -287,7 +281,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, f.web, slogger) }()
+	go func() {
+		if listeners == nil {
+			errc <- web.ListenAndServe(srv, f.web, slogger)
+		} else {
+			errc <- web.ServeMultiple(listeners, srv, f.web, slogger)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fail("Cannot serve", err)
@@ -296,7 +296,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_ = level.Info(logger).Log("msg", "Shutting down: waiting for in-flight scrapes")
 	// In-flight scrapes end within the longest timeout of the accounts in
 	// force now, reloads included.
-	sctx, cancel := context.WithTimeout(context.Background(), max(f.timeout, reload.longestTimeout())+5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), max(f.account.Timeout, reload.longestTimeout())+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fail("Shutdown did not finish in time", err)
@@ -361,21 +361,14 @@ func landingAccounts(accts []accounts.Account) string {
 var reservedPaths = []string{"/", "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload"}
 
 // checkFlags checks what kingpin's types cannot, so that a bad value stops
-// the exporter with one line naming the flag, never a panic.
+// the exporter with one line naming the flag, never a panic. The accounts'
+// settings are checked where the file's are, by package config.
 func checkFlags(f flags) error {
 	switch {
-	case f.timeout <= 0:
-		return fmt.Errorf("--sunor.timeout must be positive, got %s", f.timeout)
 	case f.timeoutOffset < 0:
 		return fmt.Errorf("--sunor.timeout-offset must not be negative, got %s", f.timeoutOffset)
-	case f.cacheTTL < 0:
-		return fmt.Errorf("--sunor.cache-ttl must not be negative, got %s", f.cacheTTL)
 	case f.maxRequests < 0:
 		return fmt.Errorf("--web.max-requests must not be negative (0 is no limit), got %d", f.maxRequests)
-	case f.maxCallsPerMinute < 0:
-		return fmt.Errorf("--sunor.max-calls-per-minute must not be negative (0 is no ceiling), got %d", f.maxCallsPerMinute)
-	case f.rateLimitReserve < 0:
-		return fmt.Errorf("--sunor.rate-limit-reserve must not be negative, got %d", f.rateLimitReserve)
 	case f.maxConcurrentCalls < 0:
 		return fmt.Errorf("--sunor.max-concurrent-calls must not be negative (0 is no cap), got %d", f.maxConcurrentCalls)
 	}
@@ -441,22 +434,24 @@ func checkListenAddress(addr string) error {
 	return nil
 }
 
-// tryListen listens on each TCP listen address and lets go again, so that
-// one the exporter cannot have (in use, not this machine's) stops it with
-// one line before the start-up lines, not after them.
-func tryListen(f flags) error {
-	if *f.web.WebSystemdSocket {
-		return nil
+// listen listens on each TCP listen address, so that one the exporter
+// cannot have (in use, not this machine's) stops it with one line before
+// the start-up lines, and keeps the listeners for serving. With systemd's
+// sockets or a vsock address it returns none: the toolkit listens then.
+func listen(f flags) ([]net.Listener, error) {
+	if *f.web.WebSystemdSocket || slices.ContainsFunc(*f.web.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
+		return nil, nil
 	}
+	var ls []net.Listener
 	for _, addr := range *f.web.WebListenAddresses {
-		if strings.HasPrefix(addr, "vsock://") {
-			continue
-		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("--web.listen-address: %w", err)
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("--web.listen-address: %w", err)
 		}
-		l.Close()
+		ls = append(ls, l)
 	}
-	return nil
+	return ls, nil
 }
