@@ -348,7 +348,7 @@ type startupCase struct {
 }
 
 // secretWords must not show in any start-up error.
-var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN"}
+var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN", "CANARY"}
 
 // startupCases builds the cases' files in a temporary directory.
 func startupCases(t *testing.T) []startupCase {
@@ -387,7 +387,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"NUL in the key file", nil, []string{"--sunor.api-key-file=" + file("nul", canaryKey+"\x00"+canaryKey)}, filepath.Join(dir, "nul")},
 
 		{"url not http", withKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
-		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, "not an http(s) URL"},
+		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, `not an http(s) URL (did you mean \"https://sunor.cc\"?)`},
 		// A URL's password (or a token as its user) never shows, whatever
 		// else is wrong with the URL.
 		{"url with a password, not http", withKey, []string{"--sunor.url=ftp://u:PASSWORD@sunor.cc/"}, `--sunor.url: \"ftp://xxxxx@sunor.cc/\" is not an http(s) URL`},
@@ -408,7 +408,13 @@ func startupCases(t *testing.T) []startupCase {
 		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
 
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
-		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) is not valid UTF-8"},
+		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
+		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},
+		{"config wrong type", nil, []string{config("fast", "    timeout: fast\n")}, `fast.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"fast\"`},
+		{"config tab", nil, []string{"--config.file=" + file("tab.yml", "accounts:\n\t- name: a\n")}, "tab.yml:2: a tab in the indentation"},
+		{"config key pasted as a variable name", nil, []string{"--config.file=" + file("pasted.yml", "accounts:\n  - name: a\n    api_key_env: "+canaryKey+"\n")}, "pasted.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
+		{"config key pasted as a variable name, valid", nil, []string{"--config.file=" + file("pasted2.yml", "accounts:\n  - name: a\n    api_key_env: sk_CANARY_7d1e4b2a9f\n")}, "pasted2.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set"},
+		{"config name with a newline", nil, []string{"--config.file=" + file("nl.yml", "accounts:\n  - name: \"a\\nb\"\n    api_key_file: "+key+"\n")}, "nl.yml:2: accounts[0] (a\\\\nb): name: "},
 		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml:2: not UTF-8 text"},
 
 		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},

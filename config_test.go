@@ -127,7 +127,7 @@ func TestConfigCheck(t *testing.T) {
 		yaml, want string
 		env        map[string]string
 	}{
-		"unset key variable":  {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: environment variable SUNOR_NOPE_KEY is not set", nil},
+		"unset key variable":  {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set", nil},
 		"unreadable key file": {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "nope") + "\n", "sunor.yml:3: accounts[0] (a): api_key_file:", nil},
 		"empty key file":      {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "empty") + "\n", "is empty", nil},
 		"duplicate names":     {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n  - name: a\n    api_key_env: SUNOR_STAGING_KEY\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`, nil},
@@ -172,7 +172,7 @@ func TestReload(t *testing.T) {
 
 	good, _ := os.ReadFile(cfg)
 	writeConfig(t, cfg, string(good)+"  - name: broken\n    api_key_env: SUNOR_NOT_SET_KEY\n")
-	if code, body := e.post(t, "/-/reload"); code != 500 || !strings.Contains(body, "SUNOR_NOT_SET_KEY is not set") {
+	if code, body := e.post(t, "/-/reload"); code != 500 || !strings.Contains(body, "api_key_env: the environment variable it names is not set") {
 		t.Errorf("reload of a broken file: %d %q, want 500 naming the problem", code, body)
 	}
 	_, body := e.get(t, "/metrics")

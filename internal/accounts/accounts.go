@@ -106,7 +106,8 @@ func (b *Builder) build(a *Account, used map[string]*http.Client) error {
 	} else {
 		v, set := os.LookupEnv(a.APIKeyEnv)
 		if !set {
-			return a.Errorf("api_key_env", "environment variable %s is not set", a.APIKeyEnv)
+			// Not named: it may be a key pasted in the wrong place.
+			return a.Errorf("api_key_env", "the environment variable it names is not set")
 		}
 		if key, err = apikey.FromEnv(a.APIKeyEnv, v); err != nil {
 			return a.Errorf("api_key_env", "%v", err)

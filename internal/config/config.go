@@ -1,21 +1,7 @@
-// Package config holds the settings of the accounts to export: the
-// --sunor.* flags are the first layer, the defaults: block of the accounts
-// file (--config.file) the second, each entry of its accounts: list the
-// last. In single-account mode the flags are the one entry.
-//
-//	defaults:                  # any per-account setting but name and key
-//	  timeout: 5s
-//	  labels: {env: prod}
-//	accounts:
-//	  - name: prod
-//	    api_key_file: /run/secrets/sunor-prod
-//	    labels: {team: music}  # added to those of defaults:
-//	  - name: staging
-//	    api_key_env: SUNOR_STAGING_KEY
-//	    url: https://sunor.cc
-//	    http_client_config:    # prometheus/common's HTTP client settings
-//	      tls_config: {ca_file: /etc/ssl/private-ca.pem}
-//
+// Package config holds the settings of the accounts to export, in layers:
+// the --sunor.* flags, the defaults: block of the accounts file
+// (--config.file, see deploy/config/sunor.example.yml), then each entry of
+// its accounts: list. In single-account mode the flags are the one entry.
 // Every problem is one line in the user's words, naming the flag, or the
 // file, line, entry and field.
 package config
@@ -26,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -107,7 +92,7 @@ type Account struct {
 // place is a mapping in the accounts file.
 type place struct {
 	file, where string
-	node        *yaml.Node
+	n           *yaml.Node
 }
 
 // perEntry are the settings the defaults: block cannot give.
@@ -124,35 +109,26 @@ func (a *Account) Errorf(field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	top, _, _ := strings.Cut(field, ".")
 	for _, p := range []*place{a.entry, a.defaults} {
-		if n := p.find(field); n != nil {
-			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, n.Line, p.where, field, msg)
+		key, n := (*yaml.Node)(nil), p.node()
+		for _, name := range strings.Split(field, ".") {
+			key, n = lookup(n, name)
+		}
+		if key != nil || p != nil && p == a.entry && slices.Contains(perEntry, top) {
+			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.node()).Line, p.where, field, msg)
 		}
 	}
-	if a.entry != nil && slices.Contains(perEntry, top) {
-		return fmt.Errorf("%s:%d: %s: %s: %s", a.entry.file, a.entry.node.Line, a.entry.where, field, msg)
-	}
 	flag, named := flagNames[top]
-	if !named {
-		flag = "--sunor." + strings.ReplaceAll(top, "_", "-")
-	}
-	if flag == "" {
-		return fmt.Errorf("%s", msg)
+	if flag = cmp.Or(flag, "--sunor."+strings.ReplaceAll(top, "_", "-")); named && flag == "" {
+		return errors.New(msg)
 	}
 	return fmt.Errorf("%s: %s", flag, msg)
 }
 
-// find returns the key node of the dotted field in p, or nil.
-func (p *place) find(field string) *yaml.Node {
+func (p *place) node() *yaml.Node {
 	if p == nil {
 		return nil
 	}
-	n, key := p.node, (*yaml.Node)(nil)
-	for _, name := range strings.Split(field, ".") {
-		if key, n = lookup(n, name); key == nil {
-			return nil
-		}
-	}
-	return key
+	return p.n
 }
 
 // lookup returns the key and value nodes of key in the mapping n.
@@ -194,8 +170,8 @@ func (a *Account) check() error {
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
-	if err := checkValue(a.Name); err != nil {
-		return a.Errorf("name", "the account name (label value) %v", err)
+	if !labelValue(a.Name) {
+		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline) or whitespace at either end")
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -214,29 +190,16 @@ func (a *Account) checkEntry(seen map[string]string) error {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// checkValue refuses a label value no one means: empty, not UTF-8 (which
-// Prometheus would reject at scrape time), with control characters, or
-// with whitespace at either end (" a" and "a" would be two accounts).
-func checkValue(v string) error {
-	switch {
-	case strings.TrimSpace(v) == "":
-		return fmt.Errorf("must not be empty")
-	case !utf8.ValidString(v):
-		return fmt.Errorf("is not valid UTF-8")
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return fmt.Errorf("must not hold control characters (NUL, tab, newline...)")
-	case strings.TrimSpace(v) != v:
-		return fmt.Errorf("must not begin or end with whitespace")
-	}
-	return nil
+// labelValue says whether v is a label value someone means: not empty,
+// UTF-8 (Prometheus rejects the rest at scrape time), without control
+// characters or whitespace at either end (" a" and "a" would be two).
+func labelValue(v string) bool {
+	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
 }
 
 // suggestScheme is the likely URL meant by one written without a scheme.
 func suggestScheme(u string) string {
-	if strings.Contains(u, "://") || strings.Contains(u, "@") {
-		return ""
-	}
-	if p, err := url.Parse("https://" + u); err != nil || p.Host == "" {
+	if u == "" || strings.ContainsAny(u, ":@/ ") { // a password must not show
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", "https://"+u)
@@ -293,7 +256,7 @@ func load(path string, flags Account) ([]Account, error) {
 		return nil, fmt.Errorf("%s:%w", path, err)
 	}
 	base := flags
-	if _, n := lookup(root, "defaults"); n != nil {
+	if _, n := lookup(root, "defaults"); n != nil && n.Tag != "!!null" {
 		for _, f := range perEntry {
 			if k, _ := lookup(n, f); k != nil {
 				return nil, fmt.Errorf("%s:%d: defaults: %s: each account has its own: give it in the entry", path, k.Line, f)
@@ -327,7 +290,7 @@ func load(path string, flags Account) ([]Account, error) {
 
 // decode sets what p gives over a, and checks the result.
 func (a *Account) decode(p *place) error {
-	n := p.node
+	n := p.n
 	a.Labels = maps.Clone(a.Labels) // decoding adds to a map, which a shares
 	if err := n.Decode(a); err != nil {
 		return fmt.Errorf("%s:%d: %s: %v", p.file, n.Line, p.where, err) // shape leaves nothing to fail here
@@ -336,11 +299,9 @@ func (a *Account) decode(p *place) error {
 		a.ClientKey = canonical(hc)
 		// Proxies from the environment, as with the flags, unless the
 		// block says otherwise.
-		if k, _ := lookup(hc, "proxy_url"); k == nil {
-			if k, _ := lookup(hc, "proxy_from_environment"); k == nil {
-				a.HTTPClientConfig.ProxyFromEnvironment = true
-			}
-		}
+		url, _ := lookup(hc, "proxy_url")
+		env, _ := lookup(hc, "proxy_from_environment")
+		a.HTTPClientConfig.ProxyFromEnvironment = a.HTTPClientConfig.ProxyFromEnvironment || url == nil && env == nil
 	}
 	return a.check()
 }
@@ -511,7 +472,11 @@ func nearest(typo string, fields map[string]reflect.Type) string {
 			prev := row[0]
 			row[0] = i
 			for j := 1; j <= len(b); j++ {
-				prev, row[j] = row[j], min(row[j]+1, row[j-1]+1, prev+boolInt(a[i-1] != b[j-1]))
+				sub := prev + 1
+				if a[i-1] == b[j-1] {
+					sub = prev
+				}
+				prev, row[j] = row[j], min(row[j]+1, row[j-1]+1, sub)
 			}
 		}
 		if d := row[len(b)]; d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
@@ -522,11 +487,4 @@ func nearest(typo string, fields map[string]reflect.Type) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -144,10 +144,10 @@ func TestLoadErrors(t *testing.T) {
 		"syntax":                  {"accounts: [\n", "sunor.yml:1: not valid YAML: did not find expected node content"},
 		"not UTF-8":               {"accounts:\n  - name: a\xff\n", "sunor.yml:2: not UTF-8 text"},
 		"duplicate name":          {a + "  - name: a\n    api_key_env: L\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`},
-		"no name":                 {"accounts:\n  - api_key_env: K\n", "sunor.yml:2: accounts[0]: name: the account name (label value) must not be empty"},
-		"name with spaces":        {"accounts:\n  - name: ' a '\n    api_key_env: K\n", "sunor.yml:2: accounts[0] ( a ): name: the account name (label value) must not begin or end with whitespace"},
-		"name with NUL":           {"accounts:\n  - name: \"a\\0b\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\x00b): name: the account name (label value) must not hold control characters`},
-		"name with a newline":     {"accounts:\n  - name: \"a\\nb\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\nb): name: the account name (label value) must not hold control characters`},
+		"no name":                 {"accounts:\n  - api_key_env: K\n", "sunor.yml:2: accounts[0]: name: the account name (label value) must be non-empty"},
+		"name with spaces":        {"accounts:\n  - name: ' a '\n    api_key_env: K\n", "sunor.yml:2: accounts[0] ( a ): name: the account name (label value) must be non-empty UTF-8, without control characters"},
+		"name with NUL":           {"accounts:\n  - name: \"a\\0b\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\x00b): name: the account name (label value) must be non-empty UTF-8, without control characters`},
+		"name with a newline":     {"accounts:\n  - name: \"a\\nb\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\nb): name: the account name (label value) must be non-empty UTF-8, without control characters`},
 		"no key":                  {"accounts:\n  - name: a\n", "sunor.yml:2: accounts[0] (a): api_key_file: set api_key_file or api_key_env"},
 		"two keys":                {a + "    api_key_file: /k\n", "sunor.yml:3: accounts[0] (a): api_key_env: set api_key_file or api_key_env, not both"},
 		"key in api_key_env":      {"accounts:\n  - name: a\n    api_key_env: sk-live-0123456789abcdef\n", "sunor.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
@@ -188,7 +188,7 @@ func TestFlagErrors(t *testing.T) {
 		"zero timeout":       {func(a *Account) { a.Timeout = 0 }, "--sunor.timeout: must be positive, got 0s"},
 		"negative cache":     {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
 		"url without scheme": {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
-		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must not hold control characters"},
+		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
