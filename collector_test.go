@@ -407,6 +407,11 @@ func startupCases(t *testing.T) []startupCase {
 		{"config negative max_calls_per_minute", nil, []string{config("calls", "    max_calls_per_minute: -1\n")}, "calls.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative"},
 		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
 
+		{"bad label flag", withKey, []string{"--sunor.label=team"}, "--sunor.label: expected KEY=VALUE"},
+		{"reserved label flag", withKey, []string{"--sunor.label=team=a", "--sunor.label=job=x"}, `--sunor.label: \"job\" is reserved`},
+		{"negative threshold flag", withKey, []string{"--sunor.low-credits-threshold=-1"}, "--sunor.low-credits-threshold: must not be negative"},
+		{"config reserved label", nil, []string{config("label", "    labels: {instance: x}\n")}, `label.yml:4: accounts[0] (a): labels.instance: \"instance\" is reserved`},
+		{"config negative threshold", nil, []string{config("threshold", "    low_credits_threshold: -5\n")}, "threshold.yml:4: accounts[0] (a): low_credits_threshold: must not be negative"},
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
 		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
 		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},

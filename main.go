@@ -105,6 +105,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	f.web = kingpinflag.AddFlags(app, defaultAddress)
 	f.account.HTTPClientConfig = commoncfg.DefaultHTTPClientConfig
 	f.account.HTTPClientConfig.ProxyFromEnvironment = true
+	f.account.Labels = map[string]string{} // --sunor.label adds to it
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
@@ -121,6 +122,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
 	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
+	app.Flag("sunor.label", "Owner label NAME=VALUE on every series of the account (repeatable); with --config.file, labels of every account.").
+		PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
+	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low (sunor_credits_low_threshold, for the SunorCreditsLow alert).").
+		Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any minute, over all endpoints, scrapes and Prometheus servers (the key's budget is 120, shared with your product). Beyond it, scrapes reuse the last good answer. 0 is no ceiling.").
 		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
@@ -128,7 +133,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts; the rest queue within their scrape's deadline. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout, --sunor.cache-ttl, --sunor.max-calls-per-minute and --sunor.rate-limit-reserve become their defaults. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("config.file", "YAML file of several accounts (see README); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").
 		PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
 	f.collectors = map[string]*bool{}
@@ -151,15 +156,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 
 // nameFlagErrors makes a bad flag value's error name the flag: kingpin's own
 // says only `time: invalid duration "soon"`, which is no help when the value
-// came from an environment variable. Bool and repeatable flags are left as
-// they are: kingpin looks for their marker methods, and they cannot fail.
+// came from an environment variable. Bool flags are left as they are:
+// kingpin looks for their marker method, and they cannot fail.
 func nameFlagErrors(app *kingpin.Application) {
 	for _, fm := range app.Model().Flags {
-		switch fm.Value.(type) {
-		case interface{ IsBoolFlag() bool }, interface{ IsCumulative() bool }:
-			continue
+		switch v := (namedValue{name: fm.Name, Value: fm.Value}); fm.Value.(type) {
+		case interface{ IsBoolFlag() bool }:
+		case interface{ IsCumulative() bool }:
+			app.GetFlag(fm.Name).SetValue(repeatable{v})
+		default:
+			app.GetFlag(fm.Name).SetValue(v)
 		}
-		app.GetFlag(fm.Name).SetValue(namedValue{name: fm.Name, Value: fm.Value})
 	}
 }
 
@@ -167,6 +174,11 @@ type namedValue struct {
 	name string
 	kingpin.Value
 }
+
+// repeatable keeps the marker of a repeatable flag (--sunor.label).
+type repeatable struct{ namedValue }
+
+func (repeatable) IsCumulative() bool { return true }
 
 func (v namedValue) Set(s string) error {
 	if err := v.Value.Set(s); err != nil {

@@ -123,7 +123,8 @@ func (b *Builder) build(a *Account, used map[string]*http.Client) error {
 	warnPlainHTTP(b.Logger, a.Name, base)
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
 	a.KeyID = keyedHash(base.String(), key.Key(context.Background()))
-	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
+	// The collector applies the rest of a kept account's settings anew.
+	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey, a.Timeout.String(), a.CacheTTL.String())
 	return nil
 }
 

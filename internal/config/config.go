@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -72,11 +73,11 @@ type Account struct {
 	// Empty: the account has a guard of its own.
 	KeyID string `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
-	// of the account.
-	Labels map[string]string `yaml:"-"`
+	// of the account; an entry's add to those of defaults: and the flags.
+	Labels map[string]string `yaml:"labels"`
 	// LowCreditsThreshold is the balance, in credits, under which the
 	// account counts as low (sunor_credits_low_threshold).
-	LowCreditsThreshold float64 `yaml:"-"`
+	LowCreditsThreshold float64 `yaml:"low_credits_threshold" check:">=0"`
 	// DailyBudget is how many credits a day the account may spend
 	// (sunor_credits_daily_budget); 0 is no budget.
 	DailyBudget float64 `yaml:"-"`
@@ -111,7 +112,9 @@ func (a *Account) Errorf(field, format string, args ...any) error {
 	for _, p := range []*place{a.entry, a.defaults} {
 		key, n := (*yaml.Node)(nil), p.node()
 		for _, name := range strings.Split(field, ".") {
-			key, n = lookup(n, name)
+			if k, v := lookup(n, name); k != nil {
+				key, n = k, v // the deepest found
+			}
 		}
 		if key != nil || p != nil && p == a.entry && slices.Contains(perEntry, top) {
 			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.node()).Line, p.where, field, msg)
@@ -150,6 +153,8 @@ func (a *Account) check() error {
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		neg := value.CanInt() && value.Int() < 0 || value.CanFloat() && value.Float() < 0
 		switch check, zero := f.Tag.Get("check"), f.Tag.Get("zero"); {
+		case value.CanFloat() && (math.IsNaN(value.Float()) || math.IsInf(value.Float(), 0)):
+			return a.Errorf(name, "must be a number, got %v", value)
 		case check == ">0" && (neg || value.IsZero()):
 			return a.Errorf(name, "must be positive, got %v", value)
 		case check == ">=0" && neg && zero != "":
@@ -164,8 +169,21 @@ func (a *Account) check() error {
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
 	}
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(k):
+			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
+		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
+			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
+		case !labelValue(a.Labels[k]):
+			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters or whitespace at either end", k)
+		}
+	}
 	return nil
 }
+
+// reservedLabels are set by the exporter or by Prometheus.
+var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
 
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.

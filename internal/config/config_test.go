@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ func flags() Account {
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.ProxyFromEnvironment = true
 	return Account{Name: "default", URL: "https://sunor.cc", Timeout: 10 * time.Second, CacheTTL: 30 * time.Second,
-		MaxCallsPerMinute: 12, RateLimitReserve: 10, HTTPClientConfig: hc}
+		MaxCallsPerMinute: 12, RateLimitReserve: 10, LowCreditsThreshold: 500, HTTPClientConfig: hc}
 }
 
 func write(t *testing.T, content string) string {
@@ -48,6 +49,9 @@ func TestLoadExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	prod, staging := accts[0], accts[1]
+	if prod.LowCreditsThreshold != 500 || prod.Labels != nil {
+		t.Errorf("prod: threshold %v, labels %v; want the flags' 500 and none", prod.LowCreditsThreshold, prod.Labels)
+	}
 	if prod.URL != "https://sunor.cc" || prod.Timeout != 10*time.Second || prod.CacheTTL != 30*time.Second || prod.MaxCallsPerMinute != 12 {
 		t.Errorf("prod did not take the defaults: %+v", prod)
 	}
@@ -79,15 +83,25 @@ func TestDefaultsBlock(t *testing.T) {
 	p := write(t, `defaults:
   timeout: 3s
   http_client_config: {proxy_url: "http://proxy:3128"}
+  labels: {team: platform}
+  low_credits_threshold: 1000
 accounts:
   - {name: a, api_key_env: K}
-  - {name: b, api_key_env: K, timeout: 4s, cache_ttl: }
+  - {name: b, api_key_env: K, timeout: 4s, cache_ttl: , labels: {team: music, tier: gold}, low_credits_threshold: 0}
 `)
-	accts, err := Accounts(p, flags())
+	f := flags()
+	f.Labels, f.LowCreditsThreshold = map[string]string{"env": "prod"}, 500
+	accts, err := Accounts(p, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := accts[0], accts[1]
+	if !maps.Equal(a.Labels, map[string]string{"env": "prod", "team": "platform"}) || !maps.Equal(b.Labels, map[string]string{"env": "prod", "team": "music", "tier": "gold"}) || len(f.Labels) != 1 {
+		t.Errorf("labels: a %v, b %v, flags %v", a.Labels, b.Labels, f.Labels)
+	}
+	if a.LowCreditsThreshold != 1000 || b.LowCreditsThreshold != 0 {
+		t.Errorf("low_credits_threshold: a %v, b %v", a.LowCreditsThreshold, b.LowCreditsThreshold)
+	}
 	if a.Timeout != 3*time.Second || b.Timeout != 4*time.Second || b.CacheTTL != 30*time.Second || a.MaxCallsPerMinute != 12 {
 		t.Errorf("layers: a %v, b %v %v, a's calls %d", a.Timeout, b.Timeout, b.CacheTTL, a.MaxCallsPerMinute)
 	}
@@ -158,6 +172,16 @@ func TestLoadErrors(t *testing.T) {
 		"url without scheme":      {a + "    url: sunor.cc\n", `sunor.yml:4: accounts[0] (a): url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
 		"proxy twice":             {a + "    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", "sunor.yml:5: accounts[0] (a): http_client_config: if proxy_from_environment is configured, proxy_url must not be configured"},
 		"no accounts":             {"accounts: []\n", "sunor.yml: no accounts"},
+		"label name":              {a + "    labels: {te-am: x}\n", `sunor.yml:4: accounts[0] (a): labels: "te-am" is not a label name`},
+		"label job":               {a + "    labels:\n      team: x\n      job: y\n", `sunor.yml:6: accounts[0] (a): labels.job: "job" is reserved`},
+		"label account":           {a + "    labels: {account: y}\n", `sunor.yml:4: accounts[0] (a): labels.account: "account" is reserved`},
+		"label __":                {a + "    labels: {__name__: y}\n", `sunor.yml:4: accounts[0] (a): labels.__name__: "__name__" is reserved`},
+		"label empty value":       {a + "    labels: {team: ''}\n", `sunor.yml:4: accounts[0] (a): labels.team: the value of "team" must be non-empty`},
+		"label in defaults":       {"defaults:\n  labels: {instance: x}\n" + a, `sunor.yml:2: defaults: labels.instance: "instance" is reserved`},
+		"labels not a mapping":    {a + "    labels: [team]\n", "sunor.yml:4: accounts[0] (a): labels: wants a mapping (name: value lines), got a list"},
+		"negative threshold":      {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
+		"threshold not a number":  {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
+		"threshold NaN":           {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
 		"empty file":              {"", "sunor.yml: the file is empty"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -189,6 +213,8 @@ func TestFlagErrors(t *testing.T) {
 		"negative cache":     {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
 		"url without scheme": {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
 		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
+		"reserved label":     {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
+		"negative threshold": {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
