@@ -126,6 +126,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
 	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low (sunor_credits_low_threshold, for the SunorCreditsLow alert).").
 		Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
+	app.Flag("sunor.daily-budget", "Credits a day the account may spend (sunor_credits_daily_budget, for the SunorSpendOverBudget alert). 0 is no budget.").
+		Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any minute, over all endpoints, scrapes and Prometheus servers (the key's budget is 120, shared with your product). Beyond it, scrapes reuse the last good answer. 0 is no ceiling.").
 		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").

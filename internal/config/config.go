@@ -80,7 +80,7 @@ type Account struct {
 	LowCreditsThreshold float64 `yaml:"low_credits_threshold" check:">=0"`
 	// DailyBudget is how many credits a day the account may spend
 	// (sunor_credits_daily_budget); 0 is no budget.
-	DailyBudget float64 `yaml:"-"`
+	DailyBudget float64 `yaml:"daily_budget" check:">=0" zero:"no budget"`
 
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout

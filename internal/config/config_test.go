@@ -85,9 +85,10 @@ func TestDefaultsBlock(t *testing.T) {
   http_client_config: {proxy_url: "http://proxy:3128"}
   labels: {team: platform}
   low_credits_threshold: 1000
+  daily_budget: 5000
 accounts:
   - {name: a, api_key_env: K}
-  - {name: b, api_key_env: K, timeout: 4s, cache_ttl: , labels: {team: music, tier: gold}, low_credits_threshold: 0}
+  - {name: b, api_key_env: K, timeout: 4s, cache_ttl: , labels: {team: music, tier: gold}, low_credits_threshold: 0, daily_budget: 0}
 `)
 	f := flags()
 	f.Labels, f.LowCreditsThreshold = map[string]string{"env": "prod"}, 500
@@ -99,8 +100,8 @@ accounts:
 	if !maps.Equal(a.Labels, map[string]string{"env": "prod", "team": "platform"}) || !maps.Equal(b.Labels, map[string]string{"env": "prod", "team": "music", "tier": "gold"}) || len(f.Labels) != 1 {
 		t.Errorf("labels: a %v, b %v, flags %v", a.Labels, b.Labels, f.Labels)
 	}
-	if a.LowCreditsThreshold != 1000 || b.LowCreditsThreshold != 0 {
-		t.Errorf("low_credits_threshold: a %v, b %v", a.LowCreditsThreshold, b.LowCreditsThreshold)
+	if a.LowCreditsThreshold != 1000 || b.LowCreditsThreshold != 0 || a.DailyBudget != 5000 || b.DailyBudget != 0 {
+		t.Errorf("low_credits_threshold: a %v, b %v; daily_budget: a %v, b %v", a.LowCreditsThreshold, b.LowCreditsThreshold, a.DailyBudget, b.DailyBudget)
 	}
 	if a.Timeout != 3*time.Second || b.Timeout != 4*time.Second || b.CacheTTL != 30*time.Second || a.MaxCallsPerMinute != 12 {
 		t.Errorf("layers: a %v, b %v %v, a's calls %d", a.Timeout, b.Timeout, b.CacheTTL, a.MaxCallsPerMinute)
@@ -181,6 +182,7 @@ func TestLoadErrors(t *testing.T) {
 		"labels not a mapping":    {a + "    labels: [team]\n", "sunor.yml:4: accounts[0] (a): labels: wants a mapping (name: value lines), got a list"},
 		"negative threshold":      {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
 		"threshold not a number":  {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
+		"negative budget":         {a + "    daily_budget: -1\n", "sunor.yml:4: accounts[0] (a): daily_budget: must not be negative (0 is no budget), got -1"},
 		"threshold NaN":           {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
 		"empty file":              {"", "sunor.yml: the file is empty"},
 	} {
@@ -215,6 +217,7 @@ func TestFlagErrors(t *testing.T) {
 		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
 		"reserved label":     {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
 		"negative threshold": {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
+		"negative budget":    {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
