@@ -58,10 +58,21 @@ ci: ## what .ci/run runs after installing packages
 prometheusrule: ## regenerate deploy/kubernetes/prometheusrule.yaml from the rules file
 	./deploy/gen-prometheusrule.sh
 
+# The workflows in .github/workflows, linted with actionlint (pinned, through
+# the Go module proxy; CI installs it and passes ACTIONLINT=actionlint). It
+# runs shellcheck on the workflows' scripts when shellcheck is installed.
+ACTIONLINT_VERSION ?= v1.7.12
+ACTIONLINT ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+.PHONY: actionlint
+actionlint: ## lint .github/workflows with actionlint
+	$(ACTIONLINT)
+
 # Release archives: GoReleaser, pinned. CI installs it and passes GORELEASER=goreleaser.
 GORELEASER_VERSION ?= v2.15.1
 GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
-# A snapshot (no tag needed); for a tagged release: make release GORELEASER_FLAGS=
+# A snapshot (no tag needed). A tagged release is made by the release
+# workflow (.github/workflows/release.yml) on a v<VERSION> tag.
 GORELEASER_FLAGS ?= --snapshot
 
 .PHONY: release release-check image-test helm-sync

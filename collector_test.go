@@ -557,31 +557,6 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
-// TestREADMEListsEveryFlag: the README's flags table names every flag that
-// --help shows, so that the reference cannot fall behind the program.
-func TestREADMEListsEveryFlag(t *testing.T) {
-	var help bytes.Buffer
-	if code := run(context.Background(), []string{"--help"}, &help, io.Discard); code != 0 {
-		t.Fatalf("--help: exit %d", code)
-	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, table, _ := strings.Cut(string(readme), "\n## Flags\n")
-	table, _, _ = strings.Cut(table, "\n## ")
-	flagRE := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][\w.-]*)`)
-	flags := flagRE.FindAllStringSubmatch(help.String(), -1)
-	if len(flags) < 20 {
-		t.Fatalf("found %d flags in --help; the pattern no longer fits its layout:\n%s", len(flags), help.String())
-	}
-	for _, m := range flags {
-		if !strings.Contains(table, "`--"+m[1]+"`") && !strings.Contains(table, "`--[no-]"+m[1]+"`") {
-			t.Errorf("the README's flags table lacks --%s", m[1])
-		}
-	}
-}
-
 // TestKeyNeverLeaks drives every failure mode and checks that the key shows
 // in no log line (at debug level), no /metrics answer, not the landing page,
 // and that no request carrying it reaches a host other than the API.

@@ -88,7 +88,7 @@ if buildah run --isolation chroot "$ctr" -- /bin/sh -c true >/dev/null 2>&1; the
   fail "the image has a shell"
 fi
 out=$(timeout 30 buildah run --isolation chroot "$ctr" -- /bin/sunor_exporter --version 2>&1) || fail "--version in the image: $out"
-# make release's snapshots say 0.1.0-snapshot.<commit>, make build's 0.1.0.
+# make release's snapshots say <VERSION>-snapshot.<commit>, make build's <VERSION>.
 grep -qE "^sunor_exporter, version $version[^ ]* \(branch: [^,]+, revision: $revision\)" <<<"$out" || fail "--version in the image says: $out"
 log "no shell; --version: $(head -1 <<<"$out")"
 
