@@ -376,7 +376,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"missing key file", nil, []string{"--sunor.api-key-file=" + filepath.Join(dir, "nope")}, "no such file"},
 		{"unreadable key file", nil, []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
 		{"empty key file", nil, []string{"--sunor.api-key-file=" + file("empty", "\n  \n")}, "is empty"},
-		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, "SUNOR_API_KEY is empty"},
+		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, `err="environment variable SUNOR_API_KEY is empty"`},
 		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "both --sunor.api-key-file"},
 		// Keys that could not go into a request header as they are (an
 		// environment cannot hold NUL; a file can).

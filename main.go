@@ -411,10 +411,8 @@ func checkTelemetryPath(p string) error {
 	if strings.ContainsAny(p, "{}? \t\r\n#%") {
 		return fmt.Errorf("%q must be a plain path, without {}, ?, # or %%", p)
 	}
-	for _, r := range reservedPaths {
-		if p == r {
-			return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
-		}
+	if slices.Contains(reservedPaths, p) {
+		return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
 	}
 	return nil
 }

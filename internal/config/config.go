@@ -86,11 +86,11 @@ type Account struct {
 	// http_client_config in force, secrets included, comments and layout
 	// not; "" for the flags' own.
 	ClientKey string `yaml:"-"`
-	entry     *place // where the entry is; nil for the flags
-	defaults  *place
+	entry     place  // where the entry is; none for the flags
+	defaults  place
 }
 
-// place is a mapping in the accounts file.
+// place is a mapping in the accounts file; n is nil for none.
 type place struct {
 	file, where string
 	n           *yaml.Node
@@ -109,29 +109,24 @@ var flagNames = map[string]string{"name": "--sunor.account", "api_key_env": "", 
 func (a *Account) Errorf(field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	top, _, _ := strings.Cut(field, ".")
-	for _, p := range []*place{a.entry, a.defaults} {
-		key, n := (*yaml.Node)(nil), p.node()
+	for i, p := range []place{a.entry, a.defaults} {
+		key, n := (*yaml.Node)(nil), p.n
 		for _, name := range strings.Split(field, ".") {
 			if k, v := lookup(n, name); k != nil {
 				key, n = k, v // the deepest found
 			}
 		}
-		if key != nil || p != nil && p == a.entry && slices.Contains(perEntry, top) {
-			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.node()).Line, p.where, field, msg)
+		if key != nil || i == 0 && p.n != nil && slices.Contains(perEntry, top) {
+			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.n).Line, p.where, field, msg)
 		}
 	}
 	flag, named := flagNames[top]
-	if flag = cmp.Or(flag, "--sunor."+strings.ReplaceAll(top, "_", "-")); named && flag == "" {
+	if !named {
+		flag = "--sunor." + strings.ReplaceAll(top, "_", "-")
+	} else if flag == "" {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("%s: %s", flag, msg)
-}
-
-func (p *place) node() *yaml.Node {
-	if p == nil {
-		return nil
-	}
-	return p.n
 }
 
 // lookup returns the key and value nodes of key in the mapping n.
@@ -280,7 +275,7 @@ func load(path string, flags Account) ([]Account, error) {
 				return nil, fmt.Errorf("%s:%d: defaults: %s: each account has its own: give it in the entry", path, k.Line, f)
 			}
 		}
-		base.defaults = &place{path, "defaults", n}
+		base.defaults = place{path, "defaults", n}
 		if err := base.decode(base.defaults); err != nil {
 			return nil, err
 		}
@@ -293,11 +288,8 @@ func load(path string, flags Account) ([]Account, error) {
 	seen := map[string]string{}
 	for i, n := range list.Content {
 		a := base
-		a.entry = &place{path, whereOf(fmt.Sprintf("accounts[%d]", i), n), n}
-		if err := a.decode(a.entry); err != nil {
-			return nil, err
-		}
-		if err := a.checkEntry(seen); err != nil {
+		a.entry = place{path, whereOf(fmt.Sprintf("accounts[%d]", i), n), n}
+		if err := cmp.Or(a.decode(a.entry), a.checkEntry(seen)); err != nil {
 			return nil, err
 		}
 		seen[a.Name] = fmt.Sprintf("accounts[%d]", i)
@@ -307,7 +299,7 @@ func load(path string, flags Account) ([]Account, error) {
 }
 
 // decode sets what p gives over a, and checks the result.
-func (a *Account) decode(p *place) error {
+func (a *Account) decode(p place) error {
 	n := p.n
 	a.Labels = maps.Clone(a.Labels) // decoding adds to a map, which a shares
 	if err := n.Decode(a); err != nil {
