@@ -229,3 +229,18 @@ func TestFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAnchorsAndMergeKeys: YAML's own way of sharing settings still works.
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K, timeout: 3s, labels: &l {team: x}}\n  - <<: *a\n    name: b\n    labels: *l\n"), flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := accts[1]; b.Name != "b" || b.Timeout != 3*time.Second || b.APIKeyEnv != "K" || b.Labels["team"] != "x" {
+		t.Errorf("b = %+v", b)
+	}
+	if _, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K}\n  - <<: *a\n    name: b\n    timout: 1s\n"), flags()); err == nil || !strings.Contains(err.Error(), `sunor.yml:5: accounts[1] (b): unknown field "timout"`) {
+		t.Errorf("a typo next to a merge key: %v", err)
+	}
+}
