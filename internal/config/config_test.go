@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,26 @@ func TestAnchorsAndMergeKeys(t *testing.T) {
 	}
 	if _, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K}\n  - <<: *a\n    name: b\n    timout: 1s\n"), flags()); err == nil || !strings.Contains(err.Error(), `sunor.yml:5: accounts[1] (b): unknown field "timout"`) {
 		t.Errorf("a typo next to a merge key: %v", err)
+	}
+}
+
+// TestOnePath: single-account mode is the one-entry file it stands for.
+func TestOnePath(t *testing.T) {
+	t.Setenv(EnvAPIKey, "k")
+	f := flags()
+	f.Labels, f.DailyBudget = map[string]string{"team": "music"}, 100
+	single, err := Accounts("", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvAPIKey, "")
+	f.Labels = nil
+	file, err := Accounts(write(t, "defaults: {labels: {team: music}}\naccounts: [{name: default, api_key_env: SUNOR_API_KEY}]\n"), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single[0].entry, file[0].entry, file[0].defaults = place{}, place{}, place{}
+	if !reflect.DeepEqual(single, file) {
+		t.Errorf("flags: %+v\nfile:  %+v", single[0], file[0])
 	}
 }
