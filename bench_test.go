@@ -17,6 +17,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // The two benchmarks below are meant to be read side by side: one scrape of
@@ -30,10 +31,7 @@ import (
 func benchFake(b *testing.B) string {
 	fake := fakesunor.New("bench-key")
 	fake.RateLimit = 0
-	srv := httptest.NewServer(fake)
-	b.Cleanup(srv.Close)
-	b.Cleanup(fake.Close)
-	return srv.URL
+	return testtool.ServeAPI(b, fake).URL
 }
 
 func get(b *testing.B, c *http.Client, req *http.Request) {

@@ -29,41 +29,12 @@ import (
 
 const canaryKey = "sk-CANARY-7d1e4b2a9f" // what must never leak
 
-// logSink collects the program's log and reports the address it listens on.
-type logSink struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	addr  chan string
-	found bool
-}
-
 var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
-
-func newLogSink() *logSink { return &logSink{addr: make(chan string, 1)} }
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf.Write(p)
-	if !s.found {
-		if m := listeningRE.FindSubmatch(s.buf.Bytes()); m != nil {
-			s.found = true
-			s.addr <- string(m[1])
-		}
-	}
-	return len(p), nil
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
 
 // exporter is a running instance of run.
 type exporter struct {
 	url  string
-	log  *logSink
+	log  *testtool.Lines
 	stop func() int // stops it and returns its exit status
 }
 
@@ -72,38 +43,37 @@ type exporter struct {
 func start(t *testing.T, args ...string) *exporter {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sink := newLogSink()
+	logs := &testtool.Lines{}
 	done := make(chan int, 1)
 	args = append([]string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}, args...)
-	go func() { done <- run(ctx, args, io.Discard, sink) }()
-	select {
-	case addr := <-sink.addr:
-		e := &exporter{url: "http://" + addr, log: sink}
-		var once sync.Once
-		status := -1
-		e.stop = func() int {
-			once.Do(func() {
-				cancel()
-				// Shutdown waits for in-flight scrapes, at most the longest
-				// timeout and 5 s: the tests use 10 s or less.
-				select {
-				case status = <-done:
-				case <-time.After(30 * time.Second):
-					t.Errorf("waited 30s for the exporter to stop; its log:\n%s", sink) // Errorf: safe from any goroutine
-				}
-			})
-			return status
-		}
-		t.Cleanup(func() { e.stop() })
-		return e
-	case code := <-done:
+	go func() {
+		code := run(ctx, args, io.Discard, logs)
+		logs.Close()
+		done <- code
+	}()
+	line, err := logs.Next(listeningRE, 10*time.Second)
+	if err != nil {
 		cancel()
-		t.Fatalf("exporter exited with %d before listening:\n%s", code, sink)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatalf("waited 10s for the exporter to log a line matching %s; its log:\n%s", listeningRE, sink)
+		t.Fatalf("the exporter did not listen: %v", err)
 	}
-	return nil
+	e := &exporter{url: "http://" + listeningRE.FindStringSubmatch(line)[1], log: logs}
+	var once sync.Once
+	status := -1
+	e.stop = func() int {
+		once.Do(func() {
+			cancel()
+			// Shutdown waits for in-flight scrapes, at most the longest
+			// timeout and 5 s: the tests use 10 s or less.
+			select {
+			case status = <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("waited 30s for the exporter to stop; its log:\n%s", logs) // Errorf: safe from any goroutine
+			}
+		})
+		return status
+	}
+	t.Cleanup(func() { e.stop() })
+	return e
 }
 
 // get fetches path. It takes the calling test's t rather than keeping the
@@ -111,45 +81,20 @@ func start(t *testing.T, args ...string) *exporter {
 // parent's t would call FailNow from the wrong goroutine.
 func (e *exporter) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	return request(t, http.MethodGet, e.url+path)
+	return testtool.Get(t, e.url+path)
 }
 
 // post sends an empty POST to path.
 func (e *exporter) post(t *testing.T, path string) (int, string) {
 	t.Helper()
-	return request(t, http.MethodPost, e.url+path)
-}
-
-// testClient has a deadline: a hung exporter fails the test, saying which
-// request hung, instead of hanging the suite.
-var testClient = &http.Client{Timeout: 20 * time.Second}
-
-func request(t *testing.T, method, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := testClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
-	}
-	return resp.StatusCode, string(b)
+	return testtool.Fetch(t, http.MethodPost, e.url+path)
 }
 
 // fakeAPI starts a fake Sunor API that knows key.
 func fakeAPI(t *testing.T, key string) (*fakesunor.Server, string) {
 	t.Helper()
 	fake := fakesunor.New(key)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Cleanup(fake.Close)
-	return fake, srv.URL
+	return fake, testtool.ServeAPI(t, fake).URL
 }
 
 func parseMetrics(t *testing.T, body string) map[string]model.Vector {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // hostileKeys are the keys the hostile tests run with: the canary, and one
@@ -80,17 +81,8 @@ func checkNoLeak(t *testing.T, log string, pages []string, keys ...string) {
 // test instead of blocking it.
 func fetchPage(t *testing.T, url string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 20 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return string(b)
+	_, page := testtool.Get(t, url)
+	return page
 }
 
 // reply is a raw answer with KEY standing for the key of the request.
@@ -294,15 +286,11 @@ func TestHostileKeyFile(t *testing.T) {
 	mu.Unlock()
 	done := make(chan string, 1)
 	go func() {
-		c := &http.Client{Timeout: 20 * time.Second}
-		resp, err := c.Get(e.url + "/metrics")
+		_, page, err := testtool.Request(context.Background(), http.MethodGet, e.url+"/metrics", nil)
 		if err != nil {
-			done <- err.Error()
-			return
+			page = err.Error()
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		done <- string(b)
+		done <- page
 	}()
 	select {
 	case <-arrived:

@@ -19,6 +19,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // zeroErrors is the error counter block of a healthy account.
@@ -178,7 +179,7 @@ func TestNetworkError(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there now
-	buf := &syncBuffer{}
+	buf := &testtool.Lines{}
 	exp := New([]accounts.Account{{Name: "prod", API: newClient(t, url, apikey.Static(testKey)), Timeout: 5 * time.Second}}, Options{Logger: log.NewLogfmtLogger(buf)})
 	mfs := gather(t, exp)
 	assertFailedScrape(t, mfs, sunor.ReasonNetwork)
@@ -321,7 +322,7 @@ func assertFailedScrapeKeepsTimestamp(t *testing.T, mfs map[string]*dto.MetricFa
 func TestKeyFileRotation(t *testing.T) {
 	fake := fakesunor.New(testKey)
 	fake.SetAccount("rotated-key", fakesunor.Account{Available: 5})
-	srv := newFakeServer(t, fake)
+	srv := testtool.ServeAPI(t, fake)
 	path := filepath.Join(t.TempDir(), "key")
 	write := func(s string) {
 		// Write then rename, as Kubernetes and editors do.
@@ -334,7 +335,7 @@ func TestKeyFileRotation(t *testing.T) {
 		}
 	}
 	write(testKey + "\n")
-	buf := &syncBuffer{}
+	buf := &testtool.Lines{}
 	logger := log.NewLogfmtLogger(buf)
 	key, err := apikey.NewFile(path, logger)
 	if err != nil {
@@ -380,7 +381,7 @@ func TestConcurrentScrapesShareOneCall(t *testing.T) {
 			release := make(chan struct{})
 			fake := fakesunor.New(testKey)
 			fake.Update(testKey, func(a *fakesunor.Account) { a.Fail = fail })
-			srv := newFakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testtool.ServeAPI(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				<-release // a slow API: it answers when the test says so
 				fake.ServeHTTP(w, r)
 			}))

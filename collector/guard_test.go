@@ -12,6 +12,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // scriptedAPI answers from a function of the call's number, after delay,
@@ -62,11 +63,11 @@ type guardEnv struct {
 	api   *scriptedAPI
 	exp   *Exporter
 	clock *clock
-	log   *syncBuffer
+	log   *testtool.Lines
 }
 
 func newGuardEnv(t *testing.T, api *scriptedAPI, perMinute, reserve int) *guardEnv {
-	g := &guardEnv{t: t, api: api, clock: newClock(), log: &syncBuffer{}}
+	g := &guardEnv{t: t, api: api, clock: newClock(), log: &testtool.Lines{}}
 	g.exp = New([]accounts.Account{{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: perMinute, RateLimitReserve: reserve}},
 		Options{Logger: log.NewLogfmtLogger(g.log), Now: g.clock.Now})
 	return g

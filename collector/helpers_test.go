@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -18,27 +17,10 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 const testKey = "test-key-5f0c"
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // clock is a settable time source.
 type clock struct {
@@ -66,7 +48,7 @@ type env struct {
 	fake  *fakesunor.Server
 	srv   *httptest.Server
 	exp   *Exporter
-	log   *syncBuffer
+	log   *testtool.Lines
 	clock *clock
 }
 
@@ -82,19 +64,6 @@ func withUsage() envOpt {
 	return func(_ *accounts.Account, o *Options) { o.Scrapers = []Scraper{Usage} }
 }
 
-// newFakeServer serves h (a fake, or a handler in front of one) and closes it
-// at the end of the test.
-func newFakeServer(t *testing.T, h http.Handler) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	// Cleanups run last-in first-out: release hanging handlers, then close.
-	t.Cleanup(srv.Close)
-	if f, ok := h.(*fakesunor.Server); ok {
-		t.Cleanup(f.Close)
-	}
-	return srv
-}
-
 func newClient(t *testing.T, url string, key apikey.Source) *sunor.Client {
 	t.Helper()
 	base, err := sunor.ParseBaseURL(url)
@@ -107,8 +76,8 @@ func newClient(t *testing.T, url string, key apikey.Source) *sunor.Client {
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
 	fake := fakesunor.New(testKey)
-	srv := newFakeServer(t, fake)
-	e := &env{t: t, fake: fake, srv: srv, log: &syncBuffer{}, clock: newClock()}
+	srv := testtool.ServeAPI(t, fake)
+	e := &env{t: t, fake: fake, srv: srv, log: &testtool.Lines{}, clock: newClock()}
 	// No budget guard unless a test asks for one: most tests count calls.
 	acct := accounts.Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
 	o := Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now}

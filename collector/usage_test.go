@@ -15,6 +15,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 func TestUsageCollector(t *testing.T) {
@@ -184,14 +185,14 @@ func TestSlowAccountDoesNotHideAnother(t *testing.T) {
 	fake.SetAccount("key-b", fakesunor.Account{Available: 7, Frozen: 1, CreditsUsed: 35})
 	fake.Update("key-a", func(a *fakesunor.Account) { a.Fail = fakesunor.FailHang })
 	var hung atomic.Int32
-	srv := newFakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testtool.ServeAPI(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("x-api-key") == "key-a" {
 			hung.Add(1)
 		}
 		fake.ServeHTTP(w, r)
 	}))
 	t.Cleanup(fake.Close)
-	buf := &syncBuffer{}
+	buf := &testtool.Lines{}
 	exp := New([]accounts.Account{
 		{Name: "a", API: newClient(t, srv.URL, apikey.Static("key-a")), Timeout: 200 * time.Millisecond},
 		{Name: "b", API: newClient(t, srv.URL, apikey.Static("key-b")), Timeout: 10 * time.Second},
@@ -226,7 +227,7 @@ func TestSlowAccountDoesNotHideAnother(t *testing.T) {
 func TestSetAccountsKeepsUnchanged(t *testing.T) {
 	fake := fakesunor.New("key-a")
 	fake.SetAccount("key-b", fakesunor.Account{Available: 7})
-	srv := newFakeServer(t, fake)
+	srv := testtool.ServeAPI(t, fake)
 	acct := func(name, key, identity string) accounts.Account {
 		return accounts.Account{Name: name, API: newClient(t, srv.URL, apikey.Static(key)), Timeout: time.Second, CacheTTL: time.Hour, Identity: identity}
 	}

@@ -14,15 +14,12 @@ package deploy
 // CHAOS_SEED=n deals the same cards again.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -33,6 +30,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 const (
@@ -222,13 +220,7 @@ func TestChaos(t *testing.T) {
 	prometheus := tool(t, "prometheus", "prometheus")
 	dir := t.TempDir()
 
-	exporterBin := filepath.Join(dir, "sunor_exporter")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build on a 2-core machine
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", exporterBin, "..").CombinedOutput()
-	cancel()
-	if err != nil {
-		t.Fatalf("go build of the exporter (5 min deadline): %v\n%s", err, out)
-	}
+	exporterBin := testtool.ExporterBinary(t)
 
 	seed := chaosSeed(t)
 	t.Logf("seed %d: CHAOS_SEED=%d make chaos deals the same cards", seed, seed)
@@ -248,14 +240,12 @@ func TestChaos(t *testing.T) {
 		fmt.Fprintf(&env, "CHAOS_KEY_%d=%s\n", i, key)
 	}
 	fake.Chaos(seed)
-	fakeSrv := httptest.NewServer(fake)
-	t.Cleanup(fakeSrv.Close)
-	t.Cleanup(fake.Close) // first: it ends hanging answers, which Close of the server waits for
+	fakeSrv := testtool.ServeAPI(t, fake)
 
 	// The exporter with its default budget flags.
 	writeFile(t, filepath.Join(dir, "sunor.yml"), cfg.String())
 	exporterAddr := freeAddr(t)
-	proc(t, dir, "exporter", append(strings.Fields(env.String()), "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="), exporterBin,
+	exporterProc := proc(t, "exporter", append(strings.Fields(env.String()), "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="), exporterBin,
 		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
 		"--web.listen-address="+exporterAddr, "--sunor.timeout-offset="+chaosOffset.String())
 	// Prometheus starts once the exporter listens: a refused connection
@@ -271,7 +261,7 @@ scrape_configs:
   - job_name: chaos
     static_configs: [{targets: [%q]}]
 `, chaosInterval, chaosTimeout, exporterAddr))
-	proc(t, dir, "prometheus", nil, prometheus,
+	prometheusProc := proc(t, "prometheus", nil, prometheus,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=debug") // debug: the reason of a failed scrape
 	prom := promClient{"http://" + promAddr}
@@ -319,8 +309,7 @@ scrape_configs:
 	t.Logf("%d scrapes from %s to %s, %d failed; the longest took %.0f ms", len(scrapes),
 		time.UnixMilli(scrapes[0].ms).Format("15:04:05.000"), time.UnixMilli(scrapes[len(scrapes)-1].ms).Format("15:04:05.000"), failed, longest*1e3)
 	if failed > 0 {
-		b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(prometheusProc.Out.String(), "\n") {
 			if strings.Contains(line, "Scrape failed") {
 				t.Log(line)
 			}
@@ -499,12 +488,9 @@ scrape_configs:
 	t.Logf("%d calls over %d accounts (%s)", len(served), chaosAccounts, strings.Join(ms, ", "))
 
 	// The echo_key answers put keys in error messages: none reaches the log.
-	logText, err := os.ReadFile(filepath.Join(dir, "exporter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logText := exporterProc.Out.String()
 	for name, key := range keys {
-		if strings.Contains(string(logText), key) {
+		if strings.Contains(logText, key) {
 			t.Errorf("the exporter's log holds the key of %s", name)
 		}
 	}

@@ -18,6 +18,7 @@ package deploy
 // the exact timings are what promtool test rules checks.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,11 +37,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 const (
@@ -133,42 +134,24 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// proc starts a program logging to a file in dir, stopped at cleanup; its
-// log is shown if the test fails.
-func proc(t *testing.T, dir, name string, env []string, bin string, args ...string) *exec.Cmd {
+// proc starts a program, stopped at cleanup; the end of its output is
+// shown if the test fails.
+func proc(t *testing.T, name string, env []string, bin string, args ...string) *testtool.Proc {
 	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
+	p := testtool.Start(t, cmd)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
+		p.Stop(10 * time.Second)
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			lines := strings.Split(p.Out.String(), "\n")
 			if len(lines) > 25 {
 				lines = lines[len(lines)-25:]
 			}
 			t.Logf("--- last lines of %s:\n%s", name, strings.Join(lines, "\n"))
 		}
 	})
-	return cmd
+	return p
 }
 
 // poll retries fn until it returns nil or the timeout passes: Prometheus
@@ -248,10 +231,7 @@ func TestEndToEnd(t *testing.T) {
 	alertmanager := tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	dir := t.TempDir()
 
-	exporterBin := filepath.Join(dir, "sunor_exporter")
-	if out, err := exec.Command("go", "build", "-o", exporterBin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exporterBin := testtool.ExporterBinary(t)
 
 	fake := fakesunor.New("")
 	// The key's budget, compressed 60 times like the rules: 120 requests a
@@ -266,9 +246,7 @@ func TestEndToEnd(t *testing.T) {
 	// A second account that stays healthy throughout: its alerts must not
 	// fire when the first one's do.
 	fake.SetAccount(secondKey, fakesunor.Account{Available: 50000, BurnPerMinute: 60})
-	fakeSrv := httptest.NewServer(fake)
-	t.Cleanup(fakeSrv.Close)
-	t.Cleanup(fake.Close)
+	fakeSrv := testtool.ServeAPI(t, fake)
 	hooks := newWebhook(t)
 
 	// The exporter, with two accounts from a config file: one key in the
@@ -282,7 +260,7 @@ func TestEndToEnd(t *testing.T) {
 `, filepath.Join(dir, "second.key"))
 	writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile)
 	exporterAddr := freeAddr(t)
-	proc(t, dir, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
+	proc(t, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
 		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
 		"--web.listen-address="+exporterAddr, "--sunor.timeout=2s",
 		// No ceiling: the rules are compressed 60 times, the budget
@@ -306,7 +284,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "alertmanager.yml"), am)
 	amAddr := freeAddr(t)
-	proc(t, dir, "alertmanager", nil, alertmanager,
+	proc(t, "alertmanager", nil, alertmanager,
 		"--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
 
@@ -591,7 +569,7 @@ func startPrometheus(t *testing.T, bin, dir, example, exporterAddr, amAddr strin
 	writeFile(t, filepath.Join(home, "rules", "sunor.rules.yml"), compress(string(rules)))
 	writeFile(t, filepath.Join(home, "prometheus.yml"), c)
 	addr := freeAddr(t)
-	proc(t, dir, name, nil, bin,
+	proc(t, name, nil, bin,
 		"--config.file="+filepath.Join(home, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(home, "tsdb"),
 		"--web.listen-address="+addr)
 	return promClient{"http://" + addr}
@@ -743,16 +721,11 @@ func sameLabels(t *testing.T, prom promClient, shards []promClient, owner map[st
 // waitReady polls url until it answers 200, for at most 30 s.
 func waitReady(t *testing.T, what, url string) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
 	poll(t, what+" is ready", 30*time.Second, func() error {
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
+		code, _, err := testtool.Request(context.Background(), http.MethodGet, url, nil)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("status %d", code)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+		return err
 	})
 }

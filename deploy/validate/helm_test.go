@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 const (
 	chartDir      = "../helm/sunor-exporter"
 	allValues     = chartDir + "/ci/all-values.yaml"
+	probeValues   = chartDir + "/ci/probe-values.yaml"
 	rulesFile     = "../prometheus/rules/sunor.rules.yml"
 	installHelm   = "go install helm.sh/helm/v3/cmd/helm@v3.22.0"
 	imageRepo     = "ghcr.io/sunor-community/sunor_exporter"
@@ -30,12 +32,30 @@ func render(t *testing.T, args ...string) *objects {
 	return mustDecodeObjects(t, "helm template "+strings.Join(args, " "), out)
 }
 
-// TestHelmLint: `helm lint --strict` with the default values and with every
-// option on.
+// renderFails runs helm template with args, which must fail, and returns
+// its stderr.
+func renderFails(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, err := tryTool(helm(t), append([]string{"template", "sunor", chartDir, "--namespace", "music"}, args...)...)
+	if err == nil {
+		t.Fatalf("helm template %s rendered (%d bytes); want a failure", strings.Join(args, " "), len(out))
+	}
+	return string(stderr)
+}
+
+// TestHelmLint: `helm lint --strict` (values.schema.json included) with the
+// default values and with each file in ci/: every option on, and the /probe
+// pattern.
 func TestHelmLint(t *testing.T) {
 	h := helm(t)
 	runTool(t, h, "lint", "--strict", chartDir)
-	runTool(t, h, "lint", "--strict", chartDir, "-f", allValues)
+	files, err := filepath.Glob(chartDir + "/ci/*.yaml")
+	if err != nil || !slices.Contains(files, allValues) || !slices.Contains(files, probeValues) {
+		t.Fatalf("ci/ holds %v (%v); want %s and %s among them", files, err, allValues, probeValues)
+	}
+	for _, f := range files {
+		runTool(t, h, "lint", "--strict", chartDir, "-f", f)
+	}
 }
 
 // TestHelmChartCopiesInSync: the chart cannot read outside its directory,
@@ -61,9 +81,9 @@ func TestHelmChartDefaults(t *testing.T) {
 	if len(o.Deployments) != 1 || len(o.Services) != 1 {
 		t.Fatalf("%d Deployments, %d Services", len(o.Deployments), len(o.Services))
 	}
-	if len(o.ServiceMonitors)+len(o.PrometheusRules)+len(o.ConfigMaps)+len(o.Secrets) != 0 {
-		t.Errorf("defaults render extra objects: %d ServiceMonitors, %d PrometheusRules, %d ConfigMaps, %d Secrets",
-			len(o.ServiceMonitors), len(o.PrometheusRules), len(o.ConfigMaps), len(o.Secrets))
+	if len(o.ServiceMonitors)+len(o.PrometheusRules)+len(o.ConfigMaps)+len(o.Secrets)+len(o.ScrapeConfigs)+len(o.NetworkPolicies) != 0 {
+		t.Errorf("defaults render extra objects: %d ServiceMonitors, %d PrometheusRules, %d ConfigMaps, %d Secrets, %d ScrapeConfigs, %d NetworkPolicies",
+			len(o.ServiceMonitors), len(o.PrometheusRules), len(o.ConfigMaps), len(o.Secrets), len(o.ScrapeConfigs), len(o.NetworkPolicies))
 	}
 	d := o.Deployments[0]
 	pod := d.Spec.Template.Spec
@@ -127,43 +147,66 @@ func TestHelmChartAllOptions(t *testing.T) {
 		t.Errorf("args %v: the single-account flags are set next to --config.file", c.Args)
 	}
 
-	// The accounts file: each api_key_file is a mounted Secret's key.
+	// The accounts file: each api_key_file is a key of a Secret, all of
+	// them through one volume (accountsFile checks that).
 	cfgPath := flagValue(c.Args, "--config.file")
-	cm := configMapFile(t, o, pod, c, cfgPath)
-	var accounts struct {
-		Accounts []struct {
-			Name             string         `json:"name"`
-			APIKeyFile       string         `json:"api_key_file"`
-			URL              string         `json:"url"`
-			Timeout          string         `json:"timeout"`
-			CacheTTL         string         `json:"cache_ttl"`
-			HTTPClientConfig map[string]any `json:"http_client_config"`
-		} `json:"accounts"`
+	f := accountsFile(t, o, pod, c, cfgPath)
+	want := map[string][2]string{
+		"prod":        {"sunor-prod", "key"},
+		"staging":     {"sunor-keys", "staging"},
+		"prod-batch":  {"sunor-prod", "batch"},
+		"Music: EU/1": {"sunor-eu", "api-key"},
+		"qa":          {"sunor-keys", "qa"},
 	}
-	if err := yaml.UnmarshalStrict([]byte(cm), &accounts); err != nil {
-		t.Fatalf("accounts file %s: %v\n%s", cfgPath, err, cm)
+	if len(f.Accounts) != len(want) {
+		t.Fatalf("accounts %+v", f.Accounts)
 	}
-	want := map[string][2]string{"prod": {"sunor-prod", "key"}, "staging": {"sunor-key-staging", "api-key"}}
-	if len(accounts.Accounts) != len(want) {
-		t.Fatalf("accounts %+v", accounts.Accounts)
-	}
-	for _, a := range accounts.Accounts {
+	for _, a := range f.Accounts {
 		sec, key := secretFileSource(t, pod, c, a.APIKeyFile)
 		if w := want[a.Name]; sec != w[0] || key != w[1] {
 			t.Errorf("account %s: key file %s from Secret %q key %q, want %v", a.Name, a.APIKeyFile, sec, key, w)
 		}
 	}
-	var created *corev1.Secret
+	var keys *corev1.Secret
 	for _, s := range o.Secrets {
-		if s.Name == "sunor-key-staging" {
-			created = s
+		if s.Name == "sunor-keys" {
+			keys = s
 		}
 	}
-	if created == nil || created.StringData["api-key"] == "" {
-		t.Errorf("the chart does not create the staging account's Secret: %+v", o.Secrets)
+	if keys == nil || keys.StringData["staging"] != "sk-staging-not-a-real-key" || keys.StringData["qa"] != "sk-qa-not-a-real-key" || len(keys.StringData) != 2 {
+		t.Errorf("the chart's Secret for the inline keys: %+v", keys)
 	}
-	if accounts.Accounts[1].Timeout != "5s" || accounts.Accounts[1].HTTPClientConfig["proxy_url"] == nil {
-		t.Errorf("staging's settings lost: %+v", accounts.Accounts[1])
+	prod, staging, qa := f.Accounts[0], f.Accounts[1], f.Accounts[4]
+	if !reflect.DeepEqual(prod.Labels, map[string]string{"team": "music", "env": "prod"}) ||
+		prod.LowCreditsThreshold == nil || *prod.LowCreditsThreshold != 2000 || prod.DailyBudget == nil || *prod.DailyBudget != 5000 {
+		t.Errorf("prod's labels, threshold or budget lost: %+v", prod)
+	}
+	if qa.DailyBudget == nil || *qa.DailyBudget != 0.5 || qa.Labels != nil || qa.LowCreditsThreshold != nil {
+		t.Errorf("qa: %+v; want daily_budget 0.5 and nothing else set (the defaults fill in)", qa)
+	}
+	if staging.Timeout != "5s" || staging.CacheTTL != "30s" || staging.URL != "https://sunor.cc" ||
+		staging.MaxCallsPerMinute == nil || *staging.MaxCallsPerMinute != 6 || staging.RateLimitReserve == nil || *staging.RateLimitReserve != 20 ||
+		staging.HTTPClientConfig["proxy_url"] == nil {
+		t.Errorf("staging's settings lost: %+v", staging)
+	}
+	d := f.Defaults
+	if d == nil || d.Labels["team"] != "platform" || d.LowCreditsThreshold == nil || *d.LowCreditsThreshold != 1000 ||
+		d.DailyBudget == nil || *d.DailyBudget != 2000 || d.Timeout != "8s" {
+		t.Errorf("defaults: %+v", d)
+	}
+	if got := dirSecrets(t, pod, c, f.APIKeyDirectory); !slices.Equal(got, []string{"sunor-customer-keys", "sunor-customer-keys-2"}) {
+		t.Errorf("api_key_directory %q holds the Secrets %v, want sunor-customer-keys and sunor-customer-keys-2", f.APIKeyDirectory, got)
+	}
+	for flag, want := range map[string]string{"--sunor.low-credits-threshold": "750", "--sunor.daily-budget": "1500", "--sunor.label": "env=prod"} {
+		if got := flagValue(c.Args, flag); got != want {
+			t.Errorf("%s=%q, want %q (args %v)", flag, got, want, c.Args)
+		}
+	}
+	if got, want := goMemLimit(t, c), floorRatio(t, "0.85", "384Mi"); got != want {
+		t.Errorf("GOMEMLIMIT %d, want 0.85 × 384Mi = %d", got, want)
+	}
+	if c.Env[len(c.Env)-1].Name != "HTTPS_PROXY" {
+		t.Errorf("env %+v: extraEnv lost", c.Env)
 	}
 
 	// Basic auth: the web config is a mounted Secret, and the probes do not
@@ -229,6 +272,8 @@ func TestHelmChartAllOptions(t *testing.T) {
 		t.Errorf("the dashboard ConfigMap differs from %s: run `make helm-sync`", dashboardFile)
 	}
 	checkDashboard(t, "the chart's dashboard ConfigMap", []byte(j))
+
+	checkNetworkPolicy(t, o, []string{"203.0.113.0/24"}, 1, 1)
 }
 
 func flagValue(args []string, flag string) string {
@@ -283,15 +328,48 @@ func checkService(t *testing.T, o *objects) *corev1.Service {
 	return svc
 }
 
-// secretFileSource returns the Secret and key that file is mounted from.
+// secretFileSource returns the Secret and key that file is mounted from,
+// through a Secret volume or a projected one.
 func secretFileSource(t *testing.T, pod corev1.PodSpec, c corev1.Container, file string) (secret, key string) {
 	t.Helper()
 	v, rel := volumeFor(pod, c, file)
-	if v == nil || v.Secret == nil {
-		t.Errorf("%q is not in a mounted Secret", file)
-		return "", ""
+	switch {
+	case v != nil && v.Secret != nil:
+		return v.Secret.SecretName, itemKey(v.Secret.Items, rel)
+	case v != nil && v.Projected != nil:
+		for _, src := range v.Projected.Sources {
+			if src.Secret == nil {
+				continue
+			}
+			if key := itemKey(src.Secret.Items, rel); key != "" {
+				return src.Secret.Name, key
+			}
+		}
 	}
-	return v.Secret.SecretName, itemKey(v.Secret.Items, rel)
+	t.Errorf("%q is not in a mounted Secret", file)
+	return "", ""
+}
+
+// dirSecrets returns the Secrets mounted, whole, as directory dir.
+func dirSecrets(t *testing.T, pod corev1.PodSpec, c corev1.Container, dir string) []string {
+	t.Helper()
+	v, _ := volumeFor(pod, c, path.Join(dir, "any-file"))
+	switch {
+	case v != nil && v.Secret != nil && len(v.Secret.Items) == 0:
+		return []string{v.Secret.SecretName}
+	case v != nil && v.Projected != nil:
+		var names []string
+		for _, src := range v.Projected.Sources {
+			if src.Secret == nil || len(src.Secret.Items) != 0 {
+				t.Errorf("directory %q: source %+v is not a whole Secret", dir, src)
+				continue
+			}
+			names = append(names, src.Secret.Name)
+		}
+		return names
+	}
+	t.Errorf("directory %q is not a mounted Secret", dir)
+	return nil
 }
 
 // configMapFile returns the contents of file, mounted from a rendered ConfigMap.

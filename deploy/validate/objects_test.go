@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -25,11 +27,14 @@ type objects struct {
 	ConfigMaps      []*corev1.ConfigMap
 	ServiceMonitors []*monitoringv1.ServiceMonitor
 	PrometheusRules []*monitoringv1.PrometheusRule
+	ScrapeConfigs   []*monitoringv1alpha1.ScrapeConfig
+	NetworkPolicies []*networkingv1.NetworkPolicy
 }
 
 func (o *objects) count() int {
 	return len(o.Deployments) + len(o.Services) + len(o.ServiceAccounts) + len(o.Secrets) +
-		len(o.ConfigMaps) + len(o.ServiceMonitors) + len(o.PrometheusRules)
+		len(o.ConfigMaps) + len(o.ServiceMonitors) + len(o.PrometheusRules) +
+		len(o.ScrapeConfigs) + len(o.NetworkPolicies)
 }
 
 // decodeObjects splits a multi-document YAML stream and decodes every
@@ -69,6 +74,10 @@ func decodeObjects(data []byte) (*objects, error) {
 			target = appendNew(&o.ServiceMonitors)
 		case "monitoring.coreos.com/v1 PrometheusRule":
 			target = appendNew(&o.PrometheusRules)
+		case "monitoring.coreos.com/v1alpha1 ScrapeConfig":
+			target = appendNew(&o.ScrapeConfigs)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			target = appendNew(&o.NetworkPolicies)
 		default:
 			return nil, fmt.Errorf("document %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
 		}
@@ -102,6 +111,14 @@ func TestStrictDecodeCatchesUnknownField(t *testing.T) {
 	bad := []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n    - port: 1\n      targetPorts: metrics\n")
 	if _, err := decodeObjects(bad); err == nil {
 		t.Error("a Service with the misspelt field targetPorts decoded without error")
+	}
+	bad = []byte("apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata:\n  name: x\nspec:\n  httpSDConfig:\n    - url: http://x/sd\n")
+	if _, err := decodeObjects(bad); err == nil {
+		t.Error("a ScrapeConfig with the misspelt field httpSDConfig decoded without error")
+	}
+	bad = []byte("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\nspec:\n  ingress:\n    - from:\n        - namespaceSelectors: {}\n")
+	if _, err := decodeObjects(bad); err == nil {
+		t.Error("a NetworkPolicy with the misspelt field namespaceSelectors decoded without error")
 	}
 	if _, err := decodeObjects([]byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n")); err == nil {
 		t.Error("an unexpected kind decoded without error")

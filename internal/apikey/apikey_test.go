@@ -1,7 +1,6 @@
 package apikey
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -13,27 +12,9 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
-
-// logBuffer is a logger whose lines a test can count.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) count(s string) int { return strings.Count(b.String(), s) }
 
 const (
 	warning = "keeping the previous key"
@@ -243,7 +224,7 @@ func TestFromEnv(t *testing.T) {
 // one per call; the key is never logged.
 func TestRotation(t *testing.T) {
 	f := newKeyFile(t, "first-key\n")
-	logs := &logBuffer{}
+	logs := &testtool.Lines{}
 	k := f.open(log.NewLogfmtLogger(logs))
 	if got := key(t, k); got != "first-key" {
 		t.Fatalf("Key() = %q", got)
@@ -254,7 +235,7 @@ func TestRotation(t *testing.T) {
 			t.Fatalf("Key() after rotation = %q", got)
 		}
 	}
-	if n := logs.count(changed); n != 1 {
+	if n := logs.Count(changed); n != 1 {
 		t.Errorf("%d lines for one new key, want 1:\n%s", n, logs)
 	}
 	bad := []func(){
@@ -278,7 +259,7 @@ func TestRotation(t *testing.T) {
 				t.Fatalf("bad version %d: Key() = %q, want the last good key", i, got)
 			}
 		}
-		if n := logs.count(warning); n != i+1 {
+		if n := logs.Count(warning); n != i+1 {
 			t.Fatalf("bad version %d: %d warnings in all, want one per bad version:\n%s", i, n, logs)
 		}
 	}
@@ -303,7 +284,7 @@ func TestReadAgainAfterFailure(t *testing.T) {
 			t.Skip("root reads a file of mode 000, so chmod cannot make the read fail; the injected failure below checks the same path")
 		}
 		f := newKeyFile(t, "old-key")
-		logs := &logBuffer{}
+		logs := &testtool.Lines{}
 		k := f.open(log.NewLogfmtLogger(logs))
 		f.write("new-key", 0)
 		if got := key(t, k); got != "old-key" {
@@ -337,7 +318,7 @@ func TestReadAgainAfterFailure(t *testing.T) {
 // return, its key takes effect.
 func TestStuckRead(t *testing.T) {
 	f := newKeyFile(t, "old-key")
-	logs := &logBuffer{}
+	logs := &testtool.Lines{}
 	k := f.open(log.NewLogfmtLogger(logs))
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -369,7 +350,7 @@ func TestStuckRead(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d reads in flight at once, want 1", n)
 	}
-	if n := logs.count(warning); n != 1 {
+	if n := logs.Count(warning); n != 1 {
 		t.Errorf("%d warnings for one stuck read, want 1:\n%s", n, logs)
 	}
 
@@ -414,7 +395,7 @@ func TestConcurrentKey(t *testing.T) {
 // line on every call.
 func TestSlowReads(t *testing.T) {
 	f := newKeyFile(t, "the-key")
-	logs := &logBuffer{}
+	logs := &testtool.Lines{}
 	k := f.open(log.NewLogfmtLogger(logs))
 	k.wait = 5 * time.Millisecond
 	k.read = func(path string) (string, error) {
@@ -426,10 +407,10 @@ func TestSlowReads(t *testing.T) {
 			t.Fatalf("Key() = %q", got)
 		}
 	}
-	if n := logs.count(warning); n != 1 {
+	if n := logs.Count(warning); n != 1 {
 		t.Errorf("%d warnings for a run of slow reads, want 1:\n%s", n, logs)
 	}
-	if n := logs.count("level=info"); n != 0 {
+	if n := logs.Count("level=info"); n != 0 {
 		t.Errorf("%d info lines while the key did not change, want none:\n%s", n, logs)
 	}
 }

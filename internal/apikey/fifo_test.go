@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // TestNamedPipe: a named pipe in place of the key file, with no writer,
@@ -24,7 +26,7 @@ func TestNamedPipe(t *testing.T) {
 	}
 
 	f := newKeyFile(t, "good-key")
-	logs := &logBuffer{}
+	logs := &testtool.Lines{}
 	k := f.open(log.NewLogfmtLogger(logs))
 	f.replace(fifo)
 	for range 3 {
@@ -32,7 +34,7 @@ func TestNamedPipe(t *testing.T) {
 			t.Fatalf("Key() with a named pipe in place = %q, want good-key", got)
 		}
 	}
-	if n := logs.count("is a named pipe"); n != 1 {
+	if n := logs.Count("is a named pipe"); n != 1 {
 		t.Errorf("%d warnings about the named pipe, want 1:\n%s", n, logs)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 func TestReasonForStatus(t *testing.T) {
@@ -145,9 +145,7 @@ func TestParseBaseURL(t *testing.T) {
 func newTestClient(t *testing.T, key string) (*Client, *fakesunor.Server) {
 	t.Helper()
 	fake := fakesunor.New("k1")
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Cleanup(fake.Close)
+	srv := testtool.ServeAPI(t, fake)
 	base, err := ParseBaseURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,18 @@ func ExporterBinary(t testing.TB) string {
 }
 
 func buildExporter() (string, error) {
+	dir, err := os.MkdirTemp("", "sunor-exporter-test-")
+	if err != nil {
+		return "", err
+	}
+	build.dir = dir
+	return BuildExporter(dir)
+}
+
+// BuildExporter is ExporterBinary for a program that is not a test
+// (tools/): it builds the exporter into dir, by the same command, and
+// returns its path.
+func BuildExporter(dir string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
@@ -66,12 +78,9 @@ func buildExporter() (string, error) {
 	if m == nil {
 		return "", fmt.Errorf("no RUN instruction starting with `CGO_ENABLED=0 go build` in %s/Dockerfile", root)
 	}
-	if build.dir, err = os.MkdirTemp("", "sunor-exporter-test-"); err != nil {
-		return "", err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", strings.ReplaceAll(string(m[1]), "/out/", build.dir+"/"))
+	cmd := exec.CommandContext(ctx, "sh", "-c", strings.ReplaceAll(string(m[1]), "/out/", dir+"/"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "VERSION="+StampVersion, "REVISION="+StampRevision, "BRANCH="+StampBranch, "BUILD_DATE=20261124")
 	out, err := cmd.CombinedOutput()
@@ -81,7 +90,27 @@ func buildExporter() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the Dockerfile's go build failed: %v\n%s", err, out)
 	}
-	return filepath.Join(build.dir, "sunor_exporter"), nil
+	return filepath.Join(dir, "sunor_exporter"), nil
+}
+
+// BuildProgram builds another command of this module, pkg (such as
+// ./cmd/fakesunor), into dir as the exporter is built (static, stripped),
+// and returns its path.
+func BuildProgram(dir, pkg string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s (within %s): %v\n%s", pkg, buildTimeout, err, out)
+	}
+	return bin, nil
 }
 
 // moduleRoot is the directory of the main module's go.mod: tests run in

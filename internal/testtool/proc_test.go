@@ -82,3 +82,60 @@ func TestWaitForInOrder(t *testing.T) {
 		t.Errorf("Run: %d %q, want 0 and both streams", code, out)
 	}
 }
+
+// TestLinesAsLogSink: what a logger writes, in pieces or several lines at
+// once, is taken line by line; a line without its newline counts once the
+// output is closed.
+func TestLinesAsLogSink(t *testing.T) {
+	var l Lines
+	for _, p := range []string{"level=info msg=one\nlevel=in", "fo msg=two\n", "x\ny\nlast"} {
+		if _, err := l.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.WaitFor(t, regexp.MustCompile(`msg=two`), 10*time.Second); got != "level=info msg=two" {
+		t.Errorf("WaitFor: %q, want the line put together from two writes", got)
+	}
+	if n := l.Count("level=info"); n != 2 {
+		t.Errorf("Count: %d, want 2", n)
+	}
+	if msg := fails(t, func(tb testing.TB) { l.WaitFor(tb, regexp.MustCompile(`last`), 100*time.Millisecond) }); !strings.Contains(msg, "waited 100ms") {
+		t.Errorf("a line without its newline was taken before Close: %q", msg)
+	}
+	l.Close()
+	if got := l.WaitFor(t, regexp.MustCompile(`last`), 10*time.Second); got != "last" {
+		t.Errorf("after Close: %q, want last", got)
+	}
+}
+
+// TestLaunchServer: the address is the first submatch of the announcing
+// line; a server that exits or stays silent is an error showing its
+// output, and the silent one is killed.
+func TestLaunchServer(t *testing.T) {
+	announce := regexp.MustCompile(`listening on (\S+)`)
+	p, addr, err := LaunchServer(exec.Command("sh", "-c", "echo starting; echo listening on 127.0.0.1:9; exec sleep 30"), announce, 10*time.Second)
+	if err != nil || addr != "127.0.0.1:9" {
+		t.Fatalf("LaunchServer: %q, %v; want 127.0.0.1:9", addr, err)
+	}
+	if code := p.Stop(10 * time.Second); code != -1 {
+		t.Errorf("Stop: exit status %d, want -1 (ended by SIGTERM)", code)
+	}
+	select {
+	case <-p.Exited():
+	default:
+		t.Error("Exited is open after Stop")
+	}
+
+	_, _, err = LaunchServer(exec.Command("sh", "-c", "echo no port; exit 2"), announce, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "the output ended without a line matching") || !strings.Contains(err.Error(), "no port") {
+		t.Errorf("a server that exits first: err = %v", err)
+	}
+	start := time.Now()
+	_, _, err = LaunchServer(exec.Command("sh", "-c", "echo silent; exec sleep 30"), announce, 200*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "waited 200ms") || !strings.Contains(err.Error(), "silent") {
+		t.Errorf("a silent server: err = %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("LaunchServer returned after %s: it waited for the silent server to exit instead of killing it", d)
+	}
+}

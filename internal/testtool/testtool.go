@@ -1,7 +1,10 @@
-// Package testtool holds what the tests of several packages need from
-// outside the Go test binary: external programs (promtool, amtool,
+// Package testtool is the one copy of what the tests of several packages,
+// and the load tools in tools/, need: external programs (promtool, amtool,
 // prometheus, prometheus-alertmanager), the exporter built as a program,
-// and child processes read with deadlines.
+// child processes and logs read line by line with deadlines (Lines), the
+// fake Sunor API served on loopback, and HTTP requests with a deadline.
+// What takes a testing.TB fails the test; tools/ use the variants that
+// return an error (Launch, LaunchServer, Request, BuildExporter).
 //
 // A missing external program fails the test in CI, where .ci/run installs
 // it, and skips it with a message elsewhere: no test is skipped silently in

@@ -10,12 +10,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +21,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 const key = "budget-load-key"
@@ -45,12 +45,11 @@ func run(ctx context.Context, scrapes, ceiling int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	for _, pkg := range []string{".", "./cmd/fakesunor"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir, pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build %s: %w", pkg, err)
-		}
+	if _, err := testtool.BuildExporter(dir); err != nil {
+		return err
+	}
+	if _, err := testtool.BuildProgram(dir, "./cmd/fakesunor"); err != nil {
+		return err
 	}
 	fmt.Printf("%-8s %8s %10s %12s %14s\n", "api", "scrapes", "api calls", "ceiling", "with balance")
 	failed := false
@@ -149,57 +148,19 @@ func oneRun(ctx context.Context, dir string, scrapes int, failing bool) (calls, 
 // (the first submatch of ready), waiting at most 30 s for it, and a channel
 // closed when the process has exited.
 func start(ctx context.Context, bin string, env []string, ready *regexp.Regexp, args ...string) (string, <-chan struct{}, error) {
-	done := make(chan struct{})
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.StderrPipe()
+	p, addr, err := testtool.LaunchServer(cmd, ready, 30*time.Second)
 	if err != nil {
-		close(done)
+		done := make(chan struct{})
+		close(done) // LaunchServer has stopped it
 		return "", done, err
 	}
-	if err := cmd.Start(); err != nil {
-		close(done)
-		return "", done, err
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a, done, nil
-	case <-done:
-		return "", done, fmt.Errorf("%s exited before announcing its address", filepath.Base(bin))
-	case <-time.After(30 * time.Second):
-		return "", done, fmt.Errorf("%s did not announce its address within 30 s", filepath.Base(bin))
-	}
+	return addr, p.Exited(), nil
 }
 
 func get(ctx context.Context, url string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(b), err
+	return testtool.Scrape(ctx, url, "10")
 }

@@ -36,7 +36,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -54,6 +53,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // promAccept is the Accept header Prometheus 3 sends.
@@ -117,15 +118,14 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	o.bins = map[string]string{}
-	for name, pkg := range map[string]string{"exporter": ".", "fake": "./cmd/fakesunor", "relay": "./tools/loadtest/relay"} {
-		// Static and stripped, as releases and the Dockerfile build them.
-		bin := filepath.Join(dir, name)
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			fatal(fmt.Errorf("go build %s: %v\n%s", pkg, err, out))
+	// Static and stripped, as releases and the Dockerfile build them.
+	if o.bins["exporter"], err = testtool.BuildExporter(dir); err != nil {
+		fatal(err)
+	}
+	for name, pkg := range map[string]string{"fake": "./cmd/fakesunor", "relay": "./tools/loadtest/relay"} {
+		if o.bins[name], err = testtool.BuildProgram(dir, pkg); err != nil {
+			fatal(err)
 		}
-		o.bins[name] = bin
 	}
 	o.jsonBin, _ = exec.LookPath("json_exporter")
 	client := "this program (Go net/http, one keep-alive connection per target, one request at a time)"
@@ -158,8 +158,8 @@ type target struct {
 	name     string
 	url      string
 	header   http.Header
-	proc     *exec.Cmd // nil for the fake itself
-	exporter bool      // a sunor_exporter: count its API calls
+	proc     *testtool.Proc // nil for the fake itself
+	exporter bool           // a sunor_exporter: count its API calls
 	client   *http.Client
 	samples  []time.Duration
 	scrapes  int
@@ -269,7 +269,7 @@ func latency(o options, dir string) bool {
 func latencyRun(o options, jcfg string, run int) []row {
 	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-rate-limit", "1000000",
 		"-key", "key-direct", "-key", "key-relay", "-key", "key-json", "-key", "key-like", "-key", "key-default", "-key", "key-default-nc")
-	defer stop(fake)
+	defer fake.Stop(stopWait)
 	fakeURL := "http://" + fakeAddr
 	promHeaders := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
 	with := func(h http.Header, k, v string) http.Header { h = h.Clone(); h.Set(k, v); return h }
@@ -297,7 +297,7 @@ func latencyRun(o options, jcfg string, run int) []row {
 	defer func() {
 		for _, t := range targets {
 			if t.proc != nil {
-				stop(t.proc)
+				t.proc.Stop(stopWait)
 			}
 		}
 	}()
@@ -350,7 +350,7 @@ func latencyRun(o options, jcfg string, run int) []row {
 			defaultFlags: i == defRow, likeForLike: i == likeRow, json: i == jsonRow}
 		r.overhead = r.p50 - direct
 		if t.proc != nil {
-			r.rss = peakRSS(t.proc.Process.Pid)
+			r.rss = peakRSS(t.proc.Pid())
 		}
 		if t.exporter {
 			// The scrape that reads the counter counts its own calls too.
@@ -449,7 +449,7 @@ func apiCalls(url string) int {
 func scaling(o options, dir string) bool {
 	maxN := slices.Max(o.accounts)
 	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-accounts", strconv.Itoa(maxN), "-delay", o.delay.String())
-	defer stop(fake)
+	defer fake.Stop(stopWait)
 	fakeURL := "http://" + fakeAddr
 	fmt.Printf("\nScaling: default flags (--sunor.max-concurrent-calls=32, 12 calls a minute per key), --config.file with N accounts (api_key_env),\n")
 	fmt.Printf("every API answer %s late, Prometheus's headers (gzip, scrape timeout %ss). /probe: every account once, %d at a time.\n", o.delay, o.scrapeTO, o.probeConc)
@@ -508,7 +508,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	control := &http.Client{Timeout: 10 * time.Second}
 	post(control, fakeURL+"/fake/connections/reset")
 	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"], append([]string{"--sunor.url=" + fakeURL, "--web.listen-address=127.0.0.1:0", "--config.file=" + cfg}, o.exporterFlags...)...)
-	defer stop(exp)
+	defer exp.Stop(stopWait)
 	base := "http://" + addr
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.probeConc}, Timeout: 60 * time.Second}
 	header := http.Header{"Accept": {promAccept}, "Accept-Encoding": {"gzip"}, "X-Prometheus-Scrape-Timeout-Seconds": {o.scrapeTO}}
@@ -565,7 +565,7 @@ func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
 	res.probeP50 = percentile(durations, 50)
 	res.probe = step{calls: fakeCalls(control, fakeURL) - before, up: up, errors: probeErrors - errorsSoFar, conns: peakConns(control, fakeURL)}
 	res.conns = max(res.cold.conns, res.warm.conns, res.probe.conns)
-	res.rss = peakRSS(exp.Process.Pid)
+	res.rss = peakRSS(exp.Pid())
 	return res
 }
 
@@ -649,40 +649,18 @@ func post(c *http.Client, url string) {
 
 // startProc starts a program and waits for the log line that gives its
 // address.
-func startProc(addrRE *regexp.Regexp, env []string, bin string, args ...string) (*exec.Cmd, string) {
+func startProc(addrRE *regexp.Regexp, env []string, bin string, args ...string) (*testtool.Proc, string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
+	p, addr, err := testtool.LaunchServer(cmd, addrRE, time.Minute)
 	if err != nil {
 		fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	var seen []string
-	for sc.Scan() {
-		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-			go func() { _, _ = io.Copy(io.Discard, stderr) }()
-			return cmd, strings.Replace(m[1], "[::]", "127.0.0.1", 1)
-		}
-		seen = append(seen, sc.Text())
-	}
-	fatal(fmt.Errorf("%s exited before saying its address:\n%s", bin, strings.Join(seen, "\n")))
-	return nil, ""
+	return p, strings.Replace(addr, "[::]", "127.0.0.1", 1)
 }
 
-func stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+// stopWait is how long a program may take to stop before it is killed.
+const stopWait = 20 * time.Second
 
 // peakRSS reads VmHWM, the peak resident set size, in bytes.
 func peakRSS(pid int) int64 {

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 func main() {
@@ -100,10 +101,9 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 		return err
 	}
 	defer os.RemoveAll(dir)
-	build := exec.CommandContext(ctx, "go", "build", "-o", dir, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	bin, err := testtool.BuildExporter(dir)
+	if err != nil {
+		return err
 	}
 
 	// The fake API, in process, with the requests recorded by key.
@@ -139,7 +139,7 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 	}
 
 	// The exporter, with its default flags.
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "sunor_exporter"),
+	cmd := exec.CommandContext(ctx, bin,
 		"--web.listen-address=127.0.0.1:0", "--sunor.url="+fakeURL, "--config.file="+cfgFile)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -392,24 +392,8 @@ func holdsKey(line string, keys []string) bool {
 	return false
 }
 
-var client = &http.Client{Timeout: 15 * time.Second}
-
 func get(ctx context.Context, u, timeout string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return string(b), err
+	return testtool.Scrape(ctx, u, timeout)
 }
 
 // selfStats reads the exporter's own go_goroutines,
