@@ -322,7 +322,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"unreadable key file", nil, []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
 		{"empty key file", nil, []string{"--sunor.api-key-file=" + file("empty", "\n  \n")}, "is empty"},
 		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, `err="environment variable SUNOR_API_KEY is empty"`},
-		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "both --sunor.api-key-file"},
+		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "more than one of --sunor.api-key-file"},
 		// Keys that could not go into a request header as they are (an
 		// environment cannot hold NUL; a file can).
 		{"CR LF in SUNOR_API_KEY", []string{"SUNOR_API_KEY=" + canaryKey + "\r\nX-Injected: 1"}, nil, "SUNOR_API_KEY"},
@@ -357,6 +357,9 @@ func startupCases(t *testing.T) []startupCase {
 		{"negative threshold flag", withKey, []string{"--sunor.low-credits-threshold=-1"}, "--sunor.low-credits-threshold: must not be negative"},
 		{"config reserved label", nil, []string{config("label", "    labels: {instance: x}\n")}, `label.yml:4: accounts[0] (a): labels.instance: \"instance\" is reserved`},
 		{"config negative threshold", nil, []string{config("threshold", "    low_credits_threshold: -5\n")}, "threshold.yml:4: accounts[0] (a): low_credits_threshold: must not be negative"},
+		{"missing key directory", nil, []string{"--sunor.api-key-directory=" + filepath.Join(dir, "nope")}, "--sunor.api-key-directory: key directory: open " + filepath.Join(dir, "nope")},
+		{"key directory and a key", withKey, []string{"--sunor.api-key-directory=" + dir}, "more than one of --sunor.api-key-file"},
+		{"config missing key directory", nil, []string{"--config.file=" + file("keydir.yml", "api_key_directory: "+filepath.Join(dir, "nope")+"\n")}, "keydir.yml:1: api_key_directory: key directory: open "},
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
 		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
 		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},

@@ -242,3 +242,64 @@ func TestExampleConfigFile(t *testing.T) {
 		t.Errorf("exit %d, %q %q", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestKeyDirectory: each key file of --sunor.api-key-directory is an
+// account with the flags' settings; a file added or removed takes effect
+// on its own, without a reload signal.
+func TestKeyDirectory(t *testing.T) {
+	fake, url := fakeAPI(t, "key-a")
+	fake.SetAccount("key-b", fakesunor.Account{Available: 42})
+	fake.SetAccount("key-c", fakesunor.Account{Available: 7})
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "a"), "key-a\n")
+	writeConfig(t, filepath.Join(dir, "b"), "key-b\n")
+	writeConfig(t, filepath.Join(dir, "bad name "), "key-c\n")
+	t.Setenv("SUNOR_API_KEY", "")
+	every := keyDirEvery
+	keyDirEvery = 50 * time.Millisecond
+	t.Cleanup(func() { keyDirEvery = every })
+	e := start(t, "--sunor.url="+url, "--sunor.api-key-directory="+dir, "--sunor.low-credits-threshold=100")
+	if !strings.Contains(e.log.String(), `skipping file \"bad name \"`) {
+		t.Errorf("no warning for the file whose name is no account name:\n%s", e.log)
+	}
+	check := func(want map[string]float64) {
+		t.Helper()
+		_, body := e.get(t, "/metrics")
+		m := parseMetrics(t, body)
+		for _, acct := range []string{"a", "b", "c"} {
+			v, ok := sample(t, m, "sunor_credits_available", map[string]string{"account": acct})
+			if w, exported := want[acct]; ok != exported || v != w {
+				t.Errorf("%s: available %v (exported %v), want %v (exported %v)", acct, v, ok, w, exported)
+			}
+		}
+	}
+	check(map[string]float64{"a": 950, "b": 42})
+	writeConfig(t, filepath.Join(dir, "c"), "key-c\n")
+	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=3\b`), 10*time.Second)
+	check(map[string]float64{"a": 950, "b": 42, "c": 7})
+	os.Remove(filepath.Join(dir, "a"))
+	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=2\b`), 10*time.Second)
+	check(map[string]float64{"b": 42, "c": 7})
+	if strings.Contains(e.log.String(), "key-") {
+		t.Error("a key shows in the log")
+	}
+}
+
+// TestKeyDirectoryInTheFile: api_key_directory in the accounts file adds
+// an account a key file, with the settings of defaults:.
+func TestKeyDirectoryInTheFile(t *testing.T) {
+	_, cfg, _ := twoAccounts(t)
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "third"), "key-prod\n")
+	good, _ := os.ReadFile(cfg)
+	writeConfig(t, cfg, "api_key_directory: "+dir+"\ndefaults: {timeout: 3s}\n"+string(good))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "OK: 3 account(s): prod, staging, third") {
+		t.Errorf("exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	writeConfig(t, filepath.Join(dir, "prod"), "key-prod\n")
+	stderr.Reset()
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "sunor.yml:1: api_key_directory: key file "+filepath.Join(dir, "prod")) {
+		t.Errorf("a key file named like an account of the file: exit %d, %q", code, stderr.String())
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -35,7 +36,12 @@ import (
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/keydir"
 )
+
+// keyDirEvery is how often the key directory is read for added and removed
+// files; a var for tests.
+var keyDirEvery = 30 * time.Second
 
 const (
 	exporterName = "sunor_exporter"
@@ -74,6 +80,7 @@ type flags struct {
 	// account is what the --sunor.* flags say of an account: the one
 	// account in single-account mode, the defaults of --config.file's.
 	account            config.Account
+	keyDir             string
 	timeoutOffset      time.Duration
 	maxConcurrentCalls int
 
@@ -113,6 +120,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.account.URL)
 	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+config.EnvAPIKey+".").
 		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.account.APIKeyFile)
+	app.Flag("sunor.api-key-directory", "Directory of key files (a Kubernetes Secret mounted as one): each file one account named after it, with the settings of the --sunor.* flags. Read again every "+keyDirEvery.String()+" and on reload.").
+		Envar("SUNOR_API_KEY_DIRECTORY").PlaceHolder("PATH").StringVar(&f.keyDir)
 	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account.Name)
 	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
 		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.account.Timeout)
@@ -228,7 +237,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := checkFlags(f); err != nil {
 		return fail("Invalid flag", err)
 	}
-	builder := &accounts.Builder{File: f.configFile, Flags: f.account, MaxConns: f.maxConcurrentCalls,
+	builder := &accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account, MaxConns: f.maxConcurrentCalls,
 		UserAgent: version.ComponentUserAgent(exporterName), Logger: logger}
 	accts, err := builder.Build()
 	if err != nil {
@@ -247,7 +256,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	exporter := collector.New(accts, collector.Options{Logger: logger, Scrapers: scrapers, MaxConcurrentCalls: f.maxConcurrentCalls})
 	own := ownRegistry(f)
-	reload := newReloader(f.configFile, builder, exporter, accts, own, logger)
+	reload := newReloader(cmp.Or(f.configFile, f.keyDir), builder, exporter, accts, own, logger)
 	mux := scrapeMux(f, exporter, own, slogger)
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }
 	mux.HandleFunc("/-/healthy", ok)
@@ -279,6 +288,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, a := range accts {
 		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
 			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
+	}
+	if dir, entries := builder.KeyFiles(); dir != "" {
+		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
+			builder.UseKeyFiles(dir, e)
+			_, _ = reload.reload()
+		})
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -11,10 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/keydir"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -48,6 +51,7 @@ type Account = config.Account
 // any more is closed.
 type Builder struct {
 	File      string         // --config.file; "" is single-account mode
+	KeyDir    string         // --sunor.api-key-directory
 	Flags     config.Account // the --sunor.* flags
 	MaxConns  int            // each HTTP client's cap on open connections (--sunor.max-concurrent-calls); 0 is none
 	UserAgent string
@@ -55,6 +59,24 @@ type Builder struct {
 
 	mu      sync.Mutex
 	clients map[string]*http.Client // by Account.ClientKey
+	dir     string                  // the key directory entries were read from
+	entries []keydir.Entry
+}
+
+// KeyFiles returns the key directory in force and its files, as the last
+// Build read them ("" and none without one).
+func (b *Builder) KeyFiles() (string, []keydir.Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dir, b.entries
+}
+
+// UseKeyFiles hands the next Build the files of the key directory dir, as
+// keydir.Watch found them, instead of its reading them again.
+func (b *Builder) UseKeyFiles(dir string, entries []keydir.Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dir, b.entries = dir, entries
 }
 
 // secret keys the hashes of KeyID and Identity: random per process, so a
@@ -71,15 +93,34 @@ func keyedHash(parts ...string) string {
 
 // Build returns the accounts to export, or the first problem found.
 func (b *Builder) Build() ([]Account, error) {
-	accts, err := config.Accounts(b.File, b.Flags)
+	accts, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if dir.Path != b.dir { // the first Build, or another directory
+		entries, warnings, err := keydir.Scan(dir.Path, b.Logger)
+		if dir.Path != "" && err != nil {
+			return nil, fmt.Errorf("%s: %v", dir.Where, err)
+		}
+		for _, w := range warnings {
+			_ = level.Warn(b.Logger).Log("msg", w)
+		}
+		b.dir, b.entries = dir.Path, entries
+	}
+	keys := map[string]apikey.Source{}
+	for _, e := range b.entries {
+		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
+			return nil, fmt.Errorf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+		}
+		a := dir.Settings
+		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
+		accts = append(accts, a)
+	}
 	used := map[string]*http.Client{}
 	for i := range accts {
-		if err := b.build(&accts[i], used); err != nil {
+		if err := b.build(&accts[i], used, keys[accts[i].APIKeyFile]); err != nil {
 			return nil, err
 		}
 	}
@@ -92,18 +133,20 @@ func (b *Builder) Build() ([]Account, error) {
 	return accts, nil
 }
 
-// build loads a's key and gives it its client.
-func (b *Builder) build(a *Account, used map[string]*http.Client) error {
+// build loads a's key, unless a key directory's file has it already, and
+// gives it its client.
+func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) error {
 	base, err := sunor.ParseBaseURL(a.URL) // checked by config already
 	if err != nil {
 		return a.Errorf("url", "%v", err)
 	}
-	var key apikey.Source
-	if a.APIKeyFile != "" {
+	switch {
+	case key != nil: // a key directory's file, read already
+	case a.APIKeyFile != "":
 		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); err != nil {
 			return a.Errorf("api_key_file", "%v", err)
 		}
-	} else {
+	default:
 		v, set := os.LookupEnv(a.APIKeyEnv)
 		if !set {
 			// Not named: it may be a key pasted in the wrong place.

@@ -218,41 +218,54 @@ func suggestScheme(u string) string {
 	return fmt.Sprintf(" (did you mean %q?)", "https://"+u)
 }
 
+// Directory is a directory of key files, each one account named after its
+// file, with Settings (the flags under defaults:).
+type Directory struct {
+	Path, Where string // Where: the flag or file line that named it
+	Settings    Account
+}
+
 // Accounts returns the accounts to export, checked: the entries of file
-// over the flags, or the flags' own account when file is "".
-func Accounts(file string, flags Account) ([]Account, error) {
+// over the flags, or the flags' own account when file is "", and the key
+// directory (dir, or api_key_directory in file), if any.
+func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
+	d := Directory{dir, "--sunor.api-key-directory", flags}
 	if err := flags.check(); err != nil {
-		return nil, err
+		return nil, d, err
 	}
 	envKey := os.Getenv(EnvAPIKey) != ""
 	if file != "" {
 		if flags.APIKeyFile != "" || envKey {
-			return nil, fmt.Errorf("--sunor.api-key-file, SUNOR_API_KEY_FILE and %s cannot be used with --config.file: give each account's api_key_file or api_key_env in %s", EnvAPIKey, file)
+			return nil, d, fmt.Errorf("--sunor.api-key-file, SUNOR_API_KEY_FILE and %s cannot be used with --config.file: give each account's api_key_file or api_key_env in %s", EnvAPIKey, file)
 		}
 		flags.Name = ""
-		return load(file, flags)
+		accts, err := load(file, &d, flags)
+		return accts, d, err
 	}
-	switch {
-	case flags.APIKeyFile != "" && envKey:
-		return nil, fmt.Errorf("both --sunor.api-key-file (or SUNOR_API_KEY_FILE) and %s are set; set one", EnvAPIKey)
+	switch n := len(slices.DeleteFunc([]string{flags.APIKeyFile, os.Getenv(EnvAPIKey), dir}, func(s string) bool { return s == "" })); {
+	case n > 1:
+		return nil, d, fmt.Errorf("more than one of --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s and --sunor.api-key-directory are set; set one", EnvAPIKey)
+	case dir != "":
+		return nil, d, nil
 	case envKey:
 		flags.APIKeyEnv = EnvAPIKey
 	case flags.APIKeyFile == "":
-		return nil, fmt.Errorf("no API key: set --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s, or use --config.file", EnvAPIKey)
+		return nil, d, fmt.Errorf("no API key: set --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s, --sunor.api-key-directory, or use --config.file", EnvAPIKey)
 	}
-	return []Account{flags}, flags.checkEntry(nil)
+	return []Account{flags}, d, flags.checkEntry(nil)
 }
 
 // File is the shape of the accounts file.
 type File struct {
-	Defaults Account   `yaml:"defaults"`
-	Accounts []Account `yaml:"accounts"`
+	Defaults        Account   `yaml:"defaults"`
+	Accounts        []Account `yaml:"accounts"`
+	APIKeyDirectory string    `yaml:"api_key_directory"` // one account a key file, with the settings of defaults:
 }
 
 // load reads the accounts file: each entry is decoded over the defaults:
 // block, decoded over the flags. A setting left out, or left empty, keeps
 // the value beneath it.
-func load(path string, flags Account) ([]Account, error) {
+func load(path string, d *Directory, flags Account) ([]Account, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -280,9 +293,16 @@ func load(path string, flags Account) ([]Account, error) {
 			return nil, err
 		}
 	}
+	if k, v := lookup(root, "api_key_directory"); k != nil && v.Value != "" {
+		d.Path, d.Where = v.Value, fmt.Sprintf("%s:%d: api_key_directory", path, k.Line)
+	}
+	d.Settings = base
 	_, list := lookup(root, "accounts")
-	if list == nil || len(list.Content) == 0 {
-		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry", path)
+	if list == nil {
+		list = &yaml.Node{}
+	}
+	if len(list.Content) == 0 && d.Path == "" {
+		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry, or an api_key_directory", path)
 	}
 	var out []Account
 	seen := map[string]string{}

@@ -45,7 +45,7 @@ func TestLoadExample(t *testing.T) {
         ca_file: /etc/ssl/ca.pem
       proxy_url: http://proxy:3128
 `)
-	accts, err := Accounts(p, flags())
+	accts, _, err := Accounts(p, "", flags())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ accounts:
 `)
 	f := flags()
 	f.Labels, f.LowCreditsThreshold = map[string]string{"env": "prod"}, 500
-	accts, err := Accounts(p, f)
+	accts, _, err := Accounts(p, "", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ accounts:
 func TestClientKeyIgnoresLayout(t *testing.T) {
 	t.Setenv(EnvAPIKey, "")
 	key := func(hc string) string {
-		accts, err := Accounts(write(t, "accounts:\n  - name: a\n    api_key_env: K\n    http_client_config:"+hc+"\n"), flags())
+		accts, _, err := Accounts(write(t, "accounts:\n  - name: a\n    api_key_env: K\n    http_client_config:"+hc+"\n"), "", flags())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestLoadErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "")
-			_, err := Accounts(write(t, tc.yaml), flags())
+			_, _, err := Accounts(write(t, tc.yaml), "", flags())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -200,7 +200,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
+	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -224,7 +224,7 @@ func TestFlagErrors(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
 			f := flags()
 			tc.set(&f)
-			if _, err := Accounts("", f); err == nil || err.Error() != tc.want && !strings.HasPrefix(err.Error(), tc.want) {
+			if _, _, err := Accounts("", "", f); err == nil || err.Error() != tc.want && !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
@@ -234,14 +234,14 @@ func TestFlagErrors(t *testing.T) {
 // TestAnchorsAndMergeKeys: YAML's own way of sharing settings still works.
 func TestAnchorsAndMergeKeys(t *testing.T) {
 	t.Setenv(EnvAPIKey, "")
-	accts, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K, timeout: 3s, labels: &l {team: x}}\n  - <<: *a\n    name: b\n    labels: *l\n"), flags())
+	accts, _, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K, timeout: 3s, labels: &l {team: x}}\n  - <<: *a\n    name: b\n    labels: *l\n"), "", flags())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b := accts[1]; b.Name != "b" || b.Timeout != 3*time.Second || b.APIKeyEnv != "K" || b.Labels["team"] != "x" {
 		t.Errorf("b = %+v", b)
 	}
-	if _, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K}\n  - <<: *a\n    name: b\n    timout: 1s\n"), flags()); err == nil || !strings.Contains(err.Error(), `sunor.yml:5: accounts[1] (b): unknown field "timout"`) {
+	if _, _, err := Accounts(write(t, "accounts:\n  - &a {name: a, api_key_env: K}\n  - <<: *a\n    name: b\n    timout: 1s\n"), "", flags()); err == nil || !strings.Contains(err.Error(), `sunor.yml:5: accounts[1] (b): unknown field "timout"`) {
 		t.Errorf("a typo next to a merge key: %v", err)
 	}
 }
@@ -251,18 +251,33 @@ func TestOnePath(t *testing.T) {
 	t.Setenv(EnvAPIKey, "k")
 	f := flags()
 	f.Labels, f.DailyBudget = map[string]string{"team": "music"}, 100
-	single, err := Accounts("", f)
+	single, _, err := Accounts("", "", f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(EnvAPIKey, "")
 	f.Labels = nil
-	file, err := Accounts(write(t, "defaults: {labels: {team: music}}\naccounts: [{name: default, api_key_env: SUNOR_API_KEY}]\n"), f)
+	file, _, err := Accounts(write(t, "defaults: {labels: {team: music}}\naccounts: [{name: default, api_key_env: SUNOR_API_KEY}]\n"), "", f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	single[0].entry, file[0].entry, file[0].defaults = place{}, place{}, place{}
 	if !reflect.DeepEqual(single, file) {
 		t.Errorf("flags: %+v\nfile:  %+v", single[0], file[0])
+	}
+}
+
+// TestDirectory: a key directory's accounts take the flags under defaults:.
+func TestDirectory(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, d, err := Accounts(write(t, "api_key_directory: /run/keys\ndefaults: {timeout: 3s}\n"), "", flags())
+	if err != nil || len(accts) != 0 || d.Path != "/run/keys" || d.Settings.Timeout != 3*time.Second || !strings.HasSuffix(d.Where, "sunor.yml:1: api_key_directory") {
+		t.Errorf("%v %+v %v", accts, d, err)
+	}
+	if accts, d, err := Accounts("", "/run/keys", flags()); err != nil || len(accts) != 0 || d.Path != "/run/keys" || d.Where != "--sunor.api-key-directory" {
+		t.Errorf("from the flag: %v %+v %v", accts, d, err)
+	}
+	if _, _, err := Accounts(write(t, "api_key_dir: /run/keys\n"), "", flags()); err == nil || !strings.Contains(err.Error(), `(did you mean "api_key_directory"?)`) {
+		t.Errorf("a typo: %v", err)
 	}
 }
