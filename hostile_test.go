@@ -12,9 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
@@ -425,4 +430,170 @@ func TestHostileKeyAtStartUp(t *testing.T) {
 			checkNoLeak(t, stderr.String(), nil, canaryKey)
 		})
 	}
+}
+
+// TestUnsolicitedBytesDoNotLeakTheKey: after a valid answer the API sends,
+// on the kept-alive connection, bytes that echo the key. Go's transport
+// reports them through the standard log package, which the exporter's
+// redaction must cover like its own lines. The real binary runs, so that
+// what it writes to stderr is what a user's log holds.
+func TestUnsolicitedBytesDoNotLeakTheKey(t *testing.T) {
+	for _, key := range hostileKeys {
+		t.Run(key[:6], func(t *testing.T) {
+			const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
+			srv := hostileapi.New(t, reply("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sHTTP/1.1 200 OK\r\nX-Leak: KEY\r\nX-Pad: %s\r\n\r\n",
+				len(body), body, strings.Repeat("p", 20_000)))
+			p := startBinary(t, []string{"SUNOR_API_KEY=" + key}, "--sunor.url="+srv.URL, "--no-collector.usage", "--sunor.max-calls-per-minute=0")
+			addr := listeningRE.FindStringSubmatch(p.Out.String())[1]
+			fetchPage(t, "http://"+addr+"/metrics")
+			p.Out.WaitFor(t, regexp.MustCompile(`Unsolicited response`), 20*time.Second)
+			p.Signal(t, syscall.SIGTERM)
+			if code := p.Wait(t, 20*time.Second); code != 0 {
+				t.Errorf("exit status %d", code)
+			}
+			checkNoLeak(t, p.Out.String(), nil, key)
+		})
+	}
+}
+
+// TestSwitchingProtocolsHoldsNoSlot: an API that answers 101 and keeps the
+// connection must not keep the calls' --sunor.max-concurrent-calls slots:
+// every scrape reaches the API again.
+func TestSwitchingProtocolsHoldsNoSlot(t *testing.T) {
+	srv := hostileapi.New(t, func(*http.Request, string) hostileapi.Reply {
+		return hostileapi.Reply{Raw: []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"), Hang: true}
+	})
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL, "--sunor.timeout=300ms", "--sunor.max-calls-per-minute=0", "--sunor.max-concurrent-calls=2")
+	const scrapes = 3
+	for range scrapes {
+		m := parseMetrics(t, fetchPage(t, e.url+"/metrics"))
+		if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"endpoint": "balance", "reason": "http_status"}); v == 0 {
+			t.Errorf("a 101 was not counted as http_status")
+		}
+	}
+	if n := srv.Requests(); n != 2*scrapes {
+		t.Errorf("the API saw %d calls in %d scrapes of two endpoints, want %d: slots were held", n, scrapes, 2*scrapes)
+	}
+	e.stop()
+	checkNoLeak(t, e.log.String(), nil, canaryKey)
+}
+
+// TestWrongBasePathLogsThePath: --sunor.url with the API's path already on
+// it doubles the path; the failure's log line shows the path called.
+func TestWrongBasePathLogsThePath(t *testing.T) {
+	srv := hostileapi.New(t, errorBody(404, "not found"))
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL+"/api/v1", "--no-collector.usage", "--sunor.max-calls-per-minute=0")
+	fetchPage(t, e.url+"/metrics")
+	e.stop()
+	if !strings.Contains(e.log.String(), "path=/api/v1/api/v1/account/balance") {
+		t.Errorf("the failure's log line does not show the path called:\n%s", e.log)
+	}
+}
+
+// TestReloadRefusesCrossSite: a web page the operator visits must not be
+// able to make their browser reload the exporter (a form or fetch POST to
+// http://localhost:10151/-/reload). Browsers mark such a request with
+// Sec-Fetch-Site or an Origin of another host; curl -X POST sends neither
+// and still reloads.
+func TestReloadRefusesCrossSite(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	post := func(header ...string) int {
+		t.Helper()
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}} // what a form sends
+		for i := 0; i+1 < len(header); i += 2 {
+			h.Set(header[i], header[i+1])
+		}
+		code, _, err := testtool.Request(context.Background(), http.MethodPost, e.url+"/-/reload", h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Origin", "http://evil.example"},
+	} {
+		if code := post(h...); code != http.StatusForbidden {
+			t.Errorf("POST /-/reload with %s: %s: status %d, want 403", h[0], h[1], code)
+		}
+	}
+	if n := strings.Count(e.log.String(), "nothing to reload"); n != 0 {
+		t.Errorf("%d cross-site requests reloaded", n)
+	}
+	for _, h := range [][]string{nil, {"Sec-Fetch-Site", "same-origin"}, {"Sec-Fetch-Site", "none"}} {
+		if code := post(h...); code != http.StatusOK {
+			t.Errorf("POST /-/reload with %v: status %d, want 200", h, code)
+		}
+	}
+}
+
+// TestRequestsTotalCountsRetries: an API that closes a kept connection
+// after reading a request makes Go's transport send it again; the
+// requests counter the user sees is what the API read.
+func TestRequestsTotalCountsRetries(t *testing.T) {
+	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1,"tasks_created":1,"credits_used":1,"credits_topped_up":1}}`
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
+			return hostileapi.Reply{} // a kept connection closed, unanswered
+		}
+		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
+	})
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+srv.URL, "--sunor.max-calls-per-minute=0")
+	var total float64
+	for range 10 {
+		m := parseMetrics(t, fetchPage(t, e.url+"/metrics"))
+		total = 0
+		for _, ep := range []string{"balance", "usage"} {
+			v, _ := sample(t, m, "sunor_api_requests_total", map[string]string{"endpoint": ep})
+			total += v
+		}
+	}
+	if seen := srv.Requests(); float64(seen) != total || seen <= 20 {
+		t.Errorf("the API read %d requests in 10 scrapes of two endpoints, sunor_api_requests_total says %v (want equal, and retries above 20)", seen, total)
+	}
+}
+
+// TestEveryLoggerIsRedacted: what the standard library and dependencies
+// log by themselves (the log package, slog's default logger, an
+// http.Server's nil ErrorLog) goes through the redaction of the keys in
+// use and the bound on a line, as the exporter's own lines do.
+func TestEveryLoggerIsRedacted(t *testing.T) {
+	redact.Remember(canaryKey)
+	var buf bytes.Buffer
+	safe, restore := installSafeLogging(&buf)
+	log.Printf("stdlib: %q", "X-Leak: "+canaryKey+"\r\n")
+	slog.Default().Error("slog default", "header", canaryKey)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(200)
+		w.WriteHeader(500) // makes http.Server log "superfluous response.WriteHeader call"
+	}))
+	srv.Start()
+	resp, err := http.Get(srv.URL + "/" + canaryKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	srv.Close()
+	log.Print(strings.Repeat("x", 10_000))
+	restore()
+	if safe == io.Writer(&buf) {
+		t.Fatal("the writer was not wrapped")
+	}
+	out := buf.String()
+	for _, want := range []string{"stdlib:", "slog default", "superfluous"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line holding %q went through the safe writer:\n%.2000s", want, out)
+		}
+	}
+	checkNoLeak(t, out, nil, canaryKey)
 }

@@ -227,6 +227,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if exit >= 0 {
 		return exit
 	}
+	stderr, restoreLog := installSafeLogging(stderr)
+	defer restoreLog()
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
 	fail := func(msg string, err error) int {

@@ -65,7 +65,7 @@ func (a *account) failed(st *endpointState, err error) {
 	}
 	st.errors[e.Reason].Add(1)
 
-	kv := []any{"msg", "Sunor API call failed", "endpoint", st.scraper.Name(), "reason", e.Reason, "status", e.StatusCode, "message", e.Message}
+	kv := []any{"msg", "Sunor API call failed", "endpoint", st.scraper.Name(), "reason", e.Reason, "status", e.StatusCode, "path", e.Path, "message", e.Message}
 	logAt := level.Warn // passing trouble: it may go away by itself
 	switch e.Reason {
 	case sunor.ReasonRedirect:

@@ -257,7 +257,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	}
 	st.requests.Add(1)
 	start := time.Now()
-	v, rl, err := a.api.Fetch(ctx, st.scraper.Endpoint)
+	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), st.scraper.Endpoint)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls until the window resets",

@@ -103,3 +103,80 @@ func TestDialWaitsWithinItsContext(t *testing.T) {
 		t.Error("a double Close freed two slots")
 	}
 }
+
+// TestSlowHostDoesNotStarveAnother: accounts with equal settings share one
+// client across hosts. A slow host that holds every connection the cap
+// allows it must not keep a call to another host from being made.
+func TestSlowHostDoesNotStarveAnother(t *testing.T) {
+	const limit = 2
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 10)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "late")
+	}))
+	defer slow.Close()
+	defer close(release) // before Close, which waits for the handlers
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer fast.Close()
+
+	c, err := NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "test", limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(ctx context.Context, url string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	slowCtx, cancelSlow := context.WithCancel(context.Background())
+	defer cancelSlow()
+	for range 2 * limit { // the cap's worth in the handler, as many waiting to dial
+		go func() { _ = get(slowCtx, slow.URL) }()
+	}
+	for range limit {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the slow host's requests did not arrive")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := get(ctx, fast.URL); err != nil {
+		t.Errorf("a call to another host while the slow host holds every connection: %v", err)
+	}
+}
+
+// TestLimiterForgetsUnusedAddresses: an address whose connections have all
+// closed, and whose dials have all ended, takes no memory.
+func TestLimiterForgetsUnusedAddresses(t *testing.T) {
+	l := newConnLimiter(1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := l.DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, _ = l.DialContext(ctx, "tcp", ln.Addr().String()) // gives up waiting
+	_, _ = l.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+	c.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.addrs) != 0 {
+		t.Errorf("the limiter still holds %d addresses", len(l.addrs))
+	}
+}

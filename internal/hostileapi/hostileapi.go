@@ -5,12 +5,13 @@
 // sits on a bare net.Listener.
 //
 // Each connection carries one request and one reply, then closes (unless
-// the reply hangs), so a test never depends on how the client reuses
-// connections.
+// the reply hangs, or asks to keep the connection), so a test never
+// depends on how the client reuses connections unless it means to.
 package hostileapi
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -28,12 +29,18 @@ type Reply struct {
 	// between bytes: a server that is slow but never silent for long.
 	Trickle time.Duration
 	// Hang keeps the connection open after Raw, without writing more,
-	// until the server is closed: a server that stops answering.
+	// until the server is closed or the client hangs up: a server that
+	// stops answering.
 	Hang bool
+	// KeepAlive reads the next request on the connection after Raw and
+	// answers it as well, as a keep-alive server does. An empty Raw then
+	// is a server that closes a kept connection without answering.
+	KeepAlive bool
 }
 
-// Handler answers one request. key is its x-api-key header. It runs on the
-// server's goroutine, so it must not call t.Fatal.
+// Handler answers one request. key is its x-api-key header; the request's
+// RemoteAddr tells connections apart. It runs on the server's goroutine,
+// so it must not call t.Fatal.
 type Handler func(req *http.Request, key string) Reply
 
 // Server is a listening fake. Its zero value is not usable; see New.
@@ -73,6 +80,14 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Open returns how many connections are open: a client that leaks them
+// keeps this above 0.
+func (s *Server) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // Close stops the server, ends hanging and trickling replies, closes every
@@ -125,31 +140,58 @@ func (s *Server) serve(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	req, err := http.ReadRequest(bufio.NewReader(c))
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.requests++
-	s.mu.Unlock()
-	r := s.handler(req, req.Header.Get("X-Api-Key"))
-	if r.Trickle > 0 {
-		t := time.NewTicker(r.Trickle)
-		defer t.Stop()
-		for i := range r.Raw {
-			if _, err := c.Write(r.Raw[i : i+1]); err != nil {
-				return
-			}
-			select {
-			case <-t.C:
-			case <-s.done:
-				return
-			}
+	br := bufio.NewReader(c)
+	var r Reply
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	} else if _, err := c.Write(r.Raw); err != nil {
-		return
+		req.RemoteAddr = c.RemoteAddr().String()
+		s.mu.Lock()
+		s.requests++
+		s.mu.Unlock()
+		r = s.handler(req, req.Header.Get("X-Api-Key"))
+		if !s.write(c, r) {
+			return
+		}
+		if !r.KeepAlive || len(r.Raw) == 0 || r.Hang {
+			break
+		}
 	}
 	if r.Hang {
-		<-s.done
+		// Whatever the client sends is read and dropped, so that its
+		// hanging up (the read's end) is seen.
+		gone := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, br)
+			close(gone)
+		}()
+		select {
+		case <-s.done:
+		case <-gone:
+		}
 	}
+}
+
+// write writes r.Raw, trickling it if asked; false when the connection or
+// the server ended first.
+func (s *Server) write(c net.Conn, r Reply) bool {
+	if r.Trickle <= 0 {
+		_, err := c.Write(r.Raw)
+		return err == nil
+	}
+	t := time.NewTicker(r.Trickle)
+	defer t.Stop()
+	for i := range r.Raw {
+		if _, err := c.Write(r.Raw[i : i+1]); err != nil {
+			return false
+		}
+		select {
+		case <-t.C:
+		case <-s.done:
+			return false
+		}
+	}
+	return true
 }

@@ -13,7 +13,9 @@
 // replaced by <redacted>; characters that are not printable (line breaks,
 // other controls, invalid UTF-8) are escaped as in Go source; the result is
 // cut, on a character boundary, to MaxTextChars characters. Redacting
-// first means that a cut cannot leave a piece of the key behind.
+// first means that a cut cannot leave a piece of the key behind. The
+// redaction is internal/redact's, which also covers what the standard
+// library logs: every key Fetch sends is remembered there first.
 //
 // The key is also found, and its pieces redacted, in these encodings: any
 // mix of upper and lower case; URL-encoded (query or path); Go-quoted or
@@ -35,10 +37,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // MaxBodyBytes is the most of a response body the client reads. The real
@@ -125,27 +131,73 @@ type RateLimit struct {
 	HasReset               bool
 }
 
+type retriedKey struct{}
+
+// OnRetry returns ctx with which Fetch calls retried for every request it
+// writes beyond the first in one call. Go's transport writes a request
+// again, on a new connection, when a reused connection closed before an
+// answer came: the API may have read both, and each counts against the
+// key's budget. A caller that counts one request per call adds these so
+// that its count is what the API saw.
+func OnRetry(ctx context.Context, retried func()) context.Context {
+	return context.WithValue(ctx, retriedKey{}, retried)
+}
+
+// traceRetries makes ctx report, through the function OnRetry put in it,
+// each request written after the first.
+func traceRetries(ctx context.Context) context.Context {
+	retried, ok := ctx.Value(retriedKey{}).(func())
+	if !ok {
+		return ctx
+	}
+	var written atomic.Int32
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			// A write that failed did not send a whole request: no
+			// server acts on part of one.
+			if i.Err == nil && written.Add(1) > 1 {
+				retried()
+			}
+		},
+	})
+}
+
 // Fetch calls ep and returns its Fields' values, in order, with the
 // rate-limit headers of the answer.
 func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, error) {
 	// The key is read once: the key file may be rotated while the call is
 	// in flight, and the error must be cleaned of the key that was sent.
 	key := c.key(ctx)
+	// Known to the log writer before the request can make anything, even
+	// the standard library, log text that echoes it.
+	redact.Remember(key)
 	body, rl, err := c.get(ctx, ep, key)
-	if err != nil {
-		return nil, rl, sanitize(err, key)
+	var v []float64
+	if err == nil {
+		v, err = decode(ep, body)
 	}
-	v, err := decode(ep, body)
+	var e *Error
+	if errors.As(err, &e) {
+		e.Path = c.endpointURL(ep).EscapedPath()
+	}
 	return v, rl, sanitize(err, key)
+}
+
+// endpointURL is the URL ep is called at.
+func (c *Client) endpointURL(ep Endpoint) *url.URL {
+	u := *c.base
+	u.Path += ep.Path
+	if u.RawPath != "" {
+		u.RawPath += ep.Path
+	}
+	return &u
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
 // *Error for anything else. The *Error's strings are as they came from the
 // network: the caller sanitizes them.
 func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
-	u := *c.base
-	u.Path += ep.Path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, c.endpointURL(ep).String(), nil)
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}
@@ -157,8 +209,20 @@ func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, Rate
 		return nil, RateLimit{}, transportError(ctx, ep.Name, err)
 	}
 	defer resp.Body.Close()
+	// Every body is bounded by the call's deadline, whatever the status:
+	// after a 101 (Switching Protocols) the body is the connection itself,
+	// which the request's context no longer reaches, and a read of it
+	// would hold the call, its connection and its slot for ever.
+	defer context.AfterFunc(ctx, func() { resp.Body.Close() })()
 	now := time.Now()
 	rl := parseRateLimit(resp.Header, now)
+	if resp.StatusCode < 200 {
+		// Go's transport reads 100 and 103 (and every other 1xx but
+		// 101) by itself: what arrives here switched protocols, and the
+		// rest of the connection is not an HTTP answer. It is not read.
+		return nil, rl, &Error{Endpoint: ep.Name, Reason: ReasonHTTPStatus, StatusCode: resp.StatusCode,
+			Message: "an informational answer that switches protocols is not the API's"}
+	}
 
 	// Read the body whatever the status: draining it lets the connection
 	// be reused, and an error body carries the API's message.

@@ -3,6 +3,7 @@ package sunor
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 )
 
 // Endpoint is one read-only endpoint of the API: every one answers
@@ -11,12 +12,15 @@ type Endpoint struct {
 	Name   string   // the `endpoint` label value, e.g. "balance"
 	Path   string   // below the base URL, e.g. "/api/v1/account/balance"
 	Fields []string // the numbers data must carry; Decode returns them in this order
+	// Check, when set, says why values (in Fields' order) cannot all be
+	// true, or returns "". Every field must be at least 0 in any case.
+	Check func(values []float64) string
 }
 
 // The endpoints the exporter knows. A new one is a value here, its metrics
 // in the collector's list, and an answer in the fake API.
 var (
-	Balance = Endpoint{Name: "balance", Path: "/api/v1/account/balance", Fields: []string{"available", "frozen", "total"}}
+	Balance = Endpoint{Name: "balance", Path: "/api/v1/account/balance", Fields: []string{"available", "frozen", "total"}, Check: checkBalance}
 	Usage   = Endpoint{Name: "usage", Path: "/api/v1/account/usage", Fields: []string{"tasks_created", "credits_used", "credits_topped_up"}}
 )
 
@@ -32,7 +36,10 @@ type envelope struct {
 // Decode parses a body that came with HTTP 200 and returns ep.Fields' values
 // in order. It fails with ReasonAPIError when the body's code is not 200 and
 // with ReasonDecode when the body is not the documented shape: not JSON, no
-// data object, or a field missing, null or not a number. Fields it does not
+// data object, or a field missing, null or not a number, and when its
+// numbers cannot be true: a negative one, or what ep.Check refuses (a
+// balance whose total is not available plus frozen). Which number of an
+// impossible set is wrong cannot be told, and none is made up. Fields it does not
 // know are ignored, so the API may add some. The API's message in an error
 // is cut and escaped as described in the package documentation; only a
 // Client knows the key to redact.
@@ -73,7 +80,26 @@ func decode(ep Endpoint, body []byte) ([]float64, error) {
 		if v == nil {
 			return nil, fail(ReasonDecode, `"data.%s" is missing`, name)
 		}
+		if *v < 0 {
+			return nil, fail(ReasonDecode, `"data.%s" is negative (%g): not exported`, name, *v)
+		}
 		values[i] = *v
 	}
+	if ep.Check != nil {
+		if why := ep.Check(values); why != "" {
+			return nil, fail(ReasonDecode, "%s: not exported", why)
+		}
+	}
 	return values, nil
+}
+
+// checkBalance refuses a total that is not available plus frozen, beyond
+// the rounding of the sum: one of the three is wrong, and which one cannot
+// be told.
+func checkBalance(v []float64) string {
+	available, frozen, total := v[0], v[1], v[2]
+	if sum := available + frozen; math.Abs(total-sum) > 1e-9*max(1, sum) {
+		return fmt.Sprintf("total %g is not available %g + frozen %g", total, available, frozen)
+	}
+	return ""
 }

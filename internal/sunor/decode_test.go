@@ -100,3 +100,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeRefusesImpossibleCredits: numbers that cannot all be true (a
+// negative balance or count, a total that is not available plus frozen)
+// are a decode failure naming them, never exported as if they were.
+// Float rounding in the sum is not a contradiction.
+func TestDecodeRefusesImpossibleCredits(t *testing.T) {
+	for _, tc := range []struct {
+		ep   Endpoint
+		body string
+		ok   bool
+	}{
+		{Balance, `{"code":200,"data":{"available":0.1,"frozen":0.2,"total":0.3}}`, true},
+		{Balance, `{"code":200,"data":{"available":1e15,"frozen":0.5,"total":1000000000000000.5}}`, true},
+		{Balance, `{"code":200,"data":{"available":-5,"frozen":5,"total":0}}`, false},
+		{Balance, `{"code":200,"data":{"available":5,"frozen":-1,"total":4}}`, false},
+		{Balance, `{"code":200,"data":{"available":950,"frozen":10,"total":1000}}`, false},
+		{Balance, `{"code":200,"data":{"available":950,"frozen":10,"total":959.99}}`, false},
+		{Usage, `{"code":200,"data":{"tasks_created":1,"credits_used":-3,"credits_topped_up":0}}`, false},
+		{Usage, `{"code":200,"data":{"tasks_created":0,"credits_used":0,"credits_topped_up":0}}`, true},
+	} {
+		v, err := Decode(tc.ep, []byte(tc.body))
+		var e *Error
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("Decode(%s, %s): %v, want success", tc.ep.Name, tc.body, err)
+		case !tc.ok && (!errors.As(err, &e) || e.Reason != ReasonDecode):
+			t.Errorf("Decode(%s, %s) = %v, %v; want a decode failure", tc.ep.Name, tc.body, v, err)
+		}
+	}
+}

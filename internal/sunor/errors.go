@@ -39,6 +39,7 @@ type Error struct {
 	Endpoint   string // Endpoint.Name
 	Reason     Reason
 	StatusCode int           // HTTP status; 0 when no response arrived
+	Path       string        // the path called, without query: a wrong --sunor.url shows in it
 	Message    string        // the API's own "message", or what went wrong
 	Location   string        // the Location header of a redirect
 	RetryAfter time.Duration // how long to back off after a 429
@@ -49,6 +50,9 @@ func (e *Error) Error() string {
 	fmt.Fprintf(&b, "%s: %s", e.Endpoint, e.Reason)
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
+	}
+	if e.Path != "" {
+		fmt.Fprintf(&b, " from %s", e.Path)
 	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -334,5 +335,127 @@ func TestHostileHangAndShortBody(t *testing.T) {
 	defer cancel()
 	if _, _, err := trickle.Fetch(ctx, Balance); !errors.As(err, &e) || e.Reason != ReasonTimeout {
 		t.Errorf("trickling answer: err = %v, want a timeout", err)
+	}
+}
+
+// TestHostileSwitchingProtocols: a 101 answer that keeps the connection
+// gives Go's client the raw connection as the body, which no request
+// deadline reaches. The call still ends at its deadline, as a failure
+// with a reason, whatever the server does next, and lets the connection
+// go: many such calls leave nothing open.
+func TestHostileSwitchingProtocols(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  string
+	}{
+		{"hangs", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"},
+		{"sends a balance", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n" + `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := hostileapi.New(t, func(*http.Request, string) hostileapi.Reply {
+				return hostileapi.Reply{Raw: []byte(tc.raw), Hang: true}
+			})
+			base, err := ParseBaseURL(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewClient(base, &http.Client{}, func(context.Context) string { return "k" })
+			const calls = 40
+			errs := make(chan error, calls)
+			for range calls {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+					defer cancel()
+					_, _, err := c.Fetch(ctx, Balance)
+					errs <- err
+				}()
+			}
+			deadline := time.After(10 * time.Second)
+			for range calls {
+				select {
+				case err := <-errs:
+					var e *Error
+					if !errors.As(err, &e) || e.Reason != ReasonHTTPStatus || e.StatusCode != 101 {
+						t.Errorf("err = %v, want http_status (HTTP 101)", err)
+					}
+				case <-deadline:
+					t.Fatal("calls to an API answering 101 did not return by their deadline")
+				}
+			}
+			// The server sees each connection close: nothing is kept.
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for srv.Open() > 0 {
+				select {
+				case <-tick.C:
+				case <-deadline:
+					t.Fatalf("%d connections still open after every call returned", srv.Open())
+				}
+			}
+		})
+	}
+}
+
+// TestErrorNamesThePathCalled: a base URL that already ends in the API's
+// path doubles it, and the 404 that follows names the path that was
+// called, without its query or the key, so that the mistake shows.
+func TestErrorNamesThePathCalled(t *testing.T) {
+	srv := hostileapi.New(t, raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+	base, err := ParseBaseURL(srv.URL + "/api/v1?token=KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(base, &http.Client{}, func(context.Context) string { return "KEY" })
+	_, err = fetch(t, c)
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != 404 {
+		t.Fatalf("err = %v, want an HTTP 404", err)
+	}
+	const want = "/api/v1/api/v1/account/balance"
+	if e.Path != want || !strings.Contains(e.Error(), want) {
+		t.Errorf("Path = %q, Error() = %q; want both to show %s", e.Path, e.Error(), want)
+	}
+	if strings.Contains(e.Error(), "token") {
+		t.Errorf("Error() = %q shows the query", e.Error())
+	}
+}
+
+// TestRetriesAreCounted: an API that keeps connections and closes a kept
+// one after reading a request, without answering, makes Go's transport
+// write the request again on a new connection. The API then reads two
+// requests for one call; OnRetry reports the second, so that calls plus
+// retries is what the API saw, whenever the client reuses a connection.
+func TestRetriesAreCounted(t *testing.T) {
+	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
+			return hostileapi.Reply{} // a kept connection closed, unanswered
+		}
+		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
+	})
+	base, err := ParseBaseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(base, &http.Client{Transport: &http.Transport{}}, func(context.Context) string { return "k" })
+	var counted atomic.Int64
+	for range 20 {
+		counted.Add(1) // the call, as the collector counts it
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := c.Fetch(OnRetry(ctx, func() { counted.Add(1) }), Balance)
+		cancel()
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if seen := srv.Requests(); int64(seen) != counted.Load() {
+			t.Fatalf("the API read %d requests, the client counted %d", seen, counted.Load())
+		}
+	}
+	if retried := counted.Load() - 20; retried == 0 {
+		t.Fatal("no request was retried: the test did not test anything")
 	}
 }

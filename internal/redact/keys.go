@@ -1,0 +1,117 @@
+package redact
+
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// MaxKeys is how many keys Known holds: the most recently used ones. It
+// bounds the memory redaction takes, far above the accounts one exporter
+// serves, so that a key leaves the set only long after its last use.
+const MaxKeys = 4096
+
+// Known is the process-wide set of keys in use: the API client adds every
+// key it sends (Remember), and Writer redacts them all.
+var Known = NewSet(MaxKeys)
+
+// Remember adds key to Known, or marks it used again. It is called with
+// every key a request is about to carry.
+func Remember(key string) { Known.Add(key) }
+
+// Set is a bounded set of keys with a Redactor of them. When it is full,
+// adding a key drops the one used longest ago. It never shows its keys.
+type Set struct {
+	mu    sync.Mutex
+	most  int
+	clock uint64
+	used  map[string]uint64 // key → its last use, on clock
+	r     *Redactor
+}
+
+// NewSet returns an empty set of at most most keys.
+func NewSet(most int) *Set {
+	return &Set{most: max(most, 1), used: map[string]uint64{}, r: New()}
+}
+
+// Add adds key, or marks it used now. An empty key is ignored.
+func (s *Set) Add(key string) {
+	if key == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock++
+	if _, ok := s.used[key]; ok {
+		s.used[key] = s.clock
+		return
+	}
+	if len(s.used) >= s.most {
+		// A scan, not a list: it runs only when more keys than the bound
+		// are in use, which a single exporter does not do.
+		oldest, at := "", s.clock
+		for k, t := range s.used {
+			if t < at {
+				oldest, at = k, t
+			}
+		}
+		delete(s.used, oldest)
+		s.r.remove(oldest)
+	}
+	s.used[key] = s.clock
+	s.r.add(key)
+}
+
+// Len is how many keys the set holds.
+func (s *Set) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.used)
+}
+
+// Clean is Redactor.Clean with the set's keys.
+func (s *Set) Clean(text string, maxChars int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Clean(text, maxChars)
+}
+
+// MaxLineChars is how many characters of one log line Writer keeps: well
+// above the exporter's own lines, whose strings from the network are cut
+// far shorter, and under 4 KiB whatever the characters' width.
+const MaxLineChars = 1000
+
+// Writer returns a writer that passes each line written to it on to w with
+// every piece of the keys of s redacted, what is not printable escaped and
+// the line cut to MaxLineChars characters (see Redactor.Clean). A Write
+// is taken to end with a line break: log.Logger, go-kit's loggers and slog
+// write one whole line per call; a Write without one is a line of its own.
+// Writes are passed on one at a time: the log package, go-kit's SyncWriter
+// and others each lock only their own writes.
+func Writer(w io.Writer, s *Set) io.Writer { return &writer{w: w, s: s} }
+
+type writer struct {
+	mu sync.Mutex
+	w  io.Writer
+	s  *Set
+}
+
+func (lw *writer) Write(p []byte) (int, error) {
+	var out []byte
+	for rest := p; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		out = append(out, lw.s.Clean(string(line), MaxLineChars)...)
+		out = append(out, '\n')
+	}
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if _, err := lw.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
