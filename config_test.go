@@ -280,6 +280,7 @@ func TestKeyDirectory(t *testing.T) {
 	os.Remove(filepath.Join(dir, "a"))
 	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=2\b`), 10*time.Second)
 	check(map[string]float64{"b": 42, "c": 7})
+
 	if strings.Contains(e.log.String(), "key-") {
 		t.Error("a key shows in the log")
 	}

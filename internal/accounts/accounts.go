@@ -61,6 +61,7 @@ type Builder struct {
 	clients map[string]*http.Client // by Account.ClientKey
 	dir     string                  // the key directory entries were read from
 	entries []keydir.Entry
+	handed  bool // entries came from UseKeyFiles, not yet built
 }
 
 // KeyFiles returns the key directory in force and its files, as the last
@@ -76,7 +77,7 @@ func (b *Builder) KeyFiles() (string, []keydir.Entry) {
 func (b *Builder) UseKeyFiles(dir string, entries []keydir.Entry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.dir, b.entries = dir, entries
+	b.dir, b.entries, b.handed = dir, entries, true
 }
 
 // secret keys the hashes of KeyID and Identity: random per process, so a
@@ -99,16 +100,19 @@ func (b *Builder) Build() ([]Account, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if dir.Path != b.dir { // the first Build, or another directory
+	if dir.Path == "" {
+		b.entries = nil
+	} else if dir.Path != b.dir || !b.handed { // not what Watch just found
 		entries, warnings, err := keydir.Scan(dir.Path, b.Logger)
-		if dir.Path != "" && err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("%s: %v", dir.Where, err)
 		}
 		for _, w := range warnings {
 			_ = level.Warn(b.Logger).Log("msg", w)
 		}
-		b.dir, b.entries = dir.Path, entries
+		b.entries = entries
 	}
+	b.dir, b.handed = dir.Path, false
 	keys := map[string]apikey.Source{}
 	for _, e := range b.entries {
 		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {

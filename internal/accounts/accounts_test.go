@@ -225,3 +225,34 @@ func TestUnusedClientsAreDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyDirectory: a Build reads the key directory, unless UseKeyFiles
+// handed it the files Watch found.
+func TestKeyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	b := &Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}
+	names := func() (n []string) {
+		t.Helper()
+		accts, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range accts {
+			n = append(n, a.Name+"="+a.APIKeyFile)
+		}
+		return n
+	}
+	if got := names(); len(got) != 1 || got[0] != "a="+filepath.Join(dir, "a") {
+		t.Errorf("accounts %v, want a", got)
+	}
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-b"), 0o600)
+	if got := names(); len(got) != 2 {
+		t.Errorf("accounts %v after adding b, want a and b", got)
+	}
+	_, entries := b.KeyFiles()
+	b.UseKeyFiles(dir, entries[:1])
+	if got := names(); len(got) != 1 {
+		t.Errorf("accounts %v from the files handed over, want a", got)
+	}
+}
