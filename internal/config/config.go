@@ -63,8 +63,9 @@ type Account struct {
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:"http_client_config"`
 
 	API API `yaml:"-"` // the client holding this account's key
-	// Identity says what the account's calls are made with: key, base URL
-	// and HTTP client settings. Across a reload, an account with the same
+	// Identity says what the account's calls are made with: key source,
+	// base URL, HTTP client settings, timeout and cache TTL; never the YAML
+	// text, nor labels or policy. Across a reload, an account with the same
 	// Name and a non-empty, equal Identity keeps its state: cache,
 	// back-off, budget and the call in flight.
 	Identity string `yaml:"-"`
