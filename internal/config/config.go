@@ -279,7 +279,7 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
 	}
 	root := doc.Content[0]
-	if err := shape(root, reflect.TypeFor[File](), "", ""); err != nil {
+	if err := shape(root, reflect.TypeFor[File](), "", "", map[*yaml.Node]reflect.Type{}); err != nil {
 		return nil, fmt.Errorf("%s:%w", path, err)
 	}
 	base := flags
@@ -324,7 +324,7 @@ func (a *Account) decode(p place) error {
 	n := p.n
 	a.Labels = maps.Clone(a.Labels) // decoding adds to a map, which a shares
 	if err := n.Decode(a); err != nil {
-		return fmt.Errorf("%s:%d: %s: %v", p.file, n.Line, p.where, err) // shape leaves nothing to fail here
+		return fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, p.where, strings.Join(strings.Fields(err.Error()), " ")) // shape leaves nothing to fail here
 	}
 	if _, hc := lookup(n, "http_client_config"); hc != nil {
 		a.ClientKey = canonical(hc)
@@ -391,17 +391,21 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)`)
 // shape refuses what does not fit t, the type n is decoded into, in the
 // user's words: unknown fields, with the nearest known one suggested, and
 // values of the wrong kind. where and field say whose n is.
-func shape(n *yaml.Node, t reflect.Type, where, field string) error {
+func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Node]reflect.Type) error {
+	fail := func(n *yaml.Node, field, format string, args ...any) error {
+		return errors.New(strings.Join(slices.DeleteFunc([]string{strconv.Itoa(n.Line), where, field, fmt.Sprintf(format, args...)}, func(s string) bool { return s == "" }), ": "))
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode {
-		return shape(n.Alias, t, where, field)
+		if done[n.Alias] == t { // checked, or being checked: an anchor used again, or inside itself
+			return nil
+		}
+		done[n.Alias] = t
+		return shape(n.Alias, t, where, field, done)
 	} else if t == reflect.TypeFor[Account]() && field != "" {
 		where, field = whereOf(field, n), ""
-	}
-	fail := func(n *yaml.Node, field, format string, args ...any) error {
-		return errors.New(strings.Join(slices.DeleteFunc([]string{strconv.Itoa(n.Line), where, field, fmt.Sprintf(format, args...)}, func(s string) bool { return s == "" }), ": "))
 	}
 	got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
 	custom := reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) ||
@@ -419,10 +423,12 @@ func shape(n *yaml.Node, t reflect.Type, where, field string) error {
 			k, v := n.Content[i], n.Content[i+1]
 			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
 			switch {
-			case kind == reflect.Map:
-				ft = t.Elem()
+			case k.Kind != yaml.ScalarNode:
+				return fail(k, field, "wants a name before the colon, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[k.Kind])
 			case k.Value == "<<":
 				sub, ft = field, t // a merge key: <<: *anchor
+			case kind == reflect.Map:
+				ft = t.Elem()
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
 			}
@@ -430,7 +436,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string) error {
 				return fail(k, sub, "given twice (first on line %d)", first)
 			}
 			seen[k.Value] = k.Line
-			if err := shape(v, ft, where, sub); err != nil {
+			if err := shape(v, ft, where, sub, done); err != nil {
 				return err
 			}
 		}
@@ -439,7 +445,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string) error {
 			return fail(n, field, "wants a list (- item lines), got %s", got)
 		}
 		for i, e := range n.Content {
-			if err := shape(e, t.Elem(), where, fmt.Sprintf("%s[%d]", field, i)); err != nil {
+			if err := shape(e, t.Elem(), where, fmt.Sprintf("%s[%d]", field, i), done); err != nil {
 				return err
 			}
 		}

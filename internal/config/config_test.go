@@ -281,3 +281,28 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("a typo: %v", err)
 	}
 }
+
+// FuzzAccounts: whatever the file holds, loading it ends, without a
+// panic, in accounts or in one line.
+func FuzzAccounts(f *testing.F) {
+	for _, seed := range []string{
+		"accounts:\n  - name: a\n    api_key_env: K\n    labels: {team: x}\n",
+		"defaults: &d {timeout: 1s, <<: *d}\naccounts: [{name: a, api_key_file: /k, http_client_config: {tls_config: {ca_file: x}}}]\n",
+		"accounts:\n  - {name: a, api_key_env: K, labels: {? [x]: y}}\n",
+		"api_key_directory: /k\naccounts:\n\t- a\n",
+		"accounts:\n  - name: a\n    api_key_env: K\n    http_client_config: {http_headers: &h {<<: *h}}\n",
+		// A billion laughs: each alias is checked once, not once a use.
+		"defaults:\n  http_client_config:\n    x: &a [x, x, x, x, x, x, x, x, x]\n    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n    g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\naccounts: [{name: a, api_key_env: K, labels: {t: *g}}]\n",
+	} {
+		f.Add(seed)
+	}
+	p := filepath.Join(f.TempDir(), "sunor.yml")
+	f.Fuzz(func(t *testing.T, content string) {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Accounts(p, "", flags()); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("more than one line: %q", err)
+		}
+	})
+}
