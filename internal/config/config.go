@@ -324,7 +324,8 @@ func (a *Account) decode(p place) error {
 	n := p.n
 	a.Labels = maps.Clone(a.Labels) // decoding adds to a map, which a shares
 	if err := n.Decode(a); err != nil {
-		return fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, p.where, strings.Join(strings.Fields(err.Error()), " ")) // shape leaves nothing to fail here
+		// What shape leaves to fail: an anchor inside itself.
+		return fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, p.where, strings.TrimPrefix(strings.Join(strings.Fields(err.Error()), " "), "yaml: "))
 	}
 	if _, hc := lookup(n, "http_client_config"); hc != nil {
 		a.ClientKey = canonical(hc)

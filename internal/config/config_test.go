@@ -155,6 +155,8 @@ func TestLoadErrors(t *testing.T) {
 		"value for a mapping":     {a + "    http_client_config: yes\n", `sunor.yml:4: accounts[0] (a): http_client_config: wants a mapping (name: value lines), got "yes"`},
 		"entry not a mapping":     {"accounts:\n  - a\n", `sunor.yml:2: accounts[0]: wants a mapping (name: value lines), got "a"`},
 		"accounts not a list":     {"accounts: a\n", `sunor.yml:1: accounts: wants a list (- item lines), got "a"`},
+		"anchor in itself":        {"defaults: &d {<<: *d}\naccounts: []\n", "sunor.yml:1: defaults: anchor 'd' value contains itself"},
+		"key not a name":          {a + "    labels: {? [x]: y}\n", "sunor.yml:4: accounts[0] (a): labels: wants a name before the colon, got a list"},
 		"field twice":             {a + "    timeout: 1s\n    timeout: 2s\n", "sunor.yml:5: accounts[0] (a): timeout: given twice (first on line 4)"},
 		"tab":                     {"accounts:\n\t- name: a\n", "sunor.yml:2: a tab in the indentation: YAML is indented with spaces only"},
 		"syntax":                  {"accounts: [\n", "sunor.yml:1: not valid YAML: did not find expected node content"},
