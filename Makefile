@@ -33,10 +33,10 @@ fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-budget-soak: ## the real exporter against an API changing failure mode every 3 s: memory, fds, calls per key, key-free log (SOAK=10m)
+soak: ## the real exporter against an API changing failure mode every 3 s: memory, fds, calls per key, key-free log (SOAK=10m)
 	$(GO) run ./tools/soak -duration $(or $(SOAK),10m)
 
-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
+budget-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
 	$(GO) run ./tools/budgetload
 
 load: ## load script: latency side by side, peak RSS, accounts scaling (DURATION, RUNS, ACCOUNTS=1,10,100,1000, LOADFLAGS)
