@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/collector"
@@ -67,10 +69,24 @@ func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *htt
 		b.Fatal(err)
 	}
 	client := sunor.NewClient(base, hc, apikey.Static("bench-key").Key)
+	return benchServer(b, benchAccounts(n, client), disableExporterMetrics, usage)
+}
+
+// benchAccounts are n accounts of one API, each with the owner labels,
+// threshold and budget of a platform's account (team and env labels).
+func benchAccounts(n int, api accounts.API) []accounts.Account {
 	var accts []accounts.Account
 	for i := range n {
-		accts = append(accts, accounts.Account{Name: fmt.Sprintf("account-%03d", i), API: client, Timeout: 10 * time.Second})
+		accts = append(accts, accounts.Account{
+			Name: fmt.Sprintf("account-%03d", i), API: api, Timeout: 10 * time.Second,
+			Labels:              map[string]string{"team": fmt.Sprintf("team-%d", i%10), "env": "prod"},
+			LowCreditsThreshold: 500, DailyBudget: 5000,
+		})
 	}
+	return accts
+}
+
+func benchServer(b *testing.B, accts []accounts.Account, disableExporterMetrics, usage bool) *httptest.Server {
 	var scrapers []collector.Scraper
 	if usage {
 		scrapers = []collector.Scraper{collector.Usage}
@@ -118,4 +134,80 @@ func BenchmarkScrapeAccounts(b *testing.B) {
 			}
 		})
 	}
+}
+
+// instantAPI answers every call at once, in process, with the rate-limit
+// headers a real answer carries: what is left of a scrape is the exporter's
+// own work, building and encoding the series.
+type instantAPI struct{}
+
+func (instantAPI) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	v := make([]float64, len(ep.Fields))
+	for i := range v {
+		v[i] = float64(1000 + i)
+	}
+	return v, sunor.RateLimit{Limit: 120, Remaining: 100, Reset: time.Unix(1_800_000_060, 0), HasLimit: true, HasRemaining: true, HasReset: true}, nil
+}
+
+// BenchmarkScrapeThousand: one /metrics scrape of 1000 accounts with owner
+// labels, threshold and budget, balance and usage each. Over the fake API
+// over HTTP (what a scrape costs end to end) and over an in-process API (the
+// series alone: build, gather, encode).
+//
+//	go test -run '^$' -bench ScrapeThousand -benchmem .
+func BenchmarkScrapeThousand(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		srv  func(b *testing.B) *httptest.Server
+	}{
+		{"api=http", func(b *testing.B) *httptest.Server { return benchExporter(b, 1000, true, true) }},
+		{"api=instant", func(b *testing.B) *httptest.Server {
+			return benchServer(b, benchAccounts(1000, instantAPI{}), true, true)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := tc.srv(b)
+			req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+			c := &http.Client{}
+			b.ReportAllocs()
+			cpu0, ok := processCPU()
+			n := 0
+			for b.Loop() {
+				get(b, c, req)
+				n++
+			}
+			// ns/op is wall time, which other processes stretch; the CPU
+			// time of the whole process (exporter, fake API, client) is not.
+			if cpu1, _ := processCPU(); ok {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(n), "cpu-ns/op")
+			}
+		})
+	}
+}
+
+// BenchmarkThousandAccountsHeap: the heap a thousand accounts with owner
+// labels keep between scrapes (their state and their series' labels), per
+// account, after one scrape.
+//
+//	go test -run '^$' -bench ThousandAccountsHeap .
+func BenchmarkThousandAccountsHeap(b *testing.B) {
+	const n = 1000
+	var kept uint64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		exp := collector.New(benchAccounts(n, instantAPI{}), collector.Options{Scrapers: []collector.Scraper{collector.Usage}})
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(exp.WithContext(context.Background()))
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(exp)
+		kept = after.HeapAlloc - before.HeapAlloc
+	}
+	b.ReportMetric(float64(kept)/n, "heap-B/account")
 }

@@ -293,7 +293,7 @@ type startupCase struct {
 }
 
 // secretWords must not show in any start-up error.
-var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN"}
+var secretWords = []string{canaryKey, "PASSWORD", "TOKENTOKEN", "CANARY"}
 
 // startupCases builds the cases' files in a temporary directory.
 func startupCases(t *testing.T) []startupCase {
@@ -321,8 +321,8 @@ func startupCases(t *testing.T) []startupCase {
 		{"missing key file", nil, []string{"--sunor.api-key-file=" + filepath.Join(dir, "nope")}, "no such file"},
 		{"unreadable key file", nil, []string{"--sunor.api-key-file=" + unreadable}, "is a directory"},
 		{"empty key file", nil, []string{"--sunor.api-key-file=" + file("empty", "\n  \n")}, "is empty"},
-		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, "SUNOR_API_KEY is empty"},
-		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "both --sunor.api-key-file"},
+		{"blank key env", []string{"SUNOR_API_KEY=   "}, nil, `err="environment variable SUNOR_API_KEY is empty"`},
+		{"both key sources", withKey, []string{"--sunor.api-key-file=" + key}, "more than one of --sunor.api-key-file"},
 		// Keys that could not go into a request header as they are (an
 		// environment cannot hold NUL; a file can).
 		{"CR LF in SUNOR_API_KEY", []string{"SUNOR_API_KEY=" + canaryKey + "\r\nX-Injected: 1"}, nil, "SUNOR_API_KEY"},
@@ -332,7 +332,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"NUL in the key file", nil, []string{"--sunor.api-key-file=" + file("nul", canaryKey+"\x00"+canaryKey)}, filepath.Join(dir, "nul")},
 
 		{"url not http", withKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
-		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, "not an http(s) URL"},
+		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, `not an http(s) URL (did you mean \"https://sunor.cc\"?)`},
 		// A URL's password (or a token as its user) never shows, whatever
 		// else is wrong with the URL.
 		{"url with a password, not http", withKey, []string{"--sunor.url=ftp://u:PASSWORD@sunor.cc/"}, `--sunor.url: \"ftp://xxxxx@sunor.cc/\" is not an http(s) URL`},
@@ -346,15 +346,29 @@ func startupCases(t *testing.T) []startupCase {
 		{"bad duration", withKey, []string{"--sunor.timeout=soon"}, "--sunor.timeout: time: invalid duration"},
 		{"config timeout 0s", nil, []string{config("timeout", "    timeout: 0s\n")}, "timeout.yml:4: accounts[0] (a): timeout: must be positive"},
 		{"negative --web.max-requests", withKey, []string{"--web.max-requests=-5"}, "--web.max-requests must not be negative"},
-		{"negative --sunor.max-calls-per-minute", withKey, []string{"--sunor.max-calls-per-minute=-1"}, "--sunor.max-calls-per-minute must not be negative"},
-		{"negative --sunor.rate-limit-reserve", withKey, []string{"--sunor.rate-limit-reserve=-1"}, "--sunor.rate-limit-reserve must not be negative"},
+		{"negative --sunor.max-calls-per-minute", withKey, []string{"--sunor.max-calls-per-minute=-1"}, "--sunor.max-calls-per-minute: must not be negative"},
+		{"negative --sunor.rate-limit-reserve", withKey, []string{"--sunor.rate-limit-reserve=-1"}, "--sunor.rate-limit-reserve: must not be negative"},
 		{"negative --sunor.max-concurrent-calls", withKey, []string{"--sunor.max-concurrent-calls=-1"}, "--sunor.max-concurrent-calls must not be negative"},
 		{"config negative max_calls_per_minute", nil, []string{config("calls", "    max_calls_per_minute: -1\n")}, "calls.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative"},
 		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
 
+		{"bad label flag", withKey, []string{"--sunor.label=team"}, "--sunor.label: expected KEY=VALUE"},
+		{"reserved label flag", withKey, []string{"--sunor.label=team=a", "--sunor.label=job=x"}, `--sunor.label: \"job\" is reserved`},
+		{"negative threshold flag", withKey, []string{"--sunor.low-credits-threshold=-1"}, "--sunor.low-credits-threshold: must not be negative"},
+		{"config reserved label", nil, []string{config("label", "    labels: {instance: x}\n")}, `label.yml:4: accounts[0] (a): labels.instance: \"instance\" is reserved`},
+		{"config negative threshold", nil, []string{config("threshold", "    low_credits_threshold: -5\n")}, "threshold.yml:4: accounts[0] (a): low_credits_threshold: must not be negative"},
+		{"missing key directory", nil, []string{"--sunor.api-key-directory=" + filepath.Join(dir, "nope")}, "--sunor.api-key-directory: key directory: open " + filepath.Join(dir, "nope")},
+		{"key directory and a key", withKey, []string{"--sunor.api-key-directory=" + dir}, "more than one of --sunor.api-key-file"},
+		{"config missing key directory", nil, []string{"--config.file=" + file("keydir.yml", "api_key_directory: "+filepath.Join(dir, "nope")+"\n")}, "keydir.yml:1: api_key_directory: key directory: open "},
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
-		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\ufffd): name: the account name"},
-		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml: yaml: invalid leading UTF-8 octet"},
+		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
+		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},
+		{"config wrong type", nil, []string{config("fast", "    timeout: fast\n")}, `fast.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"fast\"`},
+		{"config tab", nil, []string{"--config.file=" + file("tab.yml", "accounts:\n\t- name: a\n")}, "tab.yml:2: a tab in the indentation"},
+		{"config key pasted as a variable name", nil, []string{"--config.file=" + file("pasted.yml", "accounts:\n  - name: a\n    api_key_env: "+canaryKey+"\n")}, "pasted.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
+		{"config key pasted as a variable name, valid", nil, []string{"--config.file=" + file("pasted2.yml", "accounts:\n  - name: a\n    api_key_env: sk_CANARY_7d1e4b2a9f\n")}, "pasted2.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set"},
+		{"config name with a newline", nil, []string{"--config.file=" + file("nl.yml", "accounts:\n  - name: \"a\\nb\"\n    api_key_file: "+key+"\n")}, "nl.yml:2: accounts[0] (a\\\\nb): name: "},
+		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml:2: not UTF-8 text"},
 
 		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
 		{"bad log level", withKey, []string{"--log.level=loud"}, "--log.level: enum value"},

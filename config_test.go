@@ -127,11 +127,11 @@ func TestConfigCheck(t *testing.T) {
 		yaml, want string
 		env        map[string]string
 	}{
-		"unset key variable":  {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: environment variable SUNOR_NOPE_KEY is not set", nil},
+		"unset key variable":  {"accounts:\n  - name: a\n    api_key_env: SUNOR_NOPE_KEY\n", "sunor.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set", nil},
 		"unreadable key file": {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "nope") + "\n", "sunor.yml:3: accounts[0] (a): api_key_file:", nil},
 		"empty key file":      {"accounts:\n  - name: a\n    api_key_file: " + filepath.Join(dir, "empty") + "\n", "is empty", nil},
 		"duplicate names":     {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n  - name: a\n    api_key_env: SUNOR_STAGING_KEY\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`, nil},
-		"unknown field":       {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    apikey: x\n", "line 4: field apikey not found", nil},
+		"unknown field":       {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    apikey: x\n", `sunor.yml:4: accounts[0] (a): unknown field "apikey" (did you mean "api_key_env"?)`, nil},
 		"bad url":             {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    url: ftp://x\n", "sunor.yml:4: accounts[0] (a): url:", nil},
 		"missing CA":          {"accounts:\n  - name: a\n    api_key_file: " + keyFile + "\n    http_client_config:\n      tls_config:\n        ca_file: /nonexistent/ca.pem\n", "accounts[0] (a): http_client_config:", nil},
 	} {
@@ -172,7 +172,7 @@ func TestReload(t *testing.T) {
 
 	good, _ := os.ReadFile(cfg)
 	writeConfig(t, cfg, string(good)+"  - name: broken\n    api_key_env: SUNOR_NOT_SET_KEY\n")
-	if code, body := e.post(t, "/-/reload"); code != 500 || !strings.Contains(body, "SUNOR_NOT_SET_KEY is not set") {
+	if code, body := e.post(t, "/-/reload"); code != 500 || !strings.Contains(body, "api_key_env: the environment variable it names is not set") {
 		t.Errorf("reload of a broken file: %d %q, want 500 naming the problem", code, body)
 	}
 	_, body := e.get(t, "/metrics")
@@ -240,5 +240,113 @@ func TestExampleConfigFile(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"--config.file=" + p, "--config.check"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "OK: 2 account(s): prod, staging") {
 		t.Errorf("exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestKeyDirectory: each key file of --sunor.api-key-directory is an
+// account with the flags' settings; a file added or removed takes effect
+// on its own, without a reload signal.
+func TestKeyDirectory(t *testing.T) {
+	fake, url := fakeAPI(t, "key-a")
+	fake.SetAccount("key-b", fakesunor.Account{Available: 42})
+	fake.SetAccount("key-c", fakesunor.Account{Available: 7})
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "a"), "key-a\n")
+	writeConfig(t, filepath.Join(dir, "b"), "key-b\n")
+	writeConfig(t, filepath.Join(dir, "bad name "), "key-c\n")
+	t.Setenv("SUNOR_API_KEY", "")
+	every := keyDirEvery
+	keyDirEvery = 50 * time.Millisecond
+	t.Cleanup(func() { keyDirEvery = every })
+	e := start(t, "--sunor.url="+url, "--sunor.api-key-directory="+dir, "--sunor.low-credits-threshold=100")
+	if !strings.Contains(e.log.String(), `skipping file \"bad name \"`) {
+		t.Errorf("no warning for the file whose name is no account name:\n%s", e.log)
+	}
+	check := func(want map[string]float64) {
+		t.Helper()
+		_, body := e.get(t, "/metrics")
+		m := parseMetrics(t, body)
+		for _, acct := range []string{"a", "b", "c"} {
+			v, ok := sample(t, m, "sunor_credits_available", map[string]string{"account": acct})
+			if w, exported := want[acct]; ok != exported || v != w {
+				t.Errorf("%s: available %v (exported %v), want %v (exported %v)", acct, v, ok, w, exported)
+			}
+		}
+	}
+	check(map[string]float64{"a": 950, "b": 42})
+	writeConfig(t, filepath.Join(dir, "c"), "key-c\n")
+	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=3\b`), 10*time.Second)
+	check(map[string]float64{"a": 950, "b": 42, "c": 7})
+	os.Remove(filepath.Join(dir, "a"))
+	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=2\b`), 10*time.Second)
+	check(map[string]float64{"b": 42, "c": 7})
+
+	if strings.Contains(e.log.String(), "key-") {
+		t.Error("a key shows in the log")
+	}
+}
+
+// TestKeyDirectoryInTheFile: api_key_directory in the accounts file adds
+// an account a key file, with the settings of defaults:.
+func TestKeyDirectoryInTheFile(t *testing.T) {
+	_, cfg, _ := twoAccounts(t)
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "third"), "key-prod\n")
+	good, _ := os.ReadFile(cfg)
+	writeConfig(t, cfg, "api_key_directory: "+dir+"\ndefaults: {timeout: 3s}\n"+string(good))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "OK: 3 account(s): prod, staging, third") {
+		t.Errorf("exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	writeConfig(t, filepath.Join(dir, "prod"), "key-prod\n")
+	stderr.Reset()
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "sunor.yml:1: api_key_directory: key file "+filepath.Join(dir, "prod")) {
+		t.Errorf("a key file named like an account of the file: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestReloadAppliesPolicyAndKeepsState: a reload that changes only owner
+// labels, threshold and budget, and adds a comment, applies them at once,
+// and the account keeps its state (here, its error counter).
+func TestReloadAppliesPolicyAndKeepsState(t *testing.T) {
+	fake, cfg, _ := twoAccounts(t)
+	e := start(t, "--config.file="+cfg, "--sunor.label=env=prod")
+	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = fakesunor.FailServerError })
+	e.get(t, "/metrics")
+	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = "" })
+	good, _ := os.ReadFile(cfg)
+	writeConfig(t, cfg, "# owners added\n"+string(good)+"    labels: {team: music}\n    low_credits_threshold: 2000\n    daily_budget: 5000\n")
+	if code, body := e.post(t, "/-/reload"); code != 200 {
+		t.Fatalf("reload: %d %q", code, body)
+	}
+	_, body := e.get(t, "/metrics")
+	m := parseMetrics(t, body)
+	staging := map[string]string{"account": "staging", "team": "music", "env": "prod"}
+	for name, want := range map[string]float64{"sunor_credits_low_threshold": 2000, "sunor_credits_daily_budget": 5000, "sunor_credits_available": 42} {
+		if v, ok := sample(t, m, name, staging); !ok || v != want {
+			t.Errorf("%s%v = %v (present %v), want %v", name, staging, v, ok, want)
+		}
+	}
+	if v, _ := sample(t, m, "sunor_credits_low_threshold", map[string]string{"account": "prod", "env": "prod"}); v != 500 {
+		t.Errorf("prod's threshold = %v, want the flag's 500", v)
+	}
+	errs := map[string]string{"account": "staging", "endpoint": "balance", "reason": "server_error"}
+	if v, _ := sample(t, m, "sunor_api_errors_total", errs); v != 1 {
+		t.Errorf("staging's error counter = %v after the reload, want 1 (kept)", v)
+	}
+}
+
+// TestPolicyFlags: single-account mode takes labels, threshold and budget
+// from the flags.
+func TestPolicyFlags(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url, "--sunor.label=team=music", "--sunor.label=env=prod", "--sunor.low-credits-threshold=100", "--sunor.daily-budget=10")
+	_, body := e.get(t, "/metrics")
+	m := parseMetrics(t, body)
+	for name, want := range map[string]float64{"sunor_credits_low_threshold": 100, "sunor_credits_daily_budget": 10, "sunor_api_up": 1} {
+		if v, ok := sample(t, m, name, map[string]string{"account": "default", "team": "music", "env": "prod"}); !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -32,7 +35,13 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/keydir"
 )
+
+// keyDirEvery is how often the key directory is read for added and removed
+// files; a var for tests.
+var keyDirEvery = 30 * time.Second
 
 const (
 	exporterName = "sunor_exporter"
@@ -68,16 +77,11 @@ type flags struct {
 	maxRequests     int
 	disableExporter bool
 
-	url           string
-	keyFile       string
-	account       string
-	timeout       time.Duration
-	timeoutOffset time.Duration
-	cacheTTL      time.Duration
-	caFile        string
-
-	maxCallsPerMinute  int
-	rateLimitReserve   int
+	// account is what the --sunor.* flags say of an account: the one
+	// account in single-account mode, the defaults of --config.file's.
+	account            config.Account
+	keyDir             string
+	timeoutOffset      time.Duration
 	maxConcurrentCalls int
 
 	configFile  string
@@ -92,7 +96,7 @@ type flags struct {
 // there (--help, --version, a bad flag), having printed why.
 func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the credit balance of a Sunor API account (sunor.cc).\n\n"+
-		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+accounts.EnvAPIKey+"; "+
+		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+config.EnvAPIKey+"; "+
 		"it is never taken on the command line.")
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
@@ -106,30 +110,41 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Version(version.Print(exporterName))
 
 	f.web = kingpinflag.AddFlags(app, defaultAddress)
+	f.account.HTTPClientConfig = commoncfg.DefaultHTTPClientConfig
+	f.account.HTTPClientConfig.ProxyFromEnvironment = true
+	f.account.Labels = map[string]string{} // --sunor.label adds to it
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
 
-	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.url)
-	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+accounts.EnvAPIKey+".").
-		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.keyFile)
-	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account)
+	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.account.URL)
+	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+config.EnvAPIKey+".").
+		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.account.APIKeyFile)
+	app.Flag("sunor.api-key-directory", "Directory of key files (a Kubernetes Secret mounted as one): each file one account named after it, with the settings of the --sunor.* flags. Read again every "+keyDirEvery.String()+" and on reload.").
+		Envar("SUNOR_API_KEY_DIRECTORY").PlaceHolder("PATH").StringVar(&f.keyDir)
+	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account.Name)
 	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
-		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.timeout)
+		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.account.Timeout)
 	app.Flag("sunor.timeout-offset", "Time taken off the scrape timeout announced by Prometheus, for encoding and the network.").
 		Envar("SUNOR_TIMEOUT_OFFSET").Default("0.5s").DurationVar(&f.timeoutOffset)
 	app.Flag("sunor.cache-ttl", "Reuse a successful answer for this long instead of calling the API (0 is off). Failures are never cached.").
-		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.cacheTTL)
-	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.caFile)
+		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
+	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
+	app.Flag("sunor.label", "Owner label NAME=VALUE on every series of the account (repeatable); with --config.file, labels of every account.").
+		PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
+	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low (sunor_credits_low_threshold, for the SunorCreditsLow alert).").
+		Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
+	app.Flag("sunor.daily-budget", "Credits a day the account may spend (sunor_credits_daily_budget, for the SunorSpendOverBudget alert). 0 is no budget.").
+		Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any 60 s, over all endpoints, accounts with that key, scrapes and Prometheus servers (the key's budget is 120, shared with your product). The balance comes first; beyond the ceiling, scrapes reuse the last good answer. 0 is no ceiling.").
-		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.maxCallsPerMinute)
+		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
-		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.rateLimitReserve)
+		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most "+strconv.Itoa(int(collector.MaxStale.Minutes()))+" minutes old. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); --sunor.url, --sunor.timeout, --sunor.cache-ttl, --sunor.max-calls-per-minute and --sunor.rate-limit-reserve become their defaults. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("config.file", "YAML file of several accounts (see README); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").
 		PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
 	f.collectors = map[string]*bool{}
@@ -152,15 +167,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 
 // nameFlagErrors makes a bad flag value's error name the flag: kingpin's own
 // says only `time: invalid duration "soon"`, which is no help when the value
-// came from an environment variable. Bool and repeatable flags are left as
-// they are: kingpin looks for their marker methods, and they cannot fail.
+// came from an environment variable. Bool flags are left as they are:
+// kingpin looks for their marker method, and they cannot fail.
 func nameFlagErrors(app *kingpin.Application) {
 	for _, fm := range app.Model().Flags {
-		switch fm.Value.(type) {
-		case interface{ IsBoolFlag() bool }, interface{ IsCumulative() bool }:
-			continue
+		switch v := (namedValue{name: fm.Name, Value: fm.Value}); fm.Value.(type) {
+		case interface{ IsBoolFlag() bool }:
+		case interface{ IsCumulative() bool }:
+			app.GetFlag(fm.Name).SetValue(repeatable{v})
+		default:
+			app.GetFlag(fm.Name).SetValue(v)
 		}
-		app.GetFlag(fm.Name).SetValue(namedValue{name: fm.Name, Value: fm.Value})
 	}
 }
 
@@ -168,6 +185,11 @@ type namedValue struct {
 	name string
 	kingpin.Value
 }
+
+// repeatable keeps the marker of a repeatable flag (--sunor.label).
+type repeatable struct{ namedValue }
+
+func (repeatable) IsCumulative() bool { return true }
 
 func (v namedValue) Set(s string) error {
 	if err := v.Value.Set(s); err != nil {
@@ -217,14 +239,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := checkFlags(f); err != nil {
 		return fail("Invalid flag", err)
 	}
-	spec := accounts.Spec{
-		ConfigFile: f.configFile, URL: f.url, Timeout: f.timeout, CacheTTL: f.cacheTTL, CAFile: f.caFile,
-		MaxCallsPerMinute: f.maxCallsPerMinute, RateLimitReserve: f.rateLimitReserve,
-		MaxConns: f.maxConcurrentCalls,
-		Account:  f.account, KeyFile: f.keyFile, KeyEnv: os.Getenv(accounts.EnvAPIKey),
-		UserAgent: version.ComponentUserAgent(exporterName),
-	}
-	builder := accounts.NewBuilder(spec, logger)
+	builder := &accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account, MaxConns: f.maxConcurrentCalls,
+		UserAgent: version.ComponentUserAgent(exporterName), Logger: logger}
 	accts, err := builder.Build()
 	if err != nil {
 		return fail("Invalid configuration", err)
@@ -242,7 +258,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	exporter := collector.New(accts, collector.Options{Logger: logger, Scrapers: scrapers, MaxConcurrentCalls: f.maxConcurrentCalls})
 	own := ownRegistry(f)
-	reload := newReloader(f.configFile, builder, exporter, accts, own, logger)
+	reload := newReloader(cmp.Or(f.configFile, f.keyDir), builder, exporter, accts, own, logger)
 	mux := scrapeMux(f, exporter, own, slogger)
 	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }
 	mux.HandleFunc("/-/healthy", ok)
@@ -265,7 +281,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mux.Handle("/", landing)
 
-	if err := tryListen(f); err != nil {
+	listeners, err := listen(f)
+	if err != nil {
 		return fail("Cannot listen", err)
 	}
 	// Logged only now, so that a failed start prints exactly one line.
@@ -273,6 +290,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, a := range accts {
 		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
 			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
+	}
+	if dir, entries := builder.KeyFiles(); dir != "" {
+		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
+			builder.UseKeyFiles(dir, e)
+			_, _ = reload.reload()
+		})
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -289,7 +312,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, f.web, slogger) }()
+	go func() {
+		if listeners == nil {
+			errc <- web.ListenAndServe(srv, f.web, slogger)
+		} else {
+			errc <- web.ServeMultiple(listeners, srv, f.web, slogger)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fail("Cannot serve", err)
@@ -298,7 +327,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_ = level.Info(logger).Log("msg", "Shutting down: waiting for in-flight scrapes")
 	// In-flight scrapes end within the longest timeout of the accounts in
 	// force now, reloads included.
-	sctx, cancel := context.WithTimeout(context.Background(), max(f.timeout, reload.longestTimeout())+5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), max(f.account.Timeout, reload.longestTimeout())+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fail("Shutdown did not finish in time", err)
@@ -363,21 +392,14 @@ func landingAccounts(accts []accounts.Account) string {
 var reservedPaths = []string{"/", "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload"}
 
 // checkFlags checks what kingpin's types cannot, so that a bad value stops
-// the exporter with one line naming the flag, never a panic.
+// the exporter with one line naming the flag, never a panic. The accounts'
+// settings are checked where the file's are, by package config.
 func checkFlags(f flags) error {
 	switch {
-	case f.timeout <= 0:
-		return fmt.Errorf("--sunor.timeout must be positive, got %s", f.timeout)
 	case f.timeoutOffset < 0:
 		return fmt.Errorf("--sunor.timeout-offset must not be negative, got %s", f.timeoutOffset)
-	case f.cacheTTL < 0:
-		return fmt.Errorf("--sunor.cache-ttl must not be negative, got %s", f.cacheTTL)
 	case f.maxRequests < 0:
 		return fmt.Errorf("--web.max-requests must not be negative (0 is no limit), got %d", f.maxRequests)
-	case f.maxCallsPerMinute < 0:
-		return fmt.Errorf("--sunor.max-calls-per-minute must not be negative (0 is no ceiling), got %d", f.maxCallsPerMinute)
-	case f.rateLimitReserve < 0:
-		return fmt.Errorf("--sunor.rate-limit-reserve must not be negative, got %d", f.rateLimitReserve)
 	case f.maxConcurrentCalls < 0:
 		return fmt.Errorf("--sunor.max-concurrent-calls must not be negative (0 is no cap), got %d", f.maxConcurrentCalls)
 	}
@@ -406,10 +428,8 @@ func checkTelemetryPath(p string) error {
 	if strings.ContainsAny(p, "{}? \t\r\n#%") {
 		return fmt.Errorf("%q must be a plain path, without {}, ?, # or %%", p)
 	}
-	for _, r := range reservedPaths {
-		if p == r {
-			return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
-		}
+	if slices.Contains(reservedPaths, p) {
+		return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
 	}
 	return nil
 }
@@ -443,22 +463,24 @@ func checkListenAddress(addr string) error {
 	return nil
 }
 
-// tryListen listens on each TCP listen address and lets go again, so that
-// one the exporter cannot have (in use, not this machine's) stops it with
-// one line before the start-up lines, not after them.
-func tryListen(f flags) error {
-	if *f.web.WebSystemdSocket {
-		return nil
+// listen listens on each TCP listen address, so that one the exporter
+// cannot have (in use, not this machine's) stops it with one line before
+// the start-up lines, and keeps the listeners for serving. With systemd's
+// sockets or a vsock address it returns none: the toolkit listens then.
+func listen(f flags) ([]net.Listener, error) {
+	if *f.web.WebSystemdSocket || slices.ContainsFunc(*f.web.WebListenAddresses, func(a string) bool { return strings.HasPrefix(a, "vsock://") }) {
+		return nil, nil
 	}
+	var ls []net.Listener
 	for _, addr := range *f.web.WebListenAddresses {
-		if strings.HasPrefix(addr, "vsock://") {
-			continue
-		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("--web.listen-address: %w", err)
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("--web.listen-address: %w", err)
 		}
-		l.Close()
+		ls = append(ls, l)
 	}
-	return nil
+	return ls, nil
 }

@@ -14,11 +14,12 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 )
 
-// reloader reloads --config.file on SIGHUP and POST /-/reload. A file that
-// fails any start-up check is rejected with a log line and the accounts in
-// force stay; sunor_config_last_reload_successful says so.
+// reloader reloads --config.file on SIGHUP and POST /-/reload, and when
+// the key directory changes. A file that fails any start-up check is
+// rejected with a log line and the accounts in force stay;
+// sunor_config_last_reload_successful says so.
 type reloader struct {
-	file     string // --config.file; "" when there is none
+	file     string // --config.file, else --sunor.api-key-directory; "" when there is neither
 	builder  *accounts.Builder
 	exporter *collector.Exporter
 	logger   log.Logger
@@ -36,11 +37,11 @@ func newReloader(file string, builder *accounts.Builder, exporter *collector.Exp
 	// Exporter-level (no account label), and only with a file to reload.
 	r.ok = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sunor_config_last_reload_successful",
-		Help: "1 if the last load of --config.file succeeded, 0 if it was rejected (the previous accounts stay in force).",
+		Help: "1 if the last load of --config.file (or --sunor.api-key-directory) succeeded, 0 if it was rejected (the previous accounts stay in force).",
 	})
 	r.when = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sunor_config_last_reload_success_timestamp_seconds",
-		Help: "Unix time of the last successful load of --config.file.",
+		Help: "Unix time of the last successful load of --config.file (or --sunor.api-key-directory).",
 	})
 	r.ok.Set(1) // start-up loaded it
 	r.when.SetToCurrentTime()

@@ -29,6 +29,7 @@ type account struct {
 	removed  atomic.Bool // by a reload: its queued calls are not made
 
 	endpoints []*endpointState // in the order of the exporter's scrapers
+	policy    atomic.Pointer[policy]
 }
 
 func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool, now func() time.Time, logger log.Logger) *account {
@@ -47,6 +48,7 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 	for _, s := range scrapers {
 		a.endpoints = append(a.endpoints, newEndpointState(s))
 	}
+	a.setPolicy(cfg)
 	return a
 }
 
@@ -90,57 +92,7 @@ func (a *account) failed(st *endpointState, err error) {
 func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
 	results, took := a.answers(ctx, asks)
 
-	var latest *sunor.RateLimit
-	for i, st := range a.endpoints {
-		r, name := results[i], st.scraper.Name()
-		if r.ok {
-			for j, s := range st.scraper.Series {
-				ch <- prometheus.MustNewConstMetric(s.Desc, s.Type, r.values[j], a.name)
-			}
-		}
-		if i == 0 { // the balance: sunor_api_up is its alone
-			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(r.ok), a.name)
-			st.mu.Lock()
-			at := st.lastAt
-			st.mu.Unlock()
-			if !at.IsZero() {
-				ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9, a.name)
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, boolValue(r.ok), a.name, name)
-		ch <- prometheus.MustNewConstMetric(collectorDurationDesc, prometheus.GaugeValue, took[i].Seconds(), a.name, name)
-		if r.called {
-			ch <- prometheus.MustNewConstMetric(requestDurationDesc, prometheus.GaugeValue, r.duration.Seconds(), a.name, name)
-			if latest == nil || newerRateLimit(r.rl, *latest) {
-				latest = &r.rl
-			}
-		}
-		if errors.Is(r.err, errGaveUp) {
-			a.debug("No answer in this scrape", "endpoint", name, "err", r.err)
-		}
-		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), a.name, name)
-		for reason, n := range st.errors {
-			ch <- prometheus.MustNewConstMetric(errorsDesc, prometheus.CounterValue, float64(n.Load()), a.name, name, string(reason))
-		}
-		for reason, n := range st.skipped {
-			ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, float64(n.Load()), a.name, name, reason)
-		}
-	}
-
-	// The X-RateLimit-* headers of the latest answer in this scrape; a
-	// header it did not carry is no series.
-	if latest == nil {
-		return
-	}
-	if latest.HasLimit {
-		ch <- prometheus.MustNewConstMetric(rateLimitLimitDesc, prometheus.GaugeValue, latest.Limit, a.name)
-	}
-	if latest.HasRemaining {
-		ch <- prometheus.MustNewConstMetric(rateLimitRemainingDesc, prometheus.GaugeValue, latest.Remaining, a.name)
-	}
-	if latest.HasReset {
-		ch <- prometheus.MustNewConstMetric(rateLimitResetDesc, prometheus.GaugeValue, float64(latest.Reset.UnixNano())/1e9, a.name)
-	}
+	a.emit(ch, results, took)
 }
 
 func boolValue(b bool) float64 {

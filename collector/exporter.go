@@ -100,6 +100,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
 		}
+		a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		next = append(next, a)
 		byName[cfg.Name] = a
 	}
@@ -145,8 +146,10 @@ func (e *Exporter) Names() []string {
 	return names
 }
 
-// Describe implements prometheus.Collector.
-func (e *Exporter) Describe(ch chan<- *prometheus.Desc) { describe(e.scrapers, ch) }
+// Describe implements prometheus.Collector. It sends nothing: the Exporter
+// is an unchecked collector, as each account has its own owner labels (see
+// series.go).
+func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 
 // Collect implements prometheus.Collector with no scrape deadline: each
 // call is bounded by its account's timeout only.

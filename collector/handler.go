@@ -75,7 +75,10 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 
 // SDHandler serves the accounts as Prometheus http_sd_configs targets, one
 // target per account name, for the relabelling that turns each into a
-// /probe?account=NAME scrape of this exporter.
+// /probe?account=NAME scrape of this exporter. Each target has the account
+// as __meta_sunor_account and each owner label as
+// __meta_sunor_account_label_<name>, as Prometheus's own service discovery
+// names an object's labels, for relabelling to keep or drop.
 func SDHandler(e *Exporter) http.Handler {
 	type group struct {
 		Targets []string          `json:"targets"`
@@ -83,8 +86,14 @@ func SDHandler(e *Exporter) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		groups := []group{}
-		for _, name := range e.Names() {
-			groups = append(groups, group{Targets: []string{name}, Labels: map[string]string{"__meta_sunor_account": name}})
+		for _, a := range e.snapshot() {
+			p := a.policy.Load()
+			labels := make(map[string]string, 1+len(p.labels))
+			for k, v := range p.labels {
+				labels["__meta_sunor_account_label_"+k] = v
+			}
+			labels["__meta_sunor_account"] = a.name
+			groups = append(groups, group{Targets: []string{a.name}, Labels: labels})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(groups)

@@ -38,6 +38,9 @@ func (s Scraper) Name() string { return s.Endpoint.Name }
 // cannot see the flags.
 var fromLastAnswer = " From the latest good answer, which may be up to " + humanize(MaxStale) + " old (or --sunor.cache-ttl) when this scrape made no call of its own; sunor_last_success_timestamp_seconds tells its age. Absent when there is no such answer."
 
+// accountLabel is the label every series has. A descriptor here gives a
+// series its name, HELP and the labels of its own; each account's owner
+// labels are added to every series of the account in series.go.
 var accountLabel = []string{"account"}
 
 // Balance is always on: sunor_api_up and the last-success time are its.
@@ -108,15 +111,11 @@ var (
 		"Scrapes answered without an API call, by reason: cache (--sunor.cache-ttl), backoff (a 429's Retry-After), reserve (X-RateLimit-Remaining at or below --sunor.rate-limit-reserve), budget (--sunor.max-calls-per-minute).", []string{"account", "endpoint", "reason"}, nil)
 )
 
-// describe sends every descriptor the scrapers can produce.
-func describe(scrapers []Scraper, ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, lastSuccessDesc, requestDurationDesc, collectorSuccessDesc, collectorDurationDesc,
-		rateLimitLimitDesc, rateLimitRemainingDesc, rateLimitResetDesc, errorsDesc, requestsDesc, skippedDesc} {
-		ch <- d
-	}
-	for _, s := range scrapers {
-		for _, series := range s.Series {
-			ch <- series.Desc
-		}
-	}
-}
+// The account's policy, from its configuration rather than the API: there
+// on every scrape, whatever the API answers.
+var (
+	lowThresholdDesc = prometheus.NewDesc(namespace+"_credits_low_threshold",
+		"Credits available (sunor_credits_available) under which this account counts as low, in credits: its low_credits_threshold from the accounts file (the account's own, or defaults:), else --sunor.low-credits-threshold.", accountLabel, nil)
+	dailyBudgetDesc = prometheus.NewDesc(namespace+"_credits_daily_budget",
+		"Credits per day this account may spend: its daily_budget from the accounts file (the account's own, or defaults:), else --sunor.daily-budget. Absent when the account has no budget.", accountLabel, nil)
+)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks what `make release` left in dist/: one archive per platform with the
-# binary, README.md, LICENSE, CHANGELOG.md and sunor.example.yml; the
+# binary, README.md, LICENSE, CHANGELOG.md, docs/*.md (the README's links)
+# and sunor.example.yml; the
 # sha256sums.txt; the linux/amd64 binary's --version (the VERSION file's
 # version and this revision); and every other binary's target, static and
 # stamped, with `go version -m`. Exits non-zero with the reason on the first
@@ -41,7 +42,8 @@ for p in "${platforms[@]}"; do
     tar.gz) list=$(tar -tzf "$dist/$a" | grep -v '/$' | sort) ;;
     zip) list=$(unzip -Z1 "$dist/$a" | grep -v '/$' | sort) ;;
   esac
-  want=$(printf '%s\n' "$dir/CHANGELOG.md" "$dir/LICENSE" "$dir/README.md" "$dir/sunor.example.yml" "$dir/sunor_exporter$exe" | sort)
+  want=$(printf '%s\n' "$dir/CHANGELOG.md" "$dir/LICENSE" "$dir/README.md" "$dir/sunor.example.yml" "$dir/sunor_exporter$exe" docs/*.md \
+    | sed "s|^docs/|$dir/docs/|" | sort)
   [ "$list" = "$want" ] || fail "$a holds:
 $list
 want:
@@ -51,7 +53,7 @@ $want"
     tar.gz) tar -xzf "$dist/$a" -C "$work/$suffix" ;;
     zip) unzip -q "$dist/$a" -d "$work/$suffix" ;;
   esac
-  for f in LICENSE README.md CHANGELOG.md; do
+  for f in LICENSE README.md CHANGELOG.md docs/*.md; do
     cmp -s "$f" "$work/$suffix/$dir/$f" || fail "$a: $f is not the repository's"
   done
   cmp -s deploy/config/sunor.example.yml "$work/$suffix/$dir/sunor.example.yml" || fail "$a: sunor.example.yml is not deploy/config's"

@@ -1,17 +1,22 @@
-// Package accounts turns the command line, or the accounts file of
-// --config.file, into the accounts the collector scrapes: it loads each key,
-// checks each URL and builds each HTTP client. Everything start-up can check
-// is checked here, so that --config.check and a reload check the same
-// things.
+// Package accounts turns the settings of package config into the accounts
+// the collector scrapes: it loads each key and builds each HTTP client.
+// Everything start-up can check is checked here or in config, so that
+// --config.check and a reload check the same things.
 package accounts
 
 import (
+	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,16 +24,12 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	commoncfg "github.com/prometheus/common/config"
-	"github.com/prometheus/common/model"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/keydir"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
-
-// EnvAPIKey holds the key itself in single-account mode. There is no flag
-// for it: a flag's value shows in ps.
-const EnvAPIKey = "SUNOR_API_KEY"
 
 // IdleConnTimeout closes a pooled connection to the API that has not been
 // used for this long. Long enough to be reused by the next scrape at the
@@ -38,211 +39,140 @@ const EnvAPIKey = "SUNOR_API_KEY"
 const IdleConnTimeout = 90 * time.Second
 
 // API is what the collector needs of a Sunor client; *sunor.Client has it.
-type API interface {
-	Fetch(context.Context, sunor.Endpoint) ([]float64, sunor.RateLimit, error)
-}
+type API = config.API
 
-// Account is one Sunor account (one API key) to export.
-type Account struct {
-	Name     string        // the `account` label
-	URL      string        // the API's base URL, for logs (never with credentials)
-	API      API           // the client holding this account's key
-	Timeout  time.Duration // the most one API call may take
-	CacheTTL time.Duration // reuse a successful answer this long; 0 is off
-	// MaxCallsPerMinute is the most calls the exporter makes with this key
-	// in any minute, over all endpoints; 0 is no ceiling.
-	MaxCallsPerMinute int
-	// RateLimitReserve: when X-RateLimit-Remaining is at or below it, no
-	// call until the window resets. The rest belongs to the user's product.
-	RateLimitReserve int
-	// Identity says what the account was built from (its entry in the
-	// config file, secrets included). Across a reload, an account with the
-	// same Name and a non-empty, equal Identity keeps its state: cache,
-	// back-off, budget and the call in flight.
-	Identity string
-
-	// KeyID identifies the key without holding it (a keyed hash, with the
-	// API's base URL): accounts with equal KeyIDs share one budget guard.
-	// Empty: the account has a guard of its own.
-	KeyID string
-	// Labels are the owner labels (team, env, ...) added to every series
-	// of the account.
-	Labels map[string]string
-	// LowCreditsThreshold is the balance, in credits, under which the
-	// account counts as low (sunor_credits_low_threshold).
-	LowCreditsThreshold float64
-	// DailyBudget is how many credits a day the account may spend
-	// (sunor_credits_daily_budget); 0 is no budget.
-	DailyBudget float64
-}
-
-// Spec is what the command line says.
-type Spec struct {
-	ConfigFile string // --config.file; the rest are its defaults when set
-
-	URL               string        // --sunor.url
-	Timeout           time.Duration // --sunor.timeout
-	CacheTTL          time.Duration // --sunor.cache-ttl
-	CAFile            string        // --sunor.ca-file
-	MaxCallsPerMinute int           // --sunor.max-calls-per-minute
-	RateLimitReserve  int           // --sunor.rate-limit-reserve
-	// MaxConns caps the connections each HTTP client keeps open to the API
-	// at once (--sunor.max-concurrent-calls); 0 is no cap.
-	MaxConns int
-
-	// Single-account mode only.
-	Account string // --sunor.account
-	KeyFile string // --sunor.api-key-file / SUNOR_API_KEY_FILE
-	KeyEnv  string // the value of SUNOR_API_KEY
-
-	UserAgent string
-}
+// Account is one Sunor account (one API key) to export: its settings, and
+// the client, identity and key ID Build fills in.
+type Account = config.Account
 
 // Builder builds accounts, at start-up and on every reload. Accounts whose
 // HTTP client settings are equal share one client, and so one transport and
-// one pool of connections, across reloads too.
+// one pool of connections, across reloads too; a client no account uses
+// any more is closed.
 type Builder struct {
-	spec   Spec
-	logger log.Logger
+	File      string         // --config.file; "" is single-account mode
+	KeyDir    string         // --sunor.api-key-directory
+	Flags     config.Account // the --sunor.* flags
+	MaxConns  int            // each HTTP client's cap on open connections (--sunor.max-concurrent-calls); 0 is none
+	UserAgent string
+	Logger    log.Logger
 
 	mu      sync.Mutex
-	clients map[string]*http.Client // by the settings they were built from
+	clients map[string]*http.Client // by Account.ClientKey
+	dir     string                  // the key directory entries were read from
+	entries []keydir.Entry
+	handed  bool // entries came from UseKeyFiles, not yet built
 }
 
-// NewBuilder returns a Builder for what the command line says.
-func NewBuilder(s Spec, logger log.Logger) *Builder {
-	return &Builder{spec: s, logger: logger, clients: map[string]*http.Client{}}
+// KeyFiles returns the key directory in force and its files, as the last
+// Build read them ("" and none without one).
+func (b *Builder) KeyFiles() (string, []keydir.Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dir, b.entries
+}
+
+// UseKeyFiles hands the next Build the files of the key directory dir, as
+// keydir.Watch found them, instead of its reading them again.
+func (b *Builder) UseKeyFiles(dir string, entries []keydir.Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dir, b.entries, b.handed = dir, entries, true
+}
+
+// secret keys the hashes of KeyID and Identity: random per process, so a
+// hash says nothing about the key outside it.
+var secret = []byte(rand.Text())
+
+func keyedHash(parts ...string) string {
+	h := hmac.New(sha256.New, secret)
+	for _, p := range parts {
+		h.Write([]byte(p + "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Build returns the accounts to export, or the first problem found.
 func (b *Builder) Build() ([]Account, error) {
-	s := b.spec
-	if s.ConfigFile == "" {
-		a, err := b.single()
-		if err != nil {
-			return nil, err
-		}
-		return []Account{a}, nil
-	}
-	if s.KeyFile != "" || s.KeyEnv != "" {
-		return nil, fmt.Errorf("--sunor.api-key-file, SUNOR_API_KEY_FILE and %s cannot be used with --config.file: give each account's api_key_file or api_key_env in %s", EnvAPIKey, s.ConfigFile)
-	}
-	f, err := config.Load(s.ConfigFile, config.Defaults{
-		URL: s.URL, Timeout: s.Timeout, CacheTTL: s.CacheTTL,
-		MaxCallsPerMinute: s.MaxCallsPerMinute, RateLimitReserve: s.RateLimitReserve,
-	})
+	accts, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
 	if err != nil {
 		return nil, err
 	}
-	var out []Account
-	for i := range f.Accounts {
-		a, err := b.fromFile(&f.Accounts[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func (b *Builder) single() (Account, error) {
-	s := b.spec
-	if err := checkName(s.Account); err != nil {
-		return Account{}, fmt.Errorf("--sunor.account: %w", err)
-	}
-	base, err := sunor.ParseBaseURL(s.URL)
-	if err != nil {
-		return Account{}, fmt.Errorf("--sunor.url: %w", err)
-	}
-	var key apikey.Source
-	switch {
-	case s.KeyFile != "" && s.KeyEnv != "":
-		return Account{}, fmt.Errorf("both --sunor.api-key-file (or SUNOR_API_KEY_FILE) and %s are set; set one", EnvAPIKey)
-	case s.KeyFile != "":
-		key, err = apikey.NewFile(s.KeyFile, b.logger)
-	case s.KeyEnv != "":
-		key, err = apikey.FromEnv(EnvAPIKey, s.KeyEnv)
-	default:
-		err = fmt.Errorf("no API key: set --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s, or use --config.file", EnvAPIKey)
-	}
-	if err != nil {
-		return Account{}, err
-	}
-	hc := commoncfg.DefaultHTTPClientConfig
-	hc.ProxyFromEnvironment = true
-	hc.TLSConfig.CAFile = s.CAFile
-	client, err := b.httpClient(hc, "ca_file="+s.CAFile)
-	if err != nil {
-		return Account{}, fmt.Errorf("--sunor.ca-file or proxy settings: %w", err)
-	}
-	warnPlainHTTP(b.logger, s.Account, base)
-	return Account{
-		Name: s.Account, URL: base.Redacted(), API: sunor.NewClient(base, client, key.Key), Timeout: s.Timeout, CacheTTL: s.CacheTTL,
-		MaxCallsPerMinute: s.MaxCallsPerMinute, RateLimitReserve: s.RateLimitReserve,
-	}, nil
-}
-
-func (b *Builder) fromFile(a *config.Account) (Account, error) {
-	if err := checkName(a.Name); err != nil {
-		return Account{}, a.Errorf("name", "%v", err)
-	}
-	base, err := sunor.ParseBaseURL(a.URL)
-	if err != nil {
-		return Account{}, a.Errorf("url", "%v", err)
-	}
-	var key apikey.Source
-	if a.APIKeyFile != "" {
-		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.logger, "account", a.Name)); err != nil {
-			return Account{}, a.Errorf("api_key_file", "%v", err)
-		}
-	} else {
-		v, set := os.LookupEnv(a.APIKeyEnv)
-		if !set {
-			return Account{}, a.Errorf("api_key_env", "environment variable %s is not set", a.APIKeyEnv)
-		}
-		if key, err = apikey.FromEnv(a.APIKeyEnv, v); err != nil {
-			return Account{}, a.Errorf("api_key_env", "%v", err)
-		}
-	}
-	client, err := b.httpClient(a.HTTPClientConfig, a.HTTPClientSource)
-	if err != nil {
-		return Account{}, a.Errorf("http_client_config", "%v", err)
-	}
-	warnPlainHTTP(b.logger, a.Name, base)
-	return Account{
-		Name: a.Name, URL: base.Redacted(), API: sunor.NewClient(base, client, key.Key),
-		Timeout: time.Duration(a.Timeout), CacheTTL: time.Duration(a.CacheTTL),
-		MaxCallsPerMinute: a.MaxCallsPerMinute, RateLimitReserve: a.RateLimitReserve,
-		Identity: a.Source,
-	}, nil
-}
-
-// checkName refuses an account label value Prometheus would reject at
-// scrape time (not UTF-8), which would otherwise silently drop every series.
-func checkName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("the account name (label value) must not be empty")
-	}
-	if !model.LabelValue(name).IsValid() {
-		return fmt.Errorf("the account name %q is not valid UTF-8", name)
-	}
-	return nil
-}
-
-// httpClient returns the client for hc, shared with every account whose
-// settings were the same (settings is their source text, secrets included).
-func (b *Builder) httpClient(hc commoncfg.HTTPClientConfig, settings string) (*http.Client, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c := b.clients[settings]; c != nil {
-		return c, nil
+	if dir.Path == "" {
+		b.entries = nil
+	} else if dir.Path != b.dir || !b.handed { // not what Watch just found
+		entries, warnings, err := keydir.Scan(dir.Path, b.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", dir.Where, err)
+		}
+		for _, w := range warnings {
+			_ = level.Warn(b.Logger).Log("msg", w)
+		}
+		b.entries = entries
 	}
-	c, err := NewHTTPClient(hc, b.spec.UserAgent, b.spec.MaxConns)
+	b.dir, b.handed = dir.Path, false
+	keys := map[string]apikey.Source{}
+	for _, e := range b.entries {
+		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
+			return nil, fmt.Errorf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+		}
+		a := dir.Settings
+		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
+		accts = append(accts, a)
+	}
+	used := map[string]*http.Client{}
+	for i := range accts {
+		if err := b.build(&accts[i], used, keys[accts[i].APIKeyFile]); err != nil {
+			return nil, err
+		}
+	}
+	for k, c := range b.clients {
+		if used[k] == nil {
+			c.CloseIdleConnections()
+		}
+	}
+	b.clients = used
+	return accts, nil
+}
+
+// build loads a's key, unless a key directory's file has it already, and
+// gives it its client.
+func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) error {
+	base, err := sunor.ParseBaseURL(a.URL) // checked by config already
 	if err != nil {
-		return nil, err
+		return a.Errorf("url", "%v", err)
 	}
-	b.clients[settings] = c
-	return c, nil
+	switch {
+	case key != nil: // a key directory's file, read already
+	case a.APIKeyFile != "":
+		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); err != nil {
+			return a.Errorf("api_key_file", "%v", err)
+		}
+	default:
+		v, set := os.LookupEnv(a.APIKeyEnv)
+		if !set {
+			// Not named: it may be a key pasted in the wrong place.
+			return a.Errorf("api_key_env", "the environment variable it names is not set")
+		}
+		if key, err = apikey.FromEnv(a.APIKeyEnv, v); err != nil {
+			return a.Errorf("api_key_env", "%v", err)
+		}
+	}
+	client := cmp.Or(used[a.ClientKey], b.clients[a.ClientKey])
+	if client == nil {
+		if client, err = NewHTTPClient(a.HTTPClientConfig, b.UserAgent, b.MaxConns); err != nil {
+			return a.Errorf("http_client_config", "%v", err)
+		}
+	}
+	used[a.ClientKey] = client
+	warnPlainHTTP(b.Logger, a.Name, base)
+	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
+	a.KeyID = keyedHash(base.String(), key.Key(context.Background()))
+	// The collector applies the rest of a kept account's settings anew.
+	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey, a.Timeout.String(), a.CacheTTL.String())
+	return nil
 }
 
 // NewHTTPClient builds an HTTP client from prometheus/common's config (TLS,

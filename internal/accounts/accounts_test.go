@@ -2,7 +2,9 @@ package accounts
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +18,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -67,7 +70,7 @@ func TestEqualSettingsShareOneClient(t *testing.T) {
     api_key_env: K3
     http_client_config: {proxy_url: "http://127.0.0.1:3128"}
 `)
-	b := NewBuilder(Spec{ConfigFile: cfg, URL: "https://sunor.cc", Timeout: time.Second}, log.NewNopLogger())
+	b := &Builder{File: cfg, Flags: flags(), Logger: log.NewNopLogger()}
 	if _, err := b.Build(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +85,9 @@ func TestEqualSettingsShareOneClient(t *testing.T) {
 	if _, err := b.Build(); err != nil {
 		t.Fatal(err)
 	}
-	// The flow style writes the same settings differently; the text is
-	// what is compared, so d gets a client of its own: a spare pool, never
-	// a wrong one.
-	if n := len(b.clients); n < 3 || n > 4 {
-		t.Errorf("%d HTTP clients after the reload, want 3 or 4", n)
+	// d has c's settings, written in flow style: c's client.
+	if n := len(b.clients); n != 3 {
+		t.Errorf("%d HTTP clients after the reload, want 3", n)
 	}
 }
 
@@ -101,7 +102,7 @@ func TestReloadSeesSecretChanges(t *testing.T) {
 		if err := os.WriteFile(cfg, []byte("accounts:\n  - name: a\n    api_key_env: K1\n    http_client_config:\n      basic_auth: {username: u, password: "+pw+"}\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		accts, err := NewBuilder(Spec{ConfigFile: cfg, URL: "https://sunor.cc", Timeout: time.Second}, log.NewNopLogger()).Build()
+		accts, err := (&Builder{File: cfg, Flags: flags(), Logger: log.NewNopLogger()}).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,9 +113,146 @@ func TestReloadSeesSecretChanges(t *testing.T) {
 	}
 }
 
+// flags are the flags' defaults.
+func flags() config.Account {
+	hc := commoncfg.DefaultHTTPClientConfig
+	hc.ProxyFromEnvironment = true
+	return config.Account{Name: "default", URL: "https://sunor.cc", Timeout: time.Second, HTTPClientConfig: hc}
+}
+
 func TestAccountNameMustBeUTF8(t *testing.T) {
-	_, err := NewBuilder(Spec{Account: "bad\xff", URL: "https://sunor.cc", KeyEnv: "k", Timeout: time.Second}, log.NewNopLogger()).Build()
+	t.Setenv("SUNOR_API_KEY", "k")
+	f := flags()
+	f.Name = "bad\xff"
+	_, err := (&Builder{Flags: f, Logger: log.NewNopLogger()}).Build()
 	if err == nil || !strings.Contains(err.Error(), "--sunor.account") || !strings.Contains(err.Error(), "UTF-8") {
 		t.Errorf("err = %v, want one naming --sunor.account and UTF-8", err)
+	}
+}
+
+// build builds the accounts of an accounts file holding yml.
+func build(t *testing.T, b *Builder, yml string) []Account {
+	t.Helper()
+	if b.File == "" {
+		b.File, b.Flags, b.Logger = filepath.Join(t.TempDir(), "sunor.yml"), flags(), log.NewNopLogger()
+	}
+	if err := os.WriteFile(b.File, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	accts, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return accts
+}
+
+// TestIdentityIsWhatChangesTheCalls: an edit that leaves the key, the URL
+// and the HTTP client settings as they were keeps the account's identity,
+// and so its state across a reload (back-off, budget, cache); one that
+// changes any of them does not.
+func TestIdentityIsWhatChangesTheCalls(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	t.Setenv("K2", "key-2")
+	const base = "accounts:\n  - name: a\n    api_key_env: K1\n    timeout: 5s\n    http_client_config: {basic_auth: {username: u, password: p}}\n"
+	id := build(t, &Builder{}, base)[0].Identity
+	for name, yml := range map[string]string{
+		"a comment":    "# the account of the music team\n" + base,
+		"fields moved": "accounts:\n  - timeout: 5s\n    api_key_env: K1\n    name: a\n    http_client_config:\n      basic_auth:\n        password: p\n        username: u\n",
+		"policy":       base + "    labels: {team: music}\n    low_credits_threshold: 2000\n    max_calls_per_minute: 6\n    rate_limit_reserve: 20\n",
+	} {
+		if got := build(t, &Builder{}, yml)[0].Identity; got != id {
+			t.Errorf("%s: the identity changed", name)
+		}
+	}
+	for name, yml := range map[string]string{
+		"key":      strings.Replace(base, "K1", "K2", 1),
+		"url":      base + "    url: https://eu.sunor.cc\n",
+		"password": strings.Replace(base, "password: p", "password: q", 1),
+		// Until the collector applies them to an account it keeps.
+		"timeout":   strings.Replace(base, "5s", "7s", 1),
+		"cache_ttl": base + "    cache_ttl: 1m\n",
+	} {
+		if got := build(t, &Builder{}, yml)[0].Identity; got == id {
+			t.Errorf("%s: the identity stayed", name)
+		}
+	}
+}
+
+// TestKeyID: accounts holding the same key for the same API have the same
+// KeyID, whichever variable or file holds it; the KeyID does not hold the
+// key.
+func TestKeyID(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	t.Setenv("K1_AGAIN", "key-1")
+	t.Setenv("K2", "key-2")
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte("key-1\n"), 0o600)
+	accts := build(t, &Builder{}, `accounts:
+  - {name: a, api_key_env: K1}
+  - {name: b, api_key_env: K1_AGAIN}
+  - {name: c, api_key_file: `+keyFile+`}
+  - {name: d, api_key_env: K2}
+  - {name: e, api_key_env: K1, url: "https://eu.sunor.cc"}
+`)
+	a, b, c, d, e := accts[0].KeyID, accts[1].KeyID, accts[2].KeyID, accts[3].KeyID, accts[4].KeyID
+	if a == "" || a != b || a != c {
+		t.Errorf("one key, three KeyIDs: %q %q %q", a, b, c)
+	}
+	if d == a || e == a {
+		t.Error("another key, or another API, has the same KeyID")
+	}
+	if strings.Contains(a, "key-1") || strings.Contains(a, hex.EncodeToString([]byte("key-1"))) {
+		t.Error("the KeyID holds the key")
+	}
+}
+
+// TestUnusedClientsAreDropped: reloads that keep changing the HTTP client
+// settings keep only the clients the accounts use.
+func TestUnusedClientsAreDropped(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	b := &Builder{}
+	var kept *http.Client
+	for i := range 200 {
+		yml := fmt.Sprintf("accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K1, http_client_config: {proxy_url: \"http://127.0.0.1:%d\"}}\n", 3000+i)
+		build(t, b, yml)
+		if n := len(b.clients); n != 2 {
+			t.Fatalf("reload %d: %d HTTP clients for two settings", i, n)
+		}
+		if c := b.clients[""]; kept != nil && c != kept {
+			t.Fatal("the client of unchanged settings was replaced")
+		} else {
+			kept = c
+		}
+	}
+}
+
+// TestKeyDirectory: a Build reads the key directory, unless UseKeyFiles
+// handed it the files Watch found.
+func TestKeyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	b := &Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}
+	names := func() (n []string) {
+		t.Helper()
+		accts, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range accts {
+			n = append(n, a.Name+"="+a.APIKeyFile)
+		}
+		return n
+	}
+	if got := names(); len(got) != 1 || got[0] != "a="+filepath.Join(dir, "a") {
+		t.Errorf("accounts %v, want a", got)
+	}
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-b"), 0o600)
+	if got := names(); len(got) != 2 {
+		t.Errorf("accounts %v after adding b, want a and b", got)
+	}
+	_, entries := b.KeyFiles()
+	b.UseKeyFiles(dir, entries[:1])
+	if got := names(); len(got) != 1 {
+		t.Errorf("accounts %v from the files handed over, want a", got)
 	}
 }

@@ -1,272 +1,528 @@
-// Package config reads the accounts file given by --config.file:
-//
-//	accounts:
-//	  - name: prod
-//	    api_key_file: /run/secrets/sunor-prod
-//	  - name: staging
-//	    api_key_env: SUNOR_STAGING_KEY
-//	    url: https://sunor.cc
-//	    timeout: 5s
-//	    cache_ttl: 30s
-//	    max_calls_per_minute: 12 # the exporter's ceiling on this key's budget
-//	    rate_limit_reserve: 10   # step aside when so few requests are left
-//	    http_client_config:      # prometheus/common's HTTP client settings
-//	      tls_config: {ca_file: /etc/ssl/private-ca.pem}
-//	      proxy_url: http://proxy:3128
-//
-// It checks the file's shape (unknown fields, duplicate names, one key
-// source per account) and reports each problem with its line and field.
-// Whether the keys can be read is checked by whoever builds the accounts,
-// with Account.Errorf to point at the line.
+// Package config holds the settings of the accounts to export, in layers:
+// the --sunor.* flags, the defaults: block of the accounts file
+// (--config.file, see deploy/config/sunor.example.yml), then each entry of
+// its accounts: list. In single-account mode the flags are the one entry.
+// Every problem is one line in the user's words, naming the flag, or the
+// file, line, entry and field.
 package config
 
 import (
-	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
+	"math"
 	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// File is the whole accounts file.
-type File struct {
-	Accounts []Account `yaml:"accounts"`
+// EnvAPIKey holds the key itself in single-account mode. There is no flag
+// for it: a flag's value shows in ps.
+const EnvAPIKey = "SUNOR_API_KEY"
+
+// API is what the collector needs of a Sunor client; *sunor.Client has it.
+type API interface {
+	Fetch(context.Context, sunor.Endpoint) ([]float64, sunor.RateLimit, error)
 }
 
-// Account is one entry of the file.
+// Account is one Sunor account (one API key): its settings, as the flags,
+// defaults: and its entry give them, and, once built, what the collector
+// runs it with. A setting's flag is --sunor.<its yaml name, - for _>,
+// unless flagNames says otherwise; `check` says what its value must be.
 type Account struct {
-	Name       string   `yaml:"name"`
-	APIKeyFile string   `yaml:"api_key_file"`
-	APIKeyEnv  string   `yaml:"api_key_env"`
-	URL        string   `yaml:"url"`
-	Timeout    Duration `yaml:"timeout"`
-	CacheTTL   Duration `yaml:"cache_ttl"`
-	// MaxCallsPerMinute and RateLimitReserve guard the key's request
-	// budget, which the exporter shares with the user's product.
-	MaxCallsPerMinute int `yaml:"max_calls_per_minute"`
-	RateLimitReserve  int `yaml:"rate_limit_reserve"`
+	Name       string `yaml:"name"` // the `account` label
+	APIKeyFile string `yaml:"api_key_file"`
+	APIKeyEnv  string `yaml:"api_key_env"`
+	// URL is the API's base URL; once built, without credentials, for logs.
+	URL      string        `yaml:"url"`
+	Timeout  time.Duration `yaml:"timeout" check:">0"`    // the most one API call may take
+	CacheTTL time.Duration `yaml:"cache_ttl" check:">=0"` // reuse a successful answer this long; 0 is off
+	// MaxCallsPerMinute is the most calls the exporter makes with this key
+	// in any minute, over all endpoints; 0 is no ceiling.
+	MaxCallsPerMinute int `yaml:"max_calls_per_minute" check:">=0" zero:"no ceiling"`
+	// RateLimitReserve: when X-RateLimit-Remaining is at or below it, no
+	// call until the window resets. The rest belongs to the user's product.
+	RateLimitReserve int `yaml:"rate_limit_reserve" check:">=0"`
 	// HTTPClientConfig carries TLS, CA and proxy settings. Redirects are
 	// never followed, whatever follow_redirects says: the key must not
 	// travel to another host.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:"http_client_config"`
 
-	// Source is the entry as written, secrets included: a reload that
-	// changes anything in it, a password too, rebuilds the account.
-	Source string `yaml:"-"`
-	// HTTPClientSource is http_client_config as written: accounts whose
-	// settings read the same share one HTTP client.
-	HTTPClientSource string `yaml:"-"`
+	API API `yaml:"-"` // the client holding this account's key
+	// Identity says what the account's calls are made with: key source,
+	// base URL, HTTP client settings, timeout and cache TTL; never the YAML
+	// text, nor labels or policy. Across a reload, an account with the same
+	// Name and a non-empty, equal Identity keeps its state: cache,
+	// back-off, budget and the call in flight.
+	Identity string `yaml:"-"`
+	// KeyID identifies the key without holding it (a keyed hash, with the
+	// API's base URL): accounts with equal KeyIDs share one budget guard.
+	// Empty: the account has a guard of its own.
+	KeyID string `yaml:"-"`
+	// Labels are the owner labels (team, env, ...) added to every series
+	// of the account; an entry's add to those of defaults: and the flags.
+	Labels map[string]string `yaml:"labels"`
+	// LowCreditsThreshold is the balance, in credits, under which the
+	// account counts as low (sunor_credits_low_threshold).
+	LowCreditsThreshold float64 `yaml:"low_credits_threshold" check:">=0"`
+	// DailyBudget is how many credits a day the account may spend
+	// (sunor_credits_daily_budget); 0 is no budget.
+	DailyBudget float64 `yaml:"daily_budget" check:">=0" zero:"no budget"`
 
-	path  string
-	index int
-	lines map[string]int // field (dotted for nested ones) -> line
+	// ClientKey tells apart the HTTP client settings: the text of the
+	// http_client_config in force, secrets included, comments and layout
+	// not; "" for the flags' own.
+	ClientKey string `yaml:"-"`
+	entry     place  // where the entry is; none for the flags
+	defaults  place
 }
 
-// Duration is a duration such as "5s" or "1m" whose errors say their line.
-type Duration time.Duration
+// place is a mapping in the accounts file; n is nil for none.
+type place struct {
+	file, where string
+	n           *yaml.Node
+}
 
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := model.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration such as 5s or 1m30s", n.Line, n.Value)
+// perEntry are the settings the defaults: block cannot give.
+var perEntry = []string{"name", "api_key_file", "api_key_env"}
+
+// flagNames are the flags of the settings whose flag is not
+// --sunor.<yaml name>; "" for a setting whose errors say their source.
+var flagNames = map[string]string{"name": "--sunor.account", "api_key_env": "", "labels": "--sunor.label", "http_client_config": "--sunor.ca-file"}
+
+// Errorf returns an error about field (dotted for a nested one) that says
+// where the user gave it: "sunor.yml:7: accounts[1] (staging): timeout: ...",
+// "sunor.yml:2: defaults: timeout: ..." or "--sunor.timeout: ...".
+func (a *Account) Errorf(field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	top, _, _ := strings.Cut(field, ".")
+	for i, p := range []place{a.entry, a.defaults} {
+		key, n := (*yaml.Node)(nil), p.n
+		for _, name := range strings.Split(field, ".") {
+			if k, v := lookup(n, name); k != nil {
+				key, n = k, v // the deepest found
+			}
+		}
+		if key != nil || i == 0 && p.n != nil && slices.Contains(perEntry, top) {
+			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.n).Line, p.where, field, msg)
+		}
 	}
-	*d = Duration(v)
+	flag, named := flagNames[top]
+	if !named {
+		flag = "--sunor." + strings.ReplaceAll(top, "_", "-")
+	} else if flag == "" {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s", flag, msg)
+}
+
+// lookup returns the key and value nodes of key in the mapping n.
+func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
+	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// check refuses a setting no account can run with: the one validator for
+// the flags, the defaults: block and every entry.
+func (a *Account) check() error {
+	v := reflect.ValueOf(a).Elem()
+	for i := range v.NumField() {
+		f, value := v.Type().Field(i), v.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		neg := value.CanInt() && value.Int() < 0 || value.CanFloat() && value.Float() < 0
+		switch check, zero := f.Tag.Get("check"), f.Tag.Get("zero"); {
+		case value.CanFloat() && (math.IsNaN(value.Float()) || math.IsInf(value.Float(), 0)):
+			return a.Errorf(name, "must be a number, got %v", value)
+		case check == ">0" && (neg || value.IsZero()):
+			return a.Errorf(name, "must be positive, got %v", value)
+		case check == ">=0" && neg && zero != "":
+			return a.Errorf(name, "must not be negative (0 is %s), got %v", zero, value)
+		case check == ">=0" && neg:
+			return a.Errorf(name, "must not be negative, got %v", value)
+		}
+	}
+	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
+		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
+	}
+	if err := a.HTTPClientConfig.Validate(); err != nil {
+		return a.Errorf("http_client_config", "%v", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(k):
+			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
+		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
+			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
+		case !labelValue(a.Labels[k]):
+			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters or whitespace at either end", k)
+		}
+	}
 	return nil
 }
 
-// Defaults fill in what an account leaves out: the --sunor.* flags.
-type Defaults struct {
-	URL               string
-	Timeout           time.Duration
-	CacheTTL          time.Duration
-	MaxCallsPerMinute int
-	RateLimitReserve  int
-}
+// reservedLabels are set by the exporter or by Prometheus.
+var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
 
-// Errorf returns an error about field of this account that says where it is:
-// "sunor.yml:7: accounts[1] (staging): api_key_env: ...".
-func (a *Account) Errorf(field, format string, args ...any) error {
-	line := a.lines[field]
-	if line == 0 {
-		line = a.lines[""]
-	}
-	return fmt.Errorf("%s:%d: accounts[%d] (%s): %s: %s", a.path, line, a.index, a.Name, field, fmt.Sprintf(format, args...))
-}
-
-// Load reads and checks path, and fills in defaults.
-func Load(path string, d Defaults) (*File, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
-		}
-		if where := httpClientConfigError(&root, path); where != nil {
-			return nil, where
-		}
-		return nil, fmt.Errorf("%s: %s", path, strings.ReplaceAll(err.Error(), "config.plain", "http_client_config"))
-	}
-	if len(f.Accounts) == 0 {
-		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry", path)
-	}
-	entries := accountEntries(&root)
-	seen := map[string]int{}
-	for i := range f.Accounts {
-		a := &f.Accounts[i]
-		a.path, a.index = path, i
-		if i < len(entries) {
-			a.lines = map[string]int{"": entries[i].Line}
-			addLines(a.lines, "", entries[i])
-			a.Source = nodeText(entries[i])
-			if n := mapValue(entries[i], "http_client_config"); n != nil {
-				a.HTTPClientSource = nodeText(n)
-			}
-		}
-		if err := a.check(d, seen); err != nil {
-			return nil, err
-		}
-	}
-	return &f, nil
-}
-
-func (a *Account) check(d Defaults, seen map[string]int) error {
-	if strings.TrimSpace(a.Name) == "" {
-		return a.Errorf("name", "every account needs a name (the account label)")
+// checkEntry refuses an account without a name or a key, or with two
+// keys; seen holds the names before it.
+func (a *Account) checkEntry(seen map[string]string) error {
+	if !labelValue(a.Name) {
+		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline) or whitespace at either end")
 	}
 	if first, dup := seen[a.Name]; dup {
-		return a.Errorf("name", "%q is already the name of accounts[%d]", a.Name, first)
+		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
 	}
-	seen[a.Name] = a.index
 	switch {
 	case a.APIKeyFile == "" && a.APIKeyEnv == "":
 		return a.Errorf("api_key_file", "set api_key_file or api_key_env")
 	case a.APIKeyFile != "" && a.APIKeyEnv != "":
 		return a.Errorf("api_key_env", "set api_key_file or api_key_env, not both")
-	}
-	if a.URL == "" {
-		a.URL = d.URL
-	}
-	if _, set := a.lines["timeout"]; !set {
-		a.Timeout = Duration(d.Timeout)
-	}
-	if a.Timeout <= 0 {
-		return a.Errorf("timeout", "must be positive, got %s", time.Duration(a.Timeout))
-	}
-	if _, set := a.lines["cache_ttl"]; !set {
-		a.CacheTTL = Duration(d.CacheTTL)
-	}
-	if a.CacheTTL < 0 {
-		return a.Errorf("cache_ttl", "must not be negative")
-	}
-	if _, set := a.lines["max_calls_per_minute"]; !set {
-		a.MaxCallsPerMinute = d.MaxCallsPerMinute
-	}
-	if a.MaxCallsPerMinute < 0 {
-		return a.Errorf("max_calls_per_minute", "must not be negative (0 is no ceiling)")
-	}
-	if _, set := a.lines["rate_limit_reserve"]; !set {
-		a.RateLimitReserve = d.RateLimitReserve
-	}
-	if a.RateLimitReserve < 0 {
-		return a.Errorf("rate_limit_reserve", "must not be negative")
-	}
-	// Proxies from the environment, as with the flags, unless the entry
-	// says otherwise.
-	_, proxyURL := a.lines["http_client_config.proxy_url"]
-	_, fromEnv := a.lines["http_client_config.proxy_from_environment"]
-	if !proxyURL && !fromEnv {
-		a.HTTPClientConfig.ProxyFromEnvironment = true
-	}
-	if err := a.HTTPClientConfig.Validate(); err != nil {
-		return a.Errorf("http_client_config", "%v", err)
+	case a.APIKeyEnv != "" && !envName.MatchString(a.APIKeyEnv):
+		// Most likely the key itself, pasted: never shown.
+		return a.Errorf("api_key_env", "is not the name of an environment variable (letters, digits and _): put the key in one and name it here")
 	}
 	return nil
 }
 
-// httpClientConfigError finds the account whose http_client_config failed
-// prometheus/common's own validation, which reports no line.
-func httpClientConfigError(root *yaml.Node, path string) error {
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil
-	}
-	accounts := mapValue(root.Content[0], "accounts")
-	if accounts == nil {
-		return nil
-	}
-	for i, entry := range accounts.Content {
-		n := mapValue(entry, "http_client_config")
-		if n == nil {
-			continue
-		}
-		var c commoncfg.HTTPClientConfig
-		if err := n.Decode(&c); err != nil && !strings.Contains(err.Error(), "line ") {
-			name := ""
-			if v := mapValue(entry, "name"); v != nil {
-				name = v.Value
-			}
-			return fmt.Errorf("%s:%d: accounts[%d] (%s): http_client_config: %v", path, n.Line, i, name, err)
-		}
-	}
-	return nil
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// labelValue says whether v is a label value someone means: not empty,
+// UTF-8 (Prometheus rejects the rest at scrape time), without control
+// characters or whitespace at either end (" a" and "a" would be two).
+func labelValue(v string) bool {
+	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
 }
 
-// accountEntries returns the nodes of the entries of accounts:.
-func accountEntries(root *yaml.Node) []*yaml.Node {
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil
-	}
-	accounts := mapValue(root.Content[0], "accounts")
-	if accounts == nil || accounts.Kind != yaml.SequenceNode {
-		return nil
-	}
-	return accounts.Content
-}
-
-// nodeText is n as YAML, values as written (a secret is a plain string to
-// the YAML layer), for telling one version of an entry from another.
-func nodeText(n *yaml.Node) string {
-	b, err := yaml.Marshal(n)
-	if err != nil {
+// suggestScheme is the likely URL meant by one written without a scheme.
+func suggestScheme(u string) string {
+	if u == "" || strings.ContainsAny(u, ":@/ ") { // a password must not show
 		return ""
 	}
-	return string(b)
+	return fmt.Sprintf(" (did you mean %q?)", "https://"+u)
 }
 
-func addLines(m map[string]int, prefix string, n *yaml.Node) {
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := prefix + n.Content[i].Value
-		m[key] = n.Content[i].Line
-		addLines(m, key+".", n.Content[i+1])
-	}
+// Directory is a directory of key files, each one account named after its
+// file, with Settings (the flags under defaults:).
+type Directory struct {
+	Path, Where string // Where: the flag or file line that named it
+	Settings    Account
 }
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
+// Accounts returns the accounts to export, checked: the entries of file
+// over the flags, or the flags' own account when file is "", and the key
+// directory (dir, or api_key_directory in file), if any.
+func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
+	d := Directory{dir, "--sunor.api-key-directory", flags}
+	if err := flags.check(); err != nil {
+		return nil, d, err
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+	envKey := os.Getenv(EnvAPIKey) != ""
+	if file != "" {
+		if flags.APIKeyFile != "" || envKey {
+			return nil, d, fmt.Errorf("--sunor.api-key-file, SUNOR_API_KEY_FILE and %s cannot be used with --config.file: give each account's api_key_file or api_key_env in %s", EnvAPIKey, file)
+		}
+		flags.Name = ""
+		accts, err := load(file, &d, flags)
+		return accts, d, err
+	}
+	switch n := len(slices.DeleteFunc([]string{flags.APIKeyFile, os.Getenv(EnvAPIKey), dir}, func(s string) bool { return s == "" })); {
+	case n > 1:
+		return nil, d, fmt.Errorf("more than one of --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s and --sunor.api-key-directory are set; set one", EnvAPIKey)
+	case dir != "":
+		return nil, d, nil
+	case envKey:
+		flags.APIKeyEnv = EnvAPIKey
+	case flags.APIKeyFile == "":
+		return nil, d, fmt.Errorf("no API key: set --sunor.api-key-file (or SUNOR_API_KEY_FILE), %s, --sunor.api-key-directory, or use --config.file", EnvAPIKey)
+	}
+	return []Account{flags}, d, flags.checkEntry(nil)
+}
+
+// File is the shape of the accounts file.
+type File struct {
+	Defaults        Account   `yaml:"defaults"`
+	Accounts        []Account `yaml:"accounts"`
+	APIKeyDirectory string    `yaml:"api_key_directory"` // one account a key file, with the settings of defaults:
+}
+
+// load reads the accounts file: each entry is decoded over the defaults:
+// block, decoded over the flags. A setting left out, or left empty, keeps
+// the value beneath it.
+func load(path string, d *Directory, flags Account) ([]Account, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil || !utf8.Valid(b) {
+		return nil, syntaxError(path, b, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
+	}
+	root := doc.Content[0]
+	if err := shape(root, reflect.TypeFor[File](), "", "", map[*yaml.Node]reflect.Type{}); err != nil {
+		return nil, fmt.Errorf("%s:%w", path, err)
+	}
+	base := flags
+	if _, n := lookup(root, "defaults"); n != nil && n.Tag != "!!null" {
+		for _, f := range perEntry {
+			if k, _ := lookup(n, f); k != nil {
+				return nil, fmt.Errorf("%s:%d: defaults: %s: each account has its own: give it in the entry", path, k.Line, f)
+			}
+		}
+		base.defaults = place{path, "defaults", n}
+		if err := base.decode(base.defaults); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	if k, v := lookup(root, "api_key_directory"); k != nil && v.Value != "" {
+		d.Path, d.Where = v.Value, fmt.Sprintf("%s:%d: api_key_directory", path, k.Line)
+	}
+	d.Settings = base
+	_, list := lookup(root, "accounts")
+	if list == nil {
+		list = &yaml.Node{}
+	}
+	if len(list.Content) == 0 && d.Path == "" {
+		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry, or an api_key_directory", path)
+	}
+	var out []Account
+	seen := map[string]string{}
+	for i, n := range list.Content {
+		a := base
+		a.entry = place{path, whereOf(fmt.Sprintf("accounts[%d]", i), n), n}
+		if err := cmp.Or(a.decode(a.entry), a.checkEntry(seen)); err != nil {
+			return nil, err
+		}
+		seen[a.Name] = fmt.Sprintf("accounts[%d]", i)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// decode sets what p gives over a, and checks the result.
+func (a *Account) decode(p place) error {
+	n := p.n
+	a.Labels = maps.Clone(a.Labels) // decoding adds to a map, which a shares
+	if err := n.Decode(a); err != nil {
+		// What shape leaves to fail: an anchor inside itself.
+		return fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, p.where, strings.TrimPrefix(strings.Join(strings.Fields(err.Error()), " "), "yaml: "))
+	}
+	if _, hc := lookup(n, "http_client_config"); hc != nil {
+		a.ClientKey = canonical(hc)
+		// Proxies from the environment, as with the flags, unless the
+		// block says otherwise.
+		url, _ := lookup(hc, "proxy_url")
+		env, _ := lookup(hc, "proxy_from_environment")
+		a.HTTPClientConfig.ProxyFromEnvironment = a.HTTPClientConfig.ProxyFromEnvironment || url == nil && env == nil
+	}
+	return a.check()
+}
+
+// whereOf says which entry is at, by its index and the name it gives
+// itself, escaped to keep the error on one line: "accounts[1] (staging)".
+func whereOf(at string, entry *yaml.Node) string {
+	var name string
+	if _, n := lookup(entry, "name"); n != nil && n.Decode(&name) == nil && name != "" {
+		q := strconv.Quote(name)
+		return at + " (" + q[1:len(q)-1] + ")"
+	}
+	return at
+}
+
+// canonical is n's content without its comments, quoting, layout or order.
+func canonical(n *yaml.Node) string {
+	if n.Kind == yaml.AliasNode {
+		return canonical(n.Alias)
+	}
+	var parts []string
+	for i := 0; i < len(n.Content); i++ {
+		if n.Kind == yaml.MappingNode {
+			parts = append(parts, canonical(n.Content[i])+":"+canonical(n.Content[i+1]))
+			i++
+		} else {
+			parts = append(parts, canonical(n.Content[i]))
+		}
+	}
+	if n.Kind == yaml.MappingNode {
+		slices.Sort(parts)
+	}
+	return n.ShortTag() + strconv.Quote(n.Value) + "(" + strings.Join(parts, ",") + ")"
+}
+
+// syntaxError says what is wrong with a file that is not YAML.
+func syntaxError(path string, b []byte, err error) error {
+	where, msg := path, "not valid YAML"
+	m := yamlLine.FindStringSubmatch(fmt.Sprint(err))
+	if m != nil {
+		where, msg = path+":"+m[1], msg+": "+m[2]
+	}
+	for i, l := range strings.SplitAfter(string(b), "\n") {
+		switch {
+		case !utf8.ValidString(l):
+			return fmt.Errorf("%s:%d: not UTF-8 text", path, i+1)
+		case m != nil && strconv.Itoa(i+1) == m[1] && strings.HasPrefix(strings.TrimLeft(l, " "), "\t"):
+			msg = "a tab in the indentation: YAML is indented with spaces only"
+		}
+	}
+	return fmt.Errorf("%s: %s", where, msg)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)`)
+
+// shape refuses what does not fit t, the type n is decoded into, in the
+// user's words: unknown fields, with the nearest known one suggested, and
+// values of the wrong kind. where and field say whose n is.
+func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Node]reflect.Type) error {
+	fail := func(n *yaml.Node, field, format string, args ...any) error {
+		return errors.New(strings.Join(slices.DeleteFunc([]string{strconv.Itoa(n.Line), where, field, fmt.Sprintf(format, args...)}, func(s string) bool { return s == "" }), ": "))
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		if done[n.Alias] == t { // checked, or being checked: an anchor used again, or inside itself
+			return nil
+		}
+		done[n.Alias] = t
+		return shape(n.Alias, t, where, field, done)
+	} else if t == reflect.TypeFor[Account]() && field != "" {
+		where, field = whereOf(field, n), ""
+	}
+	got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
+	custom := reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) ||
+		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ UnmarshalYAML(func(any) error) error }]())
+	switch kind := t.Kind(); {
+	case n.Tag == "!!null":
+		return nil // the value beneath stays
+	case custom && n.Kind == yaml.ScalarNode, kind == reflect.Interface:
+	case kind == reflect.Struct || kind == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+		}
+		fields, seen := fieldsOf(t), map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
+			switch {
+			case k.Kind != yaml.ScalarNode:
+				return fail(k, field, "wants a name before the colon, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[k.Kind])
+			case k.Value == "<<":
+				sub, ft = field, t // a merge key: <<: *anchor
+			case kind == reflect.Map:
+				ft = t.Elem()
+			case ft == nil:
+				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
+			}
+			if first, dup := seen[k.Value]; dup {
+				return fail(k, sub, "given twice (first on line %d)", first)
+			}
+			seen[k.Value] = k.Line
+			if err := shape(v, ft, where, sub, done); err != nil {
+				return err
+			}
+		}
+	case kind == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return fail(n, field, "wants a list (- item lines), got %s", got)
+		}
+		for i, e := range n.Content {
+			if err := shape(e, t.Elem(), where, fmt.Sprintf("%s[%d]", field, i), done); err != nil {
+				return err
+			}
+		}
+	case n.Kind != yaml.ScalarNode:
+		return fail(n, field, "wants a single value, got %s", got)
+	}
+	duration := t == reflect.TypeFor[time.Duration]()
+	if d, err := model.ParseDuration(n.Value); err == nil && duration {
+		n.Value = time.Duration(d).String() // 1d as before, and as Prometheus writes it
+	}
+	if !custom && t.Kind() > reflect.Float64 && t.Kind() != reflect.String {
+		return nil
+	}
+	err := n.Decode(reflect.New(t).Interface())
+	whole := t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64 && !duration
+	switch {
+	case err == nil && (!whole || n.ShortTag() == "!!int"): // the library would take 1.5 as 1
+		return nil
+	case duration:
+		return fail(n, field, "wants a duration such as 5s or 1m30s, got %s", got)
+	case whole:
+		return fail(n, field, "wants a whole number such as 12, got %s", got)
+	case t.Kind() == reflect.Float64:
+		return fail(n, field, "wants a number such as 500, got %s", got)
+	case t.Kind() == reflect.Bool:
+		return fail(n, field, "wants true or false, got %s", got)
+	case errors.As(err, new(*yaml.TypeError)):
+		return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+	}
+	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
+}
+
+// fieldsOf maps the YAML names of struct t's fields to their types.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline":
+			maps.Copy(m, fieldsOf(f.Type))
+		case f.IsExported() && name != "-":
+			m[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
+		}
+	}
+	return m
+}
+
+// nearest suggests the known field closest to a mistyped one, within
+// three edits (Levenshtein) or cut short, ignoring _ and -.
+func nearest(typo string, fields map[string]reflect.Type) string {
+	norm := strings.NewReplacer("_", "", "-", "").Replace
+	best, dist := "", 4
+	for f := range fields {
+		a, b := norm(strings.ToLower(typo)), norm(f)
+		row := make([]int, len(b)+1)
+		for j := range row {
+			row[j] = j
+		}
+		for i := 1; i <= len(a); i++ {
+			prev := row[0]
+			row[0] = i
+			for j := 1; j <= len(b); j++ {
+				sub := prev + 1
+				if a[i-1] == b[j-1] {
+					sub = prev
+				}
+				prev, row[j] = row[j], min(row[j]+1, row[j-1]+1, sub)
+			}
+		}
+		if d := row[len(b)]; d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
+			best, dist = f, min(d, 3)
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
 }

@@ -1,0 +1,262 @@
+package collector
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
+)
+
+// How an account's series get its owner labels.
+//
+// Accounts may carry different label sets (one has team and env, another
+// only team), and every series of an account carries its own set, so that
+// an alert can be routed by team on /metrics and /probe alike. A checked
+// collector cannot say that: its descriptors fix one set of label names per
+// metric, so every account would have to carry the union of all accounts'
+// names, with "" where it has none. That is valid (Prometheus drops an
+// empty label), but it puts names an account does not have on its /probe,
+// and a new name on one account changes every account's series on the
+// wire. So the Exporter is an unchecked collector (Describe sends nothing):
+// the registry still checks every scrape for what matters, one HELP and
+// one type per name, valid and sorted label names, no duplicate series.
+//
+// The label set of every series of an account is the same from scrape to
+// scrape; only the values change. It is built once, when the account is
+// configured (policy), as sorted label pairs that every scrape shares, and
+// a scrape only wraps each value in a sample. prometheus.NewConstMetric
+// would rebuild the pairs of every series on every scrape, which is most of
+// the cost of a thousand accounts' mostly-zero counters; and every counter
+// at 0 shares one value, so that it costs no allocation while still being
+// there, at 0, before its first increment for increase() to see.
+
+// policy is what an account's configuration says about its series: its
+// owner labels, its low-credit threshold and daily budget, and the label
+// pairs of each of its series. It is immutable; a reload swaps it.
+type policy struct {
+	name      string
+	labels    map[string]string // owner labels, as configured
+	threshold float64
+	budget    float64
+
+	account   []*dto.LabelPair // account and owner labels
+	endpoints []endpointLabels // in the order of the account's endpoints
+	size      int              // the most series one scrape sends
+}
+
+// endpointLabels are the label pairs of one endpoint's series.
+type endpointLabels struct {
+	endpoint  []*dto.LabelPair // account, owner labels, endpoint
+	collector []*dto.LabelPair // account, owner labels, collector
+	// reasons holds, one after the other, the label sets of the error
+	// counters (by sunor.Reasons) and then of the skip counters (by
+	// skipReasons): account, owner labels, endpoint, reason. All have the
+	// same length, so that none needs a slice header of its own: with many
+	// accounts these sets are most of what the labels keep in memory.
+	reasons []*dto.LabelPair
+	stride  int
+}
+
+func (el endpointLabels) errorLabels(k int) []*dto.LabelPair {
+	return el.reasons[k*el.stride : (k+1)*el.stride : (k+1)*el.stride]
+}
+
+func (el endpointLabels) skipLabels(k int) []*dto.LabelPair {
+	return el.errorLabels(len(sunor.Reasons) + k)
+}
+
+func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
+	p := &policy{
+		name:      cfg.Name,
+		labels:    maps.Clone(cfg.Labels),
+		threshold: cfg.LowCreditsThreshold,
+		budget:    cfg.DailyBudget,
+	}
+	owner := make([]*dto.LabelPair, 0, len(cfg.Labels))
+	for k, v := range cfg.Labels {
+		owner = append(owner, &dto.LabelPair{Name: new(k), Value: new(v)})
+	}
+	account := &dto.LabelPair{Name: new("account"), Value: new(cfg.Name)}
+	// Every label set of the account in one array.
+	sets := 1 + len(endpoints)*(2+len(counterReasons))
+	buf := make([]*dto.LabelPair, 0, sets*(len(owner)+3))
+	p.account, buf = labelSet(buf, owner, account)
+	p.size = 2 + 3 + 2 // up, last success; rate limit; threshold, budget
+	for _, st := range endpoints {
+		name := st.scraper.Name()
+		endpoint := sharedPair("endpoint", name)
+		var el endpointLabels
+		el.endpoint, buf = labelSet(buf, owner, account, endpoint)
+		el.collector, buf = labelSet(buf, owner, account, sharedPair("collector", name))
+		start := len(buf)
+		for _, r := range counterReasons {
+			var set []*dto.LabelPair
+			set, buf = labelSet(buf, owner, account, endpoint, sharedPair("reason", r))
+			el.stride = len(set)
+		}
+		el.reasons = buf[start:len(buf):len(buf)]
+		p.endpoints = append(p.endpoints, el)
+		p.size += len(st.scraper.Series) + 4 + len(counterReasons)
+	}
+	return p
+}
+
+// counterReasons are the reason labels of an endpoint's error counters
+// (sunor.Reasons), then of its skip counters (skipReasons).
+var counterReasons = func() []string {
+	var out []string
+	for _, r := range sunor.Reasons {
+		out = append(out, string(r))
+	}
+	return append(out, skipReasons...)
+}()
+
+// same reports whether cfg would build the same policy.
+func (p *policy) same(cfg accounts.Account) bool {
+	return p.name == cfg.Name && p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget &&
+		maps.Equal(p.labels, cfg.Labels)
+}
+
+// labelSet appends to buf the series' own pairs and the owner labels,
+// sorted by name, and returns them and buf. Where an owner label has the
+// name of one of the series' own labels, the series' own wins: the label
+// names are checked when the configuration is read, and this only keeps a
+// name the check let through from making the series invalid.
+func labelSet(buf, owner []*dto.LabelPair, own ...*dto.LabelPair) (set, rest []*dto.LabelPair) {
+	start := len(buf)
+	buf = append(append(buf, own...), owner...)
+	all := buf[start:]
+	slices.SortStableFunc(all, func(x, y *dto.LabelPair) int { return strings.Compare(x.GetName(), y.GetName()) })
+	all = slices.CompactFunc(all, func(x, y *dto.LabelPair) bool { return x.GetName() == y.GetName() })
+	buf = buf[:start+len(all)]
+	return buf[start:len(buf):len(buf)], buf
+}
+
+// sharedPairs are the label pairs that are the same for every account:
+// endpoint, collector and reason. Their values come from a fixed set.
+var sharedPairs sync.Map // labelPair -> *dto.LabelPair
+
+type labelPair struct{ name, value string }
+
+func sharedPair(name, value string) *dto.LabelPair {
+	if p, ok := sharedPairs.Load(labelPair{name, value}); ok {
+		return p.(*dto.LabelPair)
+	}
+	p, _ := sharedPairs.LoadOrStore(labelPair{name, value}, &dto.LabelPair{Name: new(name), Value: new(value)})
+	return p.(*dto.LabelPair)
+}
+
+// setPolicy applies cfg's owner labels, threshold and budget; the account's
+// state (cache, budget guard, counters) stays.
+func (a *account) setPolicy(cfg accounts.Account) {
+	if p := a.policy.Load(); p != nil && p.same(cfg) {
+		return
+	}
+	a.policy.Store(newPolicy(cfg, a.endpoints))
+}
+
+// sample is one series of one scrape. Its label pairs belong to the
+// account's policy and are shared, read-only, by every scrape, as a
+// descriptor's constant labels are in client_golang.
+type sample struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	typ    prometheus.ValueType
+	value  float64
+}
+
+// zeroCounter is the value of every counter at 0, shared read-only.
+var zeroCounter = &dto.Counter{Value: new(0.0)}
+
+func (s *sample) Desc() *prometheus.Desc { return s.desc }
+
+func (s *sample) Write(out *dto.Metric) error {
+	out.Label = s.labels
+	switch {
+	case s.typ == prometheus.CounterValue && s.value == 0:
+		out.Counter = zeroCounter
+	case s.typ == prometheus.CounterValue:
+		out.Counter = &dto.Counter{Value: &s.value}
+	default:
+		out.Gauge = &dto.Gauge{Value: &s.value}
+	}
+	return nil
+}
+
+// emit sends this account's series for one scrape: results and took are
+// what each endpoint gave in this scrape and how long it took.
+func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []time.Duration) {
+	p := a.policy.Load()
+	out := make([]sample, 0, p.size) // one allocation for the account's series
+	add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []*dto.LabelPair) {
+		out = append(out, sample{desc: d, labels: labels, typ: t, value: v})
+	}
+
+	var latest *sunor.RateLimit
+	for i, st := range a.endpoints {
+		r, el := results[i], p.endpoints[i]
+		if r.ok {
+			for j, s := range st.scraper.Series {
+				add(s.Desc, s.Type, r.values[j], p.account)
+			}
+		}
+		if i == 0 { // the balance: sunor_api_up is its alone
+			add(upDesc, prometheus.GaugeValue, boolValue(r.ok), p.account)
+			st.mu.Lock()
+			at := st.lastAt
+			st.mu.Unlock()
+			if !at.IsZero() {
+				add(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9, p.account)
+			}
+		}
+		add(collectorSuccessDesc, prometheus.GaugeValue, boolValue(r.ok), el.collector)
+		add(collectorDurationDesc, prometheus.GaugeValue, took[i].Seconds(), el.collector)
+		if r.called {
+			add(requestDurationDesc, prometheus.GaugeValue, r.duration.Seconds(), el.endpoint)
+			if latest == nil || newerRateLimit(r.rl, *latest) {
+				latest = &r.rl
+			}
+		}
+		if errors.Is(r.err, errGaveUp) {
+			a.debug("No answer in this scrape", "endpoint", st.scraper.Name(), "err", r.err)
+		}
+		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
+		for k, reason := range sunor.Reasons {
+			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errorLabels(k))
+		}
+		for k, reason := range skipReasons {
+			add(skippedDesc, prometheus.CounterValue, float64(st.skipped[reason].Load()), el.skipLabels(k))
+		}
+	}
+
+	// The X-RateLimit-* headers of the latest answer in this scrape; a
+	// header it did not carry is no series.
+	if latest != nil && latest.HasLimit {
+		add(rateLimitLimitDesc, prometheus.GaugeValue, latest.Limit, p.account)
+	}
+	if latest != nil && latest.HasRemaining {
+		add(rateLimitRemainingDesc, prometheus.GaugeValue, latest.Remaining, p.account)
+	}
+	if latest != nil && latest.HasReset {
+		add(rateLimitResetDesc, prometheus.GaugeValue, float64(latest.Reset.UnixNano())/1e9, p.account)
+	}
+
+	// The account's policy, from its configuration: there whatever the API
+	// answered.
+	add(lowThresholdDesc, prometheus.GaugeValue, p.threshold, p.account)
+	if p.budget > 0 {
+		add(dailyBudgetDesc, prometheus.GaugeValue, p.budget, p.account)
+	}
+
+	for i := range out {
+		ch <- &out[i]
+	}
+}
