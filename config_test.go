@@ -45,6 +45,7 @@ func twoAccounts(t *testing.T) (fake *fakesunor.Server, cfgPath, keyFile string)
   - name: prod
     api_key_file: `+keyFile+`
     url: `+url+`
+    daily_budget: 100
   - name: staging
     api_key_env: SUNOR_STAGING_KEY
     url: `+url+`

@@ -144,7 +144,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most "+strconv.Itoa(int(collector.MaxStale.Minutes()))+" minutes old. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("config.file", "YAML file of several accounts (see docs/configuration.md); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").
 		PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
 	f.collectors = map[string]*bool{}
