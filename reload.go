@@ -25,12 +25,12 @@ type reloader struct {
 	logger   log.Logger
 	ok, when prometheus.Gauge
 
-	mu      sync.Mutex
-	longest time.Duration // the longest timeout of the accounts in force
+	mu    sync.Mutex
+	accts []accounts.Account // in force
 }
 
 func newReloader(file string, builder *accounts.Builder, exporter *collector.Exporter, accts []accounts.Account, own prometheus.Registerer, logger log.Logger) *reloader {
-	r := &reloader{file: file, builder: builder, exporter: exporter, logger: logger, longest: longestTimeout(accts)}
+	r := &reloader{file: file, builder: builder, exporter: exporter, logger: logger, accts: accts}
 	if file == "" {
 		return r
 	}
@@ -49,20 +49,15 @@ func newReloader(file string, builder *accounts.Builder, exporter *collector.Exp
 	return r
 }
 
-func longestTimeout(accts []accounts.Account) time.Duration {
-	var d time.Duration
-	for _, a := range accts {
+// longestTimeout is how long an in-flight scrape of the accounts in force
+// may still take.
+func (r *reloader) longestTimeout() (d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.accts {
 		d = max(d, a.Timeout)
 	}
 	return d
-}
-
-// longestTimeout is how long an in-flight scrape of the accounts in force
-// may still take.
-func (r *reloader) longestTimeout() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.longest
 }
 
 // reload loads the file again. Without a file there is nothing to do,
@@ -82,7 +77,7 @@ func (r *reloader) reload() (string, error) {
 		return "", err
 	}
 	r.exporter.SetAccounts(accts)
-	r.longest = longestTimeout(accts)
+	r.accts = accts
 	r.ok.Set(1)
 	r.when.SetToCurrentTime()
 	_ = level.Info(r.logger).Log("msg", "Config reloaded", "file", r.file, "accounts", len(accts))

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -31,11 +30,9 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// IdleConnTimeout closes a pooled connection to the API that has not been
-// used for this long. Long enough to be reused by the next scrape at the
-// usual 15-60 s intervals, short enough that a thousand accounts do not keep
-// connections open between scrapes (the cap on calls in flight bounds how
-// many there are at once).
+// IdleConnTimeout closes a pooled connection to the API unused this long:
+// long enough for the next scrape at the usual intervals to reuse it, short
+// enough that a thousand accounts do not keep connections open between them.
 const IdleConnTimeout = 90 * time.Second
 
 // API is what the collector needs of a Sunor client; *sunor.Client has it.
@@ -167,7 +164,9 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 		}
 	}
 	used[a.ClientKey] = client
-	warnPlainHTTP(b.Logger, a.Name, base)
+	if ip := net.ParseIP(base.Hostname()); base.Scheme == "http" && !strings.EqualFold(base.Hostname(), "localhost") && !ip.IsLoopback() {
+		_ = level.Warn(b.Logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", a.Name, "url", base.Redacted())
+	}
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
 	a.KeyID = keyedHash(base.String(), key.Key(context.Background()))
 	// The collector applies the rest of a kept account's settings anew.
@@ -188,18 +187,4 @@ func NewHTTPClient(hc commoncfg.HTTPClientConfig, userAgent string, maxConns int
 		opts = append(opts, commoncfg.WithDialContextFunc(newConnLimiter(maxConns).DialContext))
 	}
 	return commoncfg.NewClientFromConfig(hc, "sunor", opts...)
-}
-
-func warnPlainHTTP(logger log.Logger, account string, base *url.URL) {
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		_ = level.Warn(logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", account, "url", base.Redacted())
-	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

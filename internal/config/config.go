@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/agnivade/levenshtein"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
@@ -48,15 +49,13 @@ type Account struct {
 	APIKeyFile string `yaml:"api_key_file"`
 	APIKeyEnv  string `yaml:"api_key_env"`
 	// URL is the API's base URL; once built, without credentials, for logs.
-	URL      string        `yaml:"url"`
-	Timeout  time.Duration `yaml:"timeout" check:">0"`    // the most one API call may take
-	CacheTTL time.Duration `yaml:"cache_ttl" check:">=0"` // reuse a successful answer this long; 0 is off
-	// MaxCallsPerMinute is the most calls the exporter makes with this key
-	// in any minute, over all endpoints; 0 is no ceiling.
-	MaxCallsPerMinute int `yaml:"max_calls_per_minute" check:">=0" zero:"no ceiling"`
+	URL               string        `yaml:"url"`
+	Timeout           time.Duration `yaml:"timeout"`              // the most one API call may take
+	CacheTTL          time.Duration `yaml:"cache_ttl"`            // reuse a successful answer this long
+	MaxCallsPerMinute int           `yaml:"max_calls_per_minute"` // over all endpoints and accounts with the key
 	// RateLimitReserve: when X-RateLimit-Remaining is at or below it, no
 	// call until the window resets. The rest belongs to the user's product.
-	RateLimitReserve int `yaml:"rate_limit_reserve" check:">=0"`
+	RateLimitReserve int `yaml:"rate_limit_reserve"`
 	// HTTPClientConfig carries TLS, CA and proxy settings. Redirects are
 	// never followed, whatever follow_redirects says: the key must not
 	// travel to another host.
@@ -75,13 +74,9 @@ type Account struct {
 	KeyID string `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
 	// of the account; an entry's add to those of defaults: and the flags.
-	Labels map[string]string `yaml:"labels"`
-	// LowCreditsThreshold is the balance, in credits, under which the
-	// account counts as low (sunor_credits_low_threshold).
-	LowCreditsThreshold float64 `yaml:"low_credits_threshold" check:">=0"`
-	// DailyBudget is how many credits a day the account may spend
-	// (sunor_credits_daily_budget); 0 is no budget.
-	DailyBudget float64 `yaml:"daily_budget" check:">=0" zero:"no budget"`
+	Labels              map[string]string `yaml:"labels"`
+	LowCreditsThreshold float64           `yaml:"low_credits_threshold"` // credits; sunor_credits_low_threshold
+	DailyBudget         float64           `yaml:"daily_budget"`          // credits a day; sunor_credits_daily_budget
 
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout
@@ -143,20 +138,23 @@ func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
 // check refuses a setting no account can run with: the one validator for
 // the flags, the defaults: block and every entry.
 func (a *Account) check() error {
-	v := reflect.ValueOf(a).Elem()
-	for i := range v.NumField() {
-		f, value := v.Type().Field(i), v.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		neg := value.CanInt() && value.Int() < 0 || value.CanFloat() && value.Float() < 0
-		switch check, zero := f.Tag.Get("check"), f.Tag.Get("zero"); {
-		case value.CanFloat() && (math.IsNaN(value.Float()) || math.IsInf(value.Float(), 0)):
-			return a.Errorf(name, "must be a number, got %v", value)
-		case check == ">0" && (neg || value.IsZero()):
-			return a.Errorf(name, "must be positive, got %v", value)
-		case check == ">=0" && neg && zero != "":
-			return a.Errorf(name, "must not be negative (0 is %s), got %v", zero, value)
-		case check == ">=0" && neg:
-			return a.Errorf(name, "must not be negative, got %v", value)
+	notNumber := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
+	for _, r := range []struct {
+		field, rule string
+		bad         bool
+		got         any
+	}{
+		{"timeout", "must be positive", a.Timeout <= 0, a.Timeout},
+		{"cache_ttl", "must not be negative", a.CacheTTL < 0, a.CacheTTL},
+		{"max_calls_per_minute", "must not be negative (0 is no ceiling)", a.MaxCallsPerMinute < 0, a.MaxCallsPerMinute},
+		{"rate_limit_reserve", "must not be negative", a.RateLimitReserve < 0, a.RateLimitReserve},
+		{"low_credits_threshold", "must be a number", notNumber(a.LowCreditsThreshold), a.LowCreditsThreshold},
+		{"low_credits_threshold", "must not be negative", a.LowCreditsThreshold < 0, a.LowCreditsThreshold},
+		{"daily_budget", "must be a number", notNumber(a.DailyBudget), a.DailyBudget},
+		{"daily_budget", "must not be negative (0 is no budget)", a.DailyBudget < 0, a.DailyBudget},
+	} {
+		if r.bad {
+			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
 	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
@@ -496,28 +494,13 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 }
 
 // nearest suggests the known field closest to a mistyped one, within
-// three edits (Levenshtein) or cut short, ignoring _ and -.
+// three edits or cut short, ignoring _ and -.
 func nearest(typo string, fields map[string]reflect.Type) string {
 	norm := strings.NewReplacer("_", "", "-", "").Replace
-	best, dist := "", 4
+	a, best, dist := norm(strings.ToLower(typo)), "", 4
 	for f := range fields {
-		a, b := norm(strings.ToLower(typo)), norm(f)
-		row := make([]int, len(b)+1)
-		for j := range row {
-			row[j] = j
-		}
-		for i := 1; i <= len(a); i++ {
-			prev := row[0]
-			row[0] = i
-			for j := 1; j <= len(b); j++ {
-				sub := prev + 1
-				if a[i-1] == b[j-1] {
-					sub = prev
-				}
-				prev, row[j] = row[j], min(row[j]+1, row[j-1]+1, sub)
-			}
-		}
-		if d := row[len(b)]; d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
+		b := norm(f)
+		if d := levenshtein.ComputeDistance(a, b); d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
 			best, dist = f, min(d, 3)
 		}
 	}
