@@ -406,13 +406,12 @@ func checkFlags(f flags) error {
 // checkTelemetryPath refuses a path that is not a plain path, or that
 // another handler serves: http.ServeMux would panic on either.
 func checkTelemetryPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
+	switch {
+	case !strings.HasPrefix(p, "/"):
 		return fmt.Errorf("%q must start with /", p)
-	}
-	if strings.ContainsAny(p, "{}? \t\r\n#%") {
+	case strings.ContainsAny(p, "{}? \t\r\n#%"):
 		return fmt.Errorf("%q must be a plain path, without {}, ?, # or %%", p)
-	}
-	if slices.Contains(reservedPaths, p) {
+	case slices.Contains(reservedPaths, p):
 		return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
 	}
 	return nil
@@ -421,18 +420,16 @@ func checkTelemetryPath(p string) error {
 // checkListenAddress refuses what net.Listen would, without listening (the
 // exporter --config.check is run for may be on that address already).
 func checkListenAddress(addr string) error {
-	if rest, vsock := strings.CutPrefix(addr, "vsock://"); vsock {
-		// The toolkit listens on vsock://:PORT; only the port is read.
-		if _, port, err := net.SplitHostPort(rest); err != nil {
-			return fmt.Errorf("%q: %w", addr, err)
-		} else if _, err := strconv.ParseUint(port, 10, 32); err != nil {
+	rest, vsock := strings.CutPrefix(addr, "vsock://")
+	host, port, err := net.SplitHostPort(rest)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q: %w", addr, err)
+	case vsock: // the toolkit listens on vsock://:PORT; only the port is read
+		if _, err := strconv.ParseUint(port, 10, 32); err != nil {
 			return fmt.Errorf("%q: bad vsock port", addr)
 		}
 		return nil
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q: %w", addr, err)
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("%q: bad port: %w", addr, err)
