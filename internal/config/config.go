@@ -7,12 +7,16 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -267,16 +271,29 @@ type File struct {
 // block, decoded over the flags. A setting left out, or left empty, keeps
 // the value beneath it.
 func load(path string, d *Directory, flags Account) ([]Account, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil || !utf8.Valid(b) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); (err != nil && err != io.EOF) || !utf8.Valid(b) {
 		return nil, syntaxError(path, b, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
+	}
+	for {
+		// Only the first document is read: accounts after a --- would be
+		// dropped without a word. An empty one (a trailing ---) is fine.
+		var next yaml.Node
+		if err := dec.Decode(&next); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, syntaxError(path, b, err)
+		} else if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return nil, fmt.Errorf("%s:%d: a second YAML document (after ---): put every account in the one accounts: list", path, next.Line)
+		}
 	}
 	root := doc.Content[0]
 	if err := shape(root, reflect.TypeFor[File](), "", "", map[*yaml.Node]reflect.Type{}); err != nil {
@@ -317,6 +334,46 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// MaxFileBytes is the largest accounts file read: far above thousands of
+// accounts, far below what the exporter's memory can spare.
+const MaxFileBytes = 16 << 20
+
+// readFile reads the accounts file, refusing what is not a regular file (a
+// named pipe would block the start, or a reload, for ever) or is larger
+// than MaxFileBytes (/dev/zero, a log file named by mistake).
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		kind := "a special file"
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			kind = "a directory"
+		case m&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case m&fs.ModeDevice != 0:
+			kind = "a device"
+		}
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, kind)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The size Stat gives may be wrong (/proc) or grow: the limit holds.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d MiB; is it the accounts file?", path, MaxFileBytes>>20)
+	}
+	return b, nil
 }
 
 // decode sets what p gives over a, and checks the result.
@@ -475,6 +532,9 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		return fail(n, field, "wants true or false, got %s", got)
 	case errors.As(err, new(*yaml.TypeError)):
 		return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+	}
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // url.Error quotes the URL whole, a proxy's password too
 	}
 	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
 }

@@ -188,6 +188,9 @@ func TestLoadErrors(t *testing.T) {
 		"negative budget":         {a + "    daily_budget: -1\n", "sunor.yml:4: accounts[0] (a): daily_budget: must not be negative (0 is no budget), got -1"},
 		"threshold NaN":           {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
 		"empty file":              {"", "sunor.yml: the file is empty"},
+		"second document":         {a + "---\naccounts:\n  - name: b\n    api_key_env: K\n", "sunor.yml:4: a second YAML document (after ---): put every account in the one accounts: list"},
+		"bad second document":     {a + "---\n: [\n", "not valid YAML: did not find expected key"},
+		"proxy URL password":      {a + "    http_client_config:\n      proxy_url: 'http://u:sk-live-0123456789@[::1'\n", "sunor.yml:5: accounts[0] (a): http_client_config.proxy_url: missing ']' in host"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "")
@@ -204,6 +207,38 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
 		t.Errorf("missing file: %v", err)
+	}
+	// An empty document after the accounts (a trailing ---) drops nothing.
+	if _, _, err := Accounts(write(t, a+"---\n"), "", flags()); err != nil {
+		t.Errorf("a trailing ---: %v", err)
+	}
+}
+
+// TestNotAnAccountsFile: what is not a regular file, or is far too large
+// for one, is refused at once: reading a named pipe or /dev/zero would hang
+// the start, or a reload, for ever or fill the memory.
+func TestNotAnAccountsFile(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.yml")
+	if err := os.WriteFile(huge, []byte("accounts: []\n#"+strings.Repeat("x", MaxFileBytes)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		dir:        dir + " is a directory, not a regular file",
+		os.DevNull: os.DevNull + " is a device, not a regular file",
+		huge:       huge + ": larger than 16 MiB",
+	} {
+		done := make(chan error, 1)
+		go func() { _, _, err := Accounts(path, "", flags()); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: err = %v, want %q", path, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Accounts has not returned after 10s", path)
+		}
 	}
 }
 
