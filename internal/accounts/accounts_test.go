@@ -19,6 +19,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -254,5 +255,66 @@ func TestKeyDirectory(t *testing.T) {
 	b.UseKeyFiles(dir, entries[:1])
 	if got := names(); len(got) != 1 {
 		t.Errorf("accounts %v from the files handed over, want a", got)
+	}
+}
+
+// TestKeyAsLabelOrName: a key pasted as an owner label value or as the
+// account name would be exported on every series, where no log redaction
+// reaches: it is refused, and the error does not show it. A key file named
+// after a key is refused too.
+func TestKeyAsLabelOrName(t *testing.T) {
+	const key = "sk-live-0123456789abcdef"
+	t.Setenv("K1", key)
+	t.Setenv("K2", "sk-live-fedcba9876543210")
+	for name, tc := range map[string]struct{ yml, want string }{
+		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: holds an API key"},
+		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: holds an API key"},
+		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: holds an API key"},
+		"name":             {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+	} {
+		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
+		os.WriteFile(b.File, []byte(tc.yml), 0o600)
+		_, err := b.Build()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "holds an API key") {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		} else if strings.Contains(err.Error(), key[:10]) {
+			t.Errorf("%s: the error shows the key: %v", name, err)
+		}
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, key), []byte(key), 0o600)
+	_, err := (&Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}).Build()
+	if err == nil || !strings.Contains(err.Error(), "--sunor.api-key-directory: the name of a key file holds an API key") || strings.Contains(err.Error(), key[:10]) {
+		t.Errorf("a key file named after its key: err = %v", err)
+	}
+	// Labels and names that merely look like keys stay.
+	build(t, &Builder{}, "accounts:\n  - {name: sk-live-prod, api_key_env: K1, labels: {team: sk-live-music}}\n")
+}
+
+// TestKeyIDSameAPI: one API written two ways is one key's budget there.
+func TestKeyIDSameAPI(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	accts := build(t, &Builder{}, `accounts:
+  - {name: a, api_key_env: K1, url: "https://sunor.cc"}
+  - {name: b, api_key_env: K1, url: "https://SUNOR.cc:443/"}
+  - {name: c, api_key_env: K1, url: "http://sunor.cc"}
+  - {name: d, api_key_env: K1, url: "https://sunor.cc:8443"}
+`)
+	if accts[0].KeyID != accts[1].KeyID {
+		t.Error("https://sunor.cc and https://SUNOR.cc:443/ have two KeyIDs: the key's ceiling is doubled")
+	}
+	if accts[2].KeyID == accts[0].KeyID || accts[3].KeyID == accts[0].KeyID {
+		t.Error("another scheme or port has the same KeyID")
+	}
+}
+
+// TestKeysRedactedFromBuild: a key is in the set the logs are redacted of
+// once it is built, before the account's first call.
+func TestKeysRedactedFromBuild(t *testing.T) {
+	const key = "sk-build-0123456789abcdef"
+	t.Setenv("K1", key)
+	build(t, &Builder{}, "accounts:\n  - {name: a, api_key_env: K1}\n")
+	if got := redact.Known.Clean("echo "+key, 100); strings.Contains(got, key[:10]) {
+		t.Errorf("a built key is not redacted: %q", got)
 	}
 }
