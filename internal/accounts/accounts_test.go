@@ -318,3 +318,24 @@ func TestKeysRedactedFromBuild(t *testing.T) {
 		t.Errorf("a built key is not redacted: %q", got)
 	}
 }
+
+// TestRotatedKeyFileKeyID: a key file rotated to the key of another
+// account shares that account's KeyID, and so its budget, from the next
+// Build on (keydir.Watch reports a rotation for that).
+func TestRotatedKeyFileKeyID(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-1"), 0o600)
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-2"), 0o600)
+	b := &Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}
+	accts, err := b.Build()
+	if err != nil || accts[0].KeyID == accts[1].KeyID {
+		t.Fatalf("two keys, one KeyID, or err %v", err)
+	}
+	tmp := filepath.Join(t.TempDir(), "a")
+	os.WriteFile(tmp, []byte("key-2"), 0o600)
+	os.Rename(tmp, filepath.Join(dir, "a"))
+	b.UseKeyFiles(b.KeyFiles())
+	if accts, err = b.Build(); err != nil || accts[0].KeyID != accts[1].KeyID {
+		t.Errorf("a rotated to b's key: KeyIDs equal %v (err %v), want one budget", accts[0].KeyID == accts[1].KeyID, err)
+	}
+}
