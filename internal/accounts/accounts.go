@@ -125,6 +125,7 @@ func (b *Builder) Build() ([]Account, error) {
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
 		accts = append(accts, a)
 	}
+	redact.Known.AtLeast(2 * len(accts)) // every key in use, and those of the last build
 	used := map[string]*http.Client{}
 	var inUse []string
 	for i := range accts {
