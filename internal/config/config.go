@@ -176,7 +176,7 @@ func (a *Account) check() error {
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
 			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
 		case !labelValue(a.Labels[k]):
-			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters or whitespace at either end", k)
+			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
 	return nil
@@ -189,7 +189,7 @@ var reservedLabels = []string{"account", "job", "instance", "endpoint", "collect
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
-		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline) or whitespace at either end")
+		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -209,11 +209,18 @@ func (a *Account) checkEntry(seen map[string]string) error {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // labelValue says whether v is a label value someone means: not empty,
-// UTF-8 (Prometheus rejects the rest at scrape time), without control
-// characters or whitespace at either end (" a" and "a" would be two).
+// UTF-8 (Prometheus rejects the rest at scrape time), without control or
+// invisible characters (unseen), nor whitespace at either end (" a" and
+// "a" would be two).
 func labelValue(v string) bool {
-	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
+	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unseen) < 0 && strings.TrimSpace(v) == v
 }
+
+// unseen says whether c is a character a reader of a name does not see as
+// such: a control character, or a format character (a zero-width space, a
+// direction override that shows "a‮cba" as "aabc") that would let two names
+// look alike or one pass for another.
+func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
 
 // suggestScheme is the likely URL meant by one written without a scheme.
 func suggestScheme(u string) string {

@@ -117,6 +117,8 @@ func checkName(name string) string {
 		return "leading or trailing white space"
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "a control character"
+	case strings.IndexFunc(name, func(c rune) bool { return unicode.Is(unicode.Cf, c) }) >= 0:
+		return "an invisible character: zero-width, or a direction override"
 	}
 	return ""
 }

@@ -147,6 +147,8 @@ func TestScan(t *testing.T) {
 		"trailing\t":       "leading or trailing white space",
 		"new\nline":        "a control character",
 		"del\x7f":          "a control character",
+		"prod\u202eved":    "an invisible character: zero-width, or a direction override",
+		"\u200b":           "an invisible character: zero-width, or a direction override",
 		"latin1-\xe9t\xe9": "not valid UTF-8",
 		long:               "longer than 128 bytes",
 	}
