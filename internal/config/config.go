@@ -319,6 +319,9 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		}
 	}
 	if k, v := lookup(root, "api_key_directory"); k != nil && v.Value != "" {
+		if d.Path != "" {
+			return nil, fmt.Errorf("%s:%d: api_key_directory: --sunor.api-key-directory (or SUNOR_API_KEY_DIRECTORY) is set too; set one", path, k.Line)
+		}
 		d.Path, d.Where = v.Value, fmt.Sprintf("%s:%d: api_key_directory", path, k.Line)
 	}
 	d.Settings = base

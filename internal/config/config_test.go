@@ -319,6 +319,10 @@ func TestDirectory(t *testing.T) {
 	if _, _, err := Accounts(write(t, "api_key_dir: /run/keys\n"), "", flags()); err == nil || !strings.Contains(err.Error(), `(did you mean "api_key_directory"?)`) {
 		t.Errorf("a typo: %v", err)
 	}
+	// Two directories: neither is dropped without a word.
+	if _, _, err := Accounts(write(t, "api_key_directory: /run/keys\n"), "/other/keys", flags()); err == nil || !strings.Contains(err.Error(), "sunor.yml:1: api_key_directory: --sunor.api-key-directory (or SUNOR_API_KEY_DIRECTORY) is set too; set one") {
+		t.Errorf("the flag and the file: %v", err)
+	}
 }
 
 // FuzzAccounts: whatever the file holds, loading it ends, without a
