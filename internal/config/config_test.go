@@ -192,6 +192,8 @@ func TestLoadErrors(t *testing.T) {
 		"empty file":                     {"", "sunor.yml: the file is empty"},
 		"second document":                {a + "---\naccounts:\n  - name: b\n    api_key_env: K\n", "sunor.yml:4: a second YAML document (after ---): put every account in the one accounts: list"},
 		"bad second document":            {a + "---\n: [\n", "not valid YAML: did not find expected key"},
+		"url password, no scheme":        {a + "    url: user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host, such as https://sunor.cc; the value is not shown"},
+		"url password, scheme mistyped":  {a + "    url: https:/user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host"},
 		"proxy URL password":             {a + "    http_client_config:\n      proxy_url: 'http://u:sk-live-0123456789@[::1'\n", "sunor.yml:5: accounts[0] (a): http_client_config.proxy_url: missing ']' in host"},
 	} {
 		t.Run(name, func(t *testing.T) {
