@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"net/http"
@@ -185,7 +186,10 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	switch {
 	case key != nil: // a key directory's file, read already
 	case a.APIKeyFile != "":
-		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); err != nil {
+		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(a.APIKeyFile, `/\.`) {
+			// A bare word that is no file is likely the key itself, pasted.
+			return "", a.Errorf("api_key_file", "no such file (the value is not shown: if it is the key itself, put it in a file and name the file here)")
+		} else if err != nil {
 			return "", a.Errorf("api_key_file", "%v", err)
 		}
 	default:

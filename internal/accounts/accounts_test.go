@@ -287,6 +287,12 @@ func TestKeyAsLabelOrName(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--sunor.api-key-directory: the name of a key file holds an API key") || strings.Contains(err.Error(), key[:10]) {
 		t.Errorf("a key file named after its key: err = %v", err)
 	}
+	// A key pasted as the key file's name.
+	b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
+	os.WriteFile(b.File, []byte("accounts:\n  - {name: a, api_key_file: "+key+"}\n"), 0o600)
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "sunor.yml:2: accounts[0] (a): api_key_file: no such file (the value is not shown") || strings.Contains(err.Error(), key[:10]) {
+		t.Errorf("a key as api_key_file: err = %v", err)
+	}
 	// Labels and names that merely look like keys stay.
 	build(t, &Builder{}, "accounts:\n  - {name: sk-live-prod, api_key_env: K1, labels: {team: sk-live-music}}\n")
 }
