@@ -66,6 +66,7 @@ type Builder struct {
 	dir     string                  // the key directory entries were read from
 	entries []keydir.Entry
 	handed  bool // entries came from UseKeyFiles, not yet built
+	built   bool // a Build has succeeded: the exporter runs
 }
 
 // KeyFiles returns the key directory in force and its files, as the last
@@ -120,7 +121,16 @@ func (b *Builder) Build() ([]Account, error) {
 	keys := map[string]apikey.Source{}
 	for _, e := range b.entries {
 		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
-			return nil, fmt.Errorf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+			msg := fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+			if !b.built {
+				return nil, errors.New(msg)
+			}
+			// Once running, one file must not hold up every other
+			// change of the directory (keys added, and removed ones
+			// that would stay in use): it is skipped, as a file whose
+			// name is no account name is.
+			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
+			continue
 		}
 		a := dir.Settings
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
@@ -144,7 +154,7 @@ func (b *Builder) Build() ([]Account, error) {
 			c.CloseIdleConnections()
 		}
 	}
-	b.clients = used
+	b.clients, b.built = used, true
 	return accts, nil
 }
 

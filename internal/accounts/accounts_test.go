@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // TestRedirectsStayOff: follow_redirects: true in http_client_config does
@@ -343,5 +345,43 @@ func TestRotatedKeyFileKeyID(t *testing.T) {
 	b.UseKeyFiles(b.KeyFiles())
 	if accts, err = b.Build(); err != nil || accts[0].KeyID != accts[1].KeyID {
 		t.Errorf("a rotated to b's key: KeyIDs equal %v (err %v), want one budget", accts[0].KeyID == accts[1].KeyID, err)
+	}
+}
+
+// TestKeyFileNamedLikeAnAccount: at start-up a key file named like an
+// account of the file stops the exporter; once it runs, the file is
+// skipped with a warning, so that the directory's other changes (a key
+// added, a key removed) still take effect.
+func TestKeyFileNamedLikeAnAccount(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	logs := &testtool.Lines{}
+	b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewLogfmtLogger(logs)}
+	os.WriteFile(b.File, []byte("api_key_directory: "+dir+"\naccounts:\n  - {name: a, api_key_env: K1}\n"), 0o600)
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), `"a" is already the name of an account of the file`) {
+		t.Fatalf("start-up: err = %v", err)
+	}
+	os.Remove(filepath.Join(dir, "a"))
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-b"), 0o600)
+	if _, err := b.Build(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	os.Remove(filepath.Join(dir, "b"))
+	os.WriteFile(filepath.Join(dir, "c"), []byte("key-c"), 0o600)
+	accts, err := b.Build()
+	if err != nil {
+		t.Fatalf("a reload with a file named like an account: %v; the key added and the key removed do not take effect", err)
+	}
+	var names []string
+	for _, a := range accts {
+		names = append(names, a.Name+"="+a.APIKeyEnv+filepath.Base(a.APIKeyFile))
+	}
+	if want := []string{"a=K1.", "c=c"}; !slices.Equal(names, want) {
+		t.Errorf("accounts %q, want %q", names, want)
+	}
+	if n := logs.Count("is already the name of an account of the file; skipping the file"); n != 1 {
+		t.Errorf("%d warnings about the file, want 1:\n%s", n, logs)
 	}
 }
