@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REV
              -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test lint fuzz bench budget-load load demo e2e deploy-check ci prometheusrule
+.PHONY: help build test lint fuzz bench budget-load soak load demo e2e deploy-check ci prometheusrule
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-budget-load: ## 100 back-to-back scrapes of the real binary, healthy and failing API: at most the ceiling's calls
+soak: ## the real exporter against an API changing failure mode every 3 s: memory, fds, calls per key, key-free log (SOAK=10m)
+	$(GO) run ./tools/soak -duration $(or $(SOAK),10m)
+
+budget-load: ## the real binary: 100 back-to-back scrapes (healthy, failing API) within the ceiling; then 90 s of fast scrapes: per-key calls in any 60 s, balance at most 60 s old with usage on
 	$(GO) run ./tools/budgetload
 
 load: ## load script: latency side by side, peak RSS, accounts scaling (DURATION, RUNS, ACCOUNTS=1,10,100,1000, LOADFLAGS)

@@ -137,11 +137,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 		Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.daily-budget", "Credits a day the account may spend (sunor_credits_daily_budget, for the SunorSpendOverBudget alert). 0 is no budget.").
 		Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
-	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any minute, over all endpoints, scrapes and Prometheus servers (the key's budget is 120, shared with your product). Beyond it, scrapes reuse the last good answer. 0 is no ceiling.").
+	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any 60 s, over all endpoints, accounts with that key, scrapes and Prometheus servers (the key's budget is 120, shared with your product). The balance comes first; beyond the ceiling, scrapes reuse the last good answer. 0 is no ceiling.").
 		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
 		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
-	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts; the rest queue within their scrape's deadline. 0 is no cap.").
+	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most "+strconv.Itoa(int(collector.MaxStale.Minutes()))+" minutes old. 0 is no cap.").
 		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
 	app.Flag("config.file", "YAML file of several accounts (see README); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").

@@ -3,14 +3,12 @@ package collector
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
@@ -20,26 +18,29 @@ import (
 type account struct {
 	name     string
 	identity string
+	url      string // the redacted base URL, for logs
 	api      accounts.API
 	timeout  time.Duration
 	cacheTTL time.Duration
-	guard    *guard
-	calls    *semaphore.Weighted // the exporter's cap on calls in flight; nil: none
+	guard    *guard // the key's, shared with every account of the same key
+	calls    *pool  // the exporter's cap on calls in flight; nil: none
 	now      func() time.Time
 	logger   log.Logger
+	removed  atomic.Bool // by a reload: its queued calls are not made
 
 	endpoints []*endpointState // in the order of the exporter's scrapers
 	policy    atomic.Pointer[policy]
 }
 
-func newAccount(cfg accounts.Account, scrapers []Scraper, calls *semaphore.Weighted, now func() time.Time, logger log.Logger) *account {
+func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool, now func() time.Time, logger log.Logger) *account {
 	a := &account{
 		name:     cfg.Name,
 		identity: cfg.Identity,
+		url:      cfg.URL,
 		api:      cfg.API,
 		timeout:  cfg.Timeout,
 		cacheTTL: cfg.CacheTTL,
-		guard:    newGuard(cfg.MaxCallsPerMinute, cfg.RateLimitReserve),
+		guard:    g,
 		calls:    calls,
 		now:      now,
 		logger:   log.With(logger, "account", cfg.Name),
@@ -86,25 +87,10 @@ func (a *account) failed(st *endpointState, err error) {
 	_ = logAt(a.logger).Log(kv...)
 }
 
-// collect sends this account's series for one scrape. Its endpoints are
-// asked side by side, each under the scrape's deadline.
-func (a *account) collect(ctx context.Context, ch chan<- prometheus.Metric) {
-	results := make([]result, len(a.endpoints))
-	took := make([]time.Duration, len(a.endpoints))
-	var wg sync.WaitGroup
-	for i, st := range a.endpoints {
-		get := func() {
-			start := time.Now()
-			results[i] = a.get(ctx, st)
-			took[i] = time.Since(start)
-		}
-		if i == len(a.endpoints)-1 {
-			get() // the last one on this goroutine
-		} else {
-			wg.Go(get)
-		}
-	}
-	wg.Wait()
+// collect sends this account's series for one scrape, once the answers
+// begun by ask are in.
+func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
+	results, took := a.answers(ctx, asks)
 
 	a.emit(ch, results, took)
 }

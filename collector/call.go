@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,35 +27,38 @@ type result struct {
 type errSkipped struct {
 	reason string
 	until  time.Time
+	keep   time.Duration // how old a reused answer may be
 }
 
 func (e errSkipped) Error() string {
-	return fmt.Sprintf("no API call (%s) until %s, and no answer younger than %s to reuse", e.reason, e.until.UTC().Format(time.RFC3339), MaxStale)
+	return fmt.Sprintf("no API call (%s) until %s, and no answer at most %s old to reuse", e.reason, e.until.UTC().Format(time.RFC3339), humanize(e.keep))
 }
 
-// errGaveUp answers a scrape whose own deadline passed while it waited for a
-// call that a more patient scrape keeps going. The call counts its own
-// outcome, once.
-var errGaveUp = errors.New("scrape deadline reached while waiting for the shared API call")
+// errGaveUp answers a scrape whose deadline passed while the call it waited
+// for was still queued or running, with no good answer to show instead.
+// The call goes on and counts its own outcome, once.
+var errGaveUp = errors.New("scrape deadline reached while the API call was queued or running; it goes on for the next scrape")
 
 // endpointState is one account's state for one endpoint.
 type endpointState struct {
 	scraper  Scraper
+	balance  bool // the account's balance: first claim on the key's budget
 	requests atomic.Uint64
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
 
-	mu      sync.Mutex
-	flight  *flight   // the call in flight, shared by every scrape
-	last    []float64 // the last good answer
-	lastAt  time.Time // zero until the first success
-	skipRun string    // the reason of the current run of skipped calls
+	mu         sync.Mutex
+	flight     *flight   // the call queued or in flight, shared by every scrape
+	last       []float64 // the last good answer
+	lastAt     time.Time // zero until the first success
+	lastFailed bool      // the latest call failed: its last answer is not served while a refresh waits
+	skipRun    string    // the reason of the current run of skipped calls
 	// budgetLogged is when a run of budget skips was last logged.
 	budgetLogged time.Time
 }
 
 func newEndpointState(s Scraper) *endpointState {
-	st := &endpointState{scraper: s, errors: map[sunor.Reason]*atomic.Uint64{}, skipped: map[string]*atomic.Uint64{}}
+	st := &endpointState{scraper: s, balance: s.Name() == Balance.Name(), errors: map[sunor.Reason]*atomic.Uint64{}, skipped: map[string]*atomic.Uint64{}}
 	for _, r := range sunor.Reasons {
 		st.errors[r] = new(atomic.Uint64)
 	}
@@ -74,113 +78,240 @@ func (st *endpointState) reuse(now time.Time, maxAge time.Duration) (result, boo
 }
 
 // A flight is one API call, shared by every scrape that wants the endpoint
-// while it runs. golang.org/x/sync/singleflight would share it too, but the
-// call would then carry the deadline of whichever scrape started it: a
-// scraper in a hurry (a 0.6 s timeout) would make a patient Prometheus that
-// joined its call report a failure. A flight's deadline is instead that of
-// its most patient waiter, within the account timeout, and moves later as
-// such waiters join; each scrape still answers by its own deadline.
+// until it ends. It outlives the scrape that started it: a call queued
+// behind --sunor.max-concurrent-calls runs when a slot frees, to refresh
+// the answer the next scrape shows.
+//
+// golang.org/x/sync/singleflight would share the call too, but the call
+// would carry the deadline of whichever scrape started it, and it has no
+// notion of a queued call. A call started at once for a waiting scrape is
+// abandoned at its most patient waiter's deadline, within the account
+// timeout, which moves later as such waiters join: a scraper in a hurry
+// does not make a patient Prometheus that joined its call report a
+// failure, and a scrape still counts the timeout of its own call. A call
+// that waited in the queue is a background refresh: it has the account
+// timeout.
 type flight struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{} // closed once res is set and counted
-	res    result
+	done chan struct{} // closed once res is set and counted
+	res  result
+	slot *slot // the guard's slot, nil without a ceiling
 
 	// Guarded by the endpoint's mu.
+	queued   bool      // waiting for a call slot
 	deadline time.Time // when the call is abandoned: its most patient waiter's
-	latest   time.Time // the account timeout: no waiter extends past it
+	latest   time.Time // the account timeout once running: no waiter extends past it
 	timer    *time.Timer
+	cancel   context.CancelFunc
 	expired  bool
 }
 
-// get answers one scrape for st: from the cache, from the last good answer
-// when the guard says no call, else from a call shared with every
-// concurrent scrape.
-func (a *account) get(ctx context.Context, st *endpointState) result {
-	now := a.now()
-	deadline := time.Now().Add(a.timeout)
+// An ask is one endpoint's answer in one scrape: known at once, or the
+// call to wait for.
+type ask struct {
+	st       *endpointState
+	f        *flight // nil: r is the answer
+	r        result
+	began    time.Time
+	deadline time.Time
+}
+
+// ask starts this account's part of a scrape without waiting: each
+// endpoint's answer from the cache or the last good answer, or the call
+// it will wait for. A scrape asks every account before it waits for any,
+// so that every account's call is queued or running at once.
+func (a *account) ask(ctx context.Context) []ask {
+	deadline := time.Now().Add(a.timeout) // the real clock: deadlines are real
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
+	asks := make([]ask, len(a.endpoints))
+	for i, st := range a.endpoints {
+		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}
+		asks[i].r, asks[i].f = a.begin(ctx, st, deadline)
+	}
+	return asks
+}
 
+// answers waits for the calls of asks, each until its deadline, and
+// returns every endpoint's result and how long it took.
+func (a *account) answers(ctx context.Context, asks []ask) ([]result, []time.Duration) {
+	results := make([]result, len(asks))
+	took := make([]time.Duration, len(asks))
+	for i, q := range asks {
+		results[i] = q.r
+		if q.f != nil {
+			results[i] = a.wait(ctx, q.st, q.f, q.deadline)
+		}
+		took[i] = time.Since(q.began)
+	}
+	return results, took
+}
+
+// begin answers st at once from the cache, or from the last good answer
+// when the guard says no call or the refresh waits behind the cap on
+// calls; else it returns the call to wait for, joined or started. Times
+// of answers and of the guard are a.now's; deadline is the real clock's.
+func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Time) (result, *flight) {
+	now := a.now()
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if a.cacheTTL > 0 {
 		if r, ok := st.reuse(now, a.cacheTTL-time.Nanosecond); ok {
-			st.mu.Unlock()
 			st.skipped[skipCache].Add(1)
-			return r
+			return r, nil
 		}
 	}
 	f := st.flight
-	var resumed string // the reason of a run of skipped calls this call ends
-	if f == nil && ctx.Err() != nil {
-		// The scrape's deadline passed before this account's turn (a
-		// thousand accounts on one /metrics): no call that nobody would
-		// wait for, and no token spent on it.
-		st.mu.Unlock()
-		err := &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonTimeout,
-			Message: "the scrape's deadline passed before this call could start"}
-		a.failed(st, err)
-		return result{err: err}
-	}
 	if f == nil {
-		if reason, until := a.guard.allow(now); reason != "" {
-			r, ok := st.reuse(now, max(MaxStale, a.cacheTTL))
-			if !ok {
-				r.err = errSkipped{reason, until}
-			}
-			logIt := st.skipRun != reason
-			if reason == skipBudget {
-				// Under a tight scrape loop, calls and skips alternate as
-				// tokens refill: one line per MaxStale, not per refill.
-				logIt = logIt && (st.budgetLogged.IsZero() || now.Sub(st.budgetLogged) >= MaxStale)
-				if logIt {
-					st.budgetLogged = now
-				}
-			}
-			st.skipRun = reason
-			st.mu.Unlock()
-			st.skipped[reason].Add(1)
-			if logIt {
-				a.info("Not calling the Sunor API, to spare the key's request budget; reusing the last good answer while it is under 5 minutes old",
-					"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
-			}
-			return r
+		if ctx.Err() != nil {
+			// The scrape is over already: no call that nobody would wait
+			// for, and no slot of the budget spent on it.
+			return a.instead(st, now), nil
 		}
-		resumed = st.skipRun
+		age := time.Duration(math.MaxInt64)
+		if !st.lastAt.IsZero() {
+			age = now.Sub(st.lastAt)
+		}
+		s, reason, until := a.guard.allow(now, st.balance, age)
+		if reason != "" {
+			return a.skip(st, now, reason, until), nil
+		}
+		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
+			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
+		}
 		st.skipRun = ""
-		f = a.startFlight(st)
+		f = &flight{done: make(chan struct{}), slot: s}
+		st.flight = f
+		f.queued = !a.calls.submit(st.balance, func(queued bool) { a.run(st, f, queued) })
 	}
 	f.extend(deadline)
-	st.mu.Unlock()
-	if resumed == skipBackoff || resumed == skipReserve {
-		a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", resumed)
+	if f.queued {
+		// Stale while revalidate: the call waits behind the cap on calls
+		// in flight; the last answer, if good and young enough, is shown
+		// now and the call refreshes it for a later scrape. An optional
+		// endpoint never holds the scrape for a queued call: with many
+		// accounts, the queue serves the balances first.
+		if r, ok := a.reusable(st, now); ok || !st.balance {
+			if !ok {
+				r.err = errGaveUp
+			}
+			return r, nil
+		}
 	}
-	return a.wait(ctx, st, f, deadline)
+	return result{}, f
 }
 
-// startFlight starts a call for st; st.mu is held.
-func (a *account) startFlight(st *endpointState) *flight {
-	f := &flight{done: make(chan struct{}), latest: time.Now().Add(a.timeout)}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
-	f.timer = time.AfterFunc(a.timeout, func() { a.expire(st, f) })
-	st.flight = f
-	go a.run(st, f)
-	return f
+// reusable returns the last good answer, if it may stand in for a call that
+// is not done: at most MaxStale old, and the latest call did not fail;
+// st.mu is held.
+func (a *account) reusable(st *endpointState, now time.Time) (result, bool) {
+	if st.lastFailed {
+		return result{}, false
+	}
+	return st.reuse(now, MaxStale)
+}
+
+// instead is what a scrape shows when its deadline came before the call's
+// outcome; st.mu is held.
+func (a *account) instead(st *endpointState, now time.Time) result {
+	if r, ok := a.reusable(st, now); ok {
+		return r
+	}
+	return result{err: errGaveUp}
+}
+
+// skip answers a scrape for which the guard makes no call: the last good
+// answer, if young enough, is reused. It counts and logs the skip; st.mu
+// is held.
+func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
+	keep := max(MaxStale, a.cacheTTL)
+	r, ok := st.reuse(now, keep)
+	if !ok {
+		r.err = errSkipped{reason, until, keep}
+	}
+	logIt := st.skipRun != reason
+	if reason == skipBudget {
+		// Under a tight scrape loop, calls and skips alternate as slots
+		// free: one line per MaxStale, not per slot.
+		logIt = logIt && (st.budgetLogged.IsZero() || now.Sub(st.budgetLogged) >= MaxStale)
+		if logIt {
+			st.budgetLogged = now
+		}
+	}
+	st.skipRun = reason
+	st.skipped[reason].Add(1)
+	if logIt {
+		a.info("Not calling the Sunor API, to spare the key's request budget; reusing the last good answer while it is at most "+humanize(keep)+" old",
+			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
+	}
+	return r
 }
 
 // extend moves the flight's deadline to a waiter's, if that is later, up
-// to the account timeout; the endpoint's mu is held. The first waiter, who
-// started the flight, sets it.
+// to the account timeout once the call runs; the endpoint's mu is held.
 func (f *flight) extend(deadline time.Time) {
-	if deadline.After(f.latest) {
+	if f.timer != nil && deadline.After(f.latest) {
 		deadline = f.latest
 	}
 	if f.expired || !deadline.After(f.deadline) {
 		return
 	}
 	f.deadline = deadline
-	f.timer.Reset(time.Until(deadline))
+	if f.timer != nil {
+		f.timer.Reset(time.Until(deadline))
+	}
+}
+
+// run makes the call of f when it gets its slot, and publishes its outcome,
+// counted, to its waiters.
+func (a *account) run(st *endpointState, f *flight, queued bool) {
+	ctx, r, ok := a.takeOff(st, f, queued)
+	if ok {
+		r = a.call(ctx, st)
+	}
+	if f.timer != nil {
+		f.timer.Stop()
+		f.cancel()
+	}
+	st.mu.Lock()
+	defer close(f.done)
+	defer st.mu.Unlock()
+	if st.flight == f {
+		st.flight = nil
+	}
+	if r.called {
+		st.lastFailed = !r.ok
+		if r.ok {
+			st.last, st.lastAt = r.values, a.now()
+		}
+	}
+	f.res = r
+}
+
+// takeOff starts f's call: it dates the guard's slot and sets the call's
+// deadline. A call that waited in the queue is not made when its account
+// was removed meanwhile, or when a 429 or the reserve came; ok is then
+// false and r is the answer instead.
+func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx context.Context, r result, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f.queued = false
+	now := a.now()
+	if a.removed.Load() {
+		a.guard.release(f.slot)
+		return nil, result{err: errGaveUp}, false
+	}
+	if reason, until := a.guard.start(f.slot, now); reason != "" {
+		return nil, a.skip(st, now, reason, until), false
+	}
+	start := time.Now()
+	f.latest = start.Add(a.timeout)
+	if queued || f.deadline.After(f.latest) {
+		f.deadline = f.latest
+	}
+	ctx, f.cancel = context.WithCancel(context.Background())
+	f.timer = time.AfterFunc(f.deadline.Sub(start), func() { a.expire(st, f) })
+	return ctx, result{}, true
 }
 
 // expire abandons the call when its deadline passes, unless a waiter moved
@@ -200,75 +331,54 @@ func (a *account) expire(st *endpointState, f *flight) {
 	f.cancel()
 }
 
-// run makes the call and publishes its outcome, counted, to its waiters.
-func (a *account) run(st *endpointState, f *flight) {
-	r := a.call(f.ctx, st)
-	f.timer.Stop()
-	f.cancel()
-	st.mu.Lock()
-	if st.flight == f {
-		st.flight = nil
-	}
-	if r.ok {
-		st.last, st.lastAt = r.values, a.now()
-	}
-	f.res = r
-	st.mu.Unlock()
-	close(f.done)
-}
-
-// wait waits for f's outcome until the scrape's deadline.
+// wait waits for f's outcome until deadline, or until the scrape is
+// cancelled. If the call is not done by then, the scrape shows the last
+// good answer when it may stand in, else errGaveUp.
 func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadline time.Time) result {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case <-f.done:
 		return f.res
 	case <-ctx.Done():
+	case <-timer.C:
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		st.mu.Lock()
-		ours := !f.deadline.After(deadline)
-		st.mu.Unlock()
-		if ours {
-			// The call's deadline is this scrape's: it is being abandoned
-			// right now. Its outcome, counted, is a moment away, and this
-			// scrape should show its own timeout in its counters.
-			select {
-			case <-f.done:
-				return f.res
-			case <-time.After(time.Second):
-			}
+	st.mu.Lock()
+	// A running call whose deadline is this scrape's is being abandoned
+	// right now: its outcome, counted, is a moment away, and this scrape
+	// should show its own timeout in its counters.
+	ours := !f.queued && !f.deadline.After(deadline)
+	r := a.instead(st, a.now())
+	st.mu.Unlock()
+	if ours {
+		timer.Reset(time.Until(deadline.Add(time.Second)))
+		select {
+		case <-f.done:
+			return f.res
+		case <-timer.C:
 		}
 	}
-	return result{err: errGaveUp}
+	return r
 }
 
-// call makes one API call: it waits for a slot among the exporter's calls
-// in flight, then asks the API.
+// call makes one API call and counts its outcome.
 func (a *account) call(ctx context.Context, st *endpointState) result {
-	name := st.scraper.Name()
-	if a.calls != nil {
-		if err := a.calls.Acquire(ctx, 1); err != nil {
-			err := &sunor.Error{Endpoint: name, Reason: sunor.ReasonTimeout,
-				Message: "deadline reached while queued behind --sunor.max-concurrent-calls other calls"}
-			a.failed(st, err)
-			return result{err: err}
-		}
-		defer a.calls.Release(1)
-	}
+	ep := st.scraper.Endpoint
 	st.requests.Add(1)
 	start := time.Now()
-	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), st.scraper.Endpoint)
+	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
+	a.logCall(ep, r.duration, rl, err)
 	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
-		a.debug("X-RateLimit-Remaining at or below the reserve: no calls until the window resets",
-			"remaining", rl.Remaining, "reserve", a.guard.reserve, "resume_at", until.UTC().Format(time.RFC3339))
+		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
+			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
 		var e *sunor.Error
 		if ctx.Err() != nil && (!errors.As(err, &e) || e.Reason == sunor.ReasonTimeout) {
-			// The flight's deadline passed: say so, rather than the
+			// The call's deadline passed: say so, rather than the
 			// transport's "context canceled".
-			err = &sunor.Error{Endpoint: name, Reason: sunor.ReasonTimeout,
+			err = &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
 				Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
 		}
 		a.failed(st, err)
@@ -277,4 +387,21 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	}
 	r.ok = true
 	return r
+}
+
+// logCall logs one API call at debug level: the URL called, the status (0
+// when no answer came), how long it took and the budget left. Never the
+// key: the URL is the redacted base URL and the path.
+func (a *account) logCall(ep sunor.Endpoint, took time.Duration, rl sunor.RateLimit, err error) {
+	status := 200
+	if e := (*sunor.Error)(nil); errors.As(err, &e) {
+		status = e.StatusCode
+	} else if err != nil {
+		status = 0
+	}
+	kv := []any{"url", a.url + ep.Path, "status", status, "duration", took.Round(time.Microsecond)}
+	if rl.HasRemaining {
+		kv = append(kv, "rate_limit_remaining", rl.Remaining)
+	}
+	a.debug("Sunor API call", kv...)
 }

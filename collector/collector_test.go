@@ -420,3 +420,41 @@ func TestConcurrentScrapesShareOneCall(t *testing.T) {
 		})
 	}
 }
+
+// TestDebugLogsEachCall: at debug level every API call is one line with
+// the URL called, the status (the error's, 0 without an answer), the
+// duration and X-RateLimit-Remaining when sent; never the key.
+func TestDebugLogsEachCall(t *testing.T) {
+	e := newEnv(t, withUsage())
+	e.scrape()
+	e.fake.Update(testKey, func(a *fakesunor.Account) { a.Fail = fakesunor.FailServerError })
+	e.scrape()
+	lines := logLines(e.log.String(), `msg="Sunor API call"`)
+	if len(lines) != 4 {
+		t.Fatalf("%d debug lines for 4 calls, want 4:\n%s", len(lines), e.log)
+	}
+	want := map[string]int{
+		"url=/api/v1/account/balance status=200": 1, "url=/api/v1/account/usage status=200": 1,
+		"url=/api/v1/account/balance status=500": 1,
+	}
+	for _, l := range lines {
+		for _, s := range []string{"level=debug", "duration=", "rate_limit_remaining="} {
+			if !strings.Contains(l, s) {
+				t.Errorf("debug line %q lacks %q", l, s)
+			}
+		}
+		if strings.Contains(l, testKey) {
+			t.Errorf("debug line shows the key: %q", l)
+		}
+		for s := range want {
+			if strings.Contains(l, s) {
+				want[s]--
+			}
+		}
+	}
+	for s, n := range want {
+		if n > 0 {
+			t.Errorf("no debug line with %q:\n%s", s, e.log)
+		}
+	}
+}

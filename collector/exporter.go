@@ -20,7 +20,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 )
@@ -35,7 +34,10 @@ type Options struct {
 	// comes first.
 	Scrapers []Scraper
 	// MaxConcurrentCalls caps the API calls in flight across all
-	// accounts; the rest queue within their scrape's deadline. 0 is no cap.
+	// accounts. The rest wait in a queue, balance calls first, and are
+	// made when a slot frees, whether or not a scrape still waits for
+	// them; meanwhile a scrape shows an account's last good answer, if
+	// at most MaxStale old. 0 is no cap.
 	MaxConcurrentCalls int
 }
 
@@ -43,13 +45,13 @@ type Options struct {
 type Exporter struct {
 	opts     Options
 	scrapers []Scraper
-	calls    *semaphore.Weighted
-
-	rotation atomic.Uint64 // where the next scrape of every account starts
+	calls    *pool
+	rotation atomic.Uint64 // where the next scrape starts asking
 
 	mu       sync.RWMutex
 	accounts []*account
 	byName   map[string]*account
+	guards   map[string]*guard // by accounts.Account.KeyID
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -62,7 +64,7 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 	}
 	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...)}
 	if opts.MaxConcurrentCalls > 0 {
-		e.calls = semaphore.NewWeighted(int64(opts.MaxConcurrentCalls))
+		e.calls = &pool{size: opts.MaxConcurrentCalls}
 	}
 	e.SetAccounts(accts)
 	return e
@@ -70,23 +72,67 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 
 // SetAccounts replaces the accounts, as on a reload of the config file.
 // Accounts whose Name and Identity are unchanged keep their state: cache,
-// budget, back-off, counters and the calls in flight. The series of
-// accounts that are gone go with them.
+// counters and the calls in flight. Accounts with the same non-empty KeyID
+// share one budget guard, which a reload keeps while any account uses the
+// key, whatever else changed: the ceiling, a back-off and the reserve are
+// the key's. The series of accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	next := make([]*account, 0, len(accts))
 	byName := make(map[string]*account, len(accts))
+	guards := map[string]*guard{}
 	for _, cfg := range accts {
 		a := e.byName[cfg.Name]
-		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity {
-			a = newAccount(cfg, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
+		g := guards[cfg.KeyID]
+		switch {
+		case cfg.KeyID == "" && a != nil:
+			g = a.guard
+		case cfg.KeyID != "" && g == nil:
+			g = e.guards[cfg.KeyID]
+		}
+		if g == nil {
+			g = new(guard)
+		}
+		if cfg.KeyID != "" {
+			guards[cfg.KeyID] = g
+		}
+		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
+			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
 		}
 		a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		next = append(next, a)
 		byName[cfg.Name] = a
 	}
-	e.accounts, e.byName = next, byName
+	configure(next, accts)
+	for name, a := range e.byName {
+		if byName[name] != a {
+			a.removed.Store(true)
+		}
+	}
+	e.accounts, e.byName, e.guards = next, byName, guards
+}
+
+// configure sets each guard from the accounts that share it: the lowest
+// ceiling (0 is none), the highest reserve, and one balance per account.
+func configure(next []*account, accts []accounts.Account) {
+	type setting struct{ perMinute, reserve, balances int }
+	settings := map[*guard]*setting{}
+	for i, cfg := range accts {
+		s := settings[next[i].guard]
+		if s == nil {
+			s = &setting{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve}
+			settings[next[i].guard] = s
+		}
+		if s.perMinute <= 0 || (cfg.MaxCallsPerMinute > 0 && cfg.MaxCallsPerMinute < s.perMinute) {
+			s.perMinute = cfg.MaxCallsPerMinute
+		}
+		s.reserve = max(s.reserve, cfg.RateLimitReserve)
+		s.balances++
+	}
+	for g, s := range settings {
+		g.configure(s.perMinute, s.reserve, s.balances)
+	}
 }
 
 // Names returns the accounts' names, in the order they were given.
@@ -135,35 +181,21 @@ func (e *Exporter) snapshot() []*account {
 	return slices.Clone(e.accounts)
 }
 
-// collect scrapes accounts concurrently, so one slow account never delays
-// another beyond ctx's deadline. With a cap on calls in flight, twice as
-// many accounts as the cap are scraped at once: more would only wait for a
-// call slot, each with goroutines and timers of its own, which for a
-// thousand accounts costs tens of MiB. Each scrape starts at another
-// account, so that when the deadline comes before every account had its
-// turn, it is not always the same ones that miss it.
+// collect scrapes accounts: it starts or joins every account's calls
+// first, then waits for each in turn, so that every call is queued or in
+// flight at once and a slow account delays no other beyond the deadline.
+// Each scrape asks from another account on: accounts sharing a key take
+// turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
-	workers := len(accts)
-	if c := e.opts.MaxConcurrentCalls; c > 0 && 2*c < workers {
-		workers = 2 * c
-	}
+	asks := make([][]ask, len(accts))
 	first := int(e.rotation.Add(1))
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(accts) {
-					return
-				}
-				accts[(first+i)%len(accts)].collect(ctx, ch)
-			}
-		})
+	for i := range accts {
+		j := (first + i) % len(accts)
+		asks[j] = accts[j].ask(ctx)
 	}
-	wg.Wait()
+	for i, a := range accts {
+		a.collect(ctx, asks[i], ch)
+	}
 }
 
 type scoped struct {

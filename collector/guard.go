@@ -1,65 +1,152 @@
 package collector
 
 import (
+	"fmt"
+	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 const (
-	// MaxStale is how old a reused answer may be when the guard skips a
-	// call: older, and the scrape shows sunor_api_up 0 rather than a
-	// number nobody can vouch for.
+	// MaxStale is how old a reused answer may be, when the guard skips a
+	// call or while the account's refresh waits for a call slot: older,
+	// and the scrape shows sunor_api_up 0 rather than a number nobody can
+	// vouch for.
 	MaxStale = 5 * time.Minute
 	// MaxBackoff caps a 429's Retry-After: a value of days or years (a bug,
 	// a date in 9999) must not silence the exporter for that long.
 	MaxBackoff = 15 * time.Minute
+	// Window is the span of --sunor.max-calls-per-minute: at most that
+	// many calls with one key start within any Window.
+	Window = time.Minute
+	// windowSlack is how much longer than a Window a call keeps its slot:
+	// the guard dates a call when it starts, and the request reaches the
+	// API a moment later, sooner for one call than for another. Without
+	// it, two calls a Window apart here may arrive a little closer there.
+	windowSlack = time.Second
 	// reserveWindow is how long the exporter steps aside when
 	// X-RateLimit-Remaining is at or below the reserve and the API sent no
-	// usable X-RateLimit-Reset: the documented window is one minute.
+	// usable X-RateLimit-Reset: the API's documented window.
 	reserveWindow = time.Minute
+	// MaxReservePause caps that pause when X-RateLimit-Reset is sent: a
+	// reset further away than a couple of the API's windows is a skewed
+	// clock or a bug, and must not stop the balance for that long.
+	MaxReservePause = 2 * reserveWindow
 )
 
-// guard keeps the exporter's calls within one key's request budget, which
-// it shares with the user's own traffic (120 a minute, all endpoints). It
-// is per account, for every endpoint, scrape and Prometheus replica.
+// guard keeps the exporter's calls with one key within the key's request
+// budget, which it shares with the user's own traffic. One guard serves
+// every account with that key (accounts.Account.KeyID), every endpoint,
+// scrape and Prometheus server: the ceiling, the reserve, the 429 back-off
+// and what X-RateLimit-* said are the key's, not a config entry's.
 type guard struct {
-	reserve int
-
-	mu           sync.Mutex
-	limiter      *rate.Limiter // nil: no ceiling
-	backoffUntil time.Time     // after a 429
-	reserveUntil time.Time     // after an answer with little Remaining
+	mu        sync.Mutex
+	perMinute int // the most calls started in any Window; 0: no ceiling
+	reserve   int
+	// balances is how many accounts read their balance with this key:
+	// the slots of the window that other endpoints leave free, so that
+	// the balance, the product, never starves behind optional calls.
+	balances     int
+	calls        []*slot   // calls started within the last Window, or waiting to start
+	backoffUntil time.Time // after a 429
+	reserveUntil time.Time // after an answer with little Remaining
 }
 
-func newGuard(maxPerMinute, reserve int) *guard {
-	g := &guard{reserve: reserve}
-	if maxPerMinute > 0 {
-		// A burst up to the ceiling, refilled evenly over the minute.
-		g.limiter = rate.NewLimiter(rate.Limit(float64(maxPerMinute)/60), maxPerMinute)
-	}
-	return g
-}
+// A slot is one call in the guard's window. Its time is zero while the
+// call waits for a call slot of the exporter, and then the time it started:
+// the window holds the times the API sees.
+type slot struct{ at time.Time }
 
-// allow decides whether a call may be made at now. If not, it returns the
-// reason and when calls may resume. A granted call spends a token.
-func (g *guard) allow(now time.Time) (reason string, until time.Time) {
+// configure sets what the accounts sharing the key ask for: the lowest
+// ceiling (0 is none) and the highest reserve.
+func (g *guard) configure(perMinute, reserve, balances int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.perMinute, g.reserve, g.balances = perMinute, reserve, balances
+}
+
+// allow decides whether a call may be made at now. balance says the call
+// is an account's balance, whose last good answer is age old: the last
+// free slots of the window, one per account of the key, are kept for
+// balances at least half a Window old. Usage never takes them, and a
+// balance in a fast scrape loop does not spend them on an answer it has
+// just had: whatever the scrapes, a balance can be refreshed before its
+// answer is much more than half a Window old. If no call may be made,
+// allow returns the reason and when calls may resume. A granted call
+// holds a slot of the window (nil without a ceiling) until release, or for
+// a Window after start.
+func (g *guard) allow(now time.Time, balance bool, age time.Duration) (s *slot, reason string, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if reason, until := g.blocked(now); reason != "" {
+		return nil, reason, until
+	}
+	if g.perMinute <= 0 {
+		return nil, "", time.Time{}
+	}
+	g.calls = slices.DeleteFunc(g.calls, func(s *slot) bool { return !s.at.IsZero() && now.Sub(s.at) >= Window+windowSlack })
+	need := 1
+	if !balance || age < Window/2 {
+		need += min(g.balances, g.perMinute-1)
+	}
+	if missing := len(g.calls) + need - g.perMinute; missing > 0 {
+		return nil, skipBudget, g.freeAt(now, missing)
+	}
+	s = &slot{}
+	g.calls = append(g.calls, s)
+	return s, "", time.Time{}
+}
+
+// freeAt is when n more slots will have left the window; g.mu is held.
+func (g *guard) freeAt(now time.Time, n int) time.Time {
+	var started []time.Time
+	for _, s := range g.calls {
+		if !s.at.IsZero() {
+			started = append(started, s.at)
+		}
+	}
+	if n > len(started) {
+		return now.Add(Window) // calls still waiting for a slot
+	}
+	slices.SortFunc(started, time.Time.Compare)
+	return started[n-1].Add(Window + windowSlack)
+}
+
+// blocked says why no call may start at now, if a 429 or the reserve says
+// so; g.mu is held.
+func (g *guard) blocked(now time.Time) (reason string, until time.Time) {
 	switch {
 	case now.Before(g.backoffUntil):
 		return skipBackoff, g.backoffUntil
 	case now.Before(g.reserveUntil):
 		return skipReserve, g.reserveUntil
-	case g.limiter != nil && !g.limiter.AllowN(now, 1):
-		missing := 1 - g.limiter.TokensAt(now)
-		wait := time.Duration(missing / float64(g.limiter.Limit()) * float64(time.Second))
-		return skipBudget, now.Add(wait)
 	}
 	return "", time.Time{}
+}
+
+// start dates a granted call's slot: the call starts now. It says why the
+// call must not start after all, when a 429 or the reserve came while it
+// waited; the slot is then released.
+func (g *guard) start(s *slot, now time.Time) (reason string, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if reason, until = g.blocked(now); reason != "" {
+		g.calls = slices.DeleteFunc(g.calls, func(c *slot) bool { return c == s })
+		return reason, until
+	}
+	if s != nil {
+		s.at = now
+	}
+	return "", time.Time{}
+}
+
+// release frees the slot of a call that was never made.
+func (g *guard) release(s *slot) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = slices.DeleteFunc(g.calls, func(c *slot) bool { return c == s })
 }
 
 // backoff stops calls for retryAfter, at most MaxBackoff; it reports
@@ -79,20 +166,35 @@ func (g *guard) backoff(now time.Time, retryAfter time.Duration) (until time.Tim
 
 // observe reads an answer's X-RateLimit-* headers: with Remaining at or
 // below the reserve, no call until the window resets, at X-RateLimit-Reset
-// when the API sent a usable one, else a window after this answer. It
-// returns when calls resume, zero if the reserve was not reached.
+// when the API sent one in the future (at most MaxReservePause away), else
+// a window after this answer. It returns when calls resume, zero if the
+// reserve was not reached.
 func (g *guard) observe(now time.Time, rl sunor.RateLimit) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if !rl.HasRemaining || rl.Remaining > float64(g.reserve) {
 		return time.Time{}
 	}
 	until := now.Add(reserveWindow)
-	if rl.HasReset && rl.Reset.After(now) && rl.Reset.Sub(now) <= MaxBackoff {
+	if rl.HasReset && rl.Reset.After(now) {
 		until = rl.Reset
+		if latest := now.Add(MaxReservePause); until.After(latest) {
+			until = latest
+		}
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if until.After(g.reserveUntil) {
 		g.reserveUntil = until
 	}
 	return g.reserveUntil
+}
+
+// humanize writes d as the docs do: "5 minutes" rather than "5m0s".
+func humanize(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }

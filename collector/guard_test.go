@@ -20,16 +20,26 @@ import (
 type scriptedAPI struct {
 	answer func(n int) ([]float64, sunor.RateLimit, error)
 	delay  time.Duration
+	clock  *clock // if set, the time of every call is kept
 
 	mu                    sync.Mutex
 	calls                 int
 	inFlight, maxInFlight int
+	times                 []time.Time
+	endpoints             map[string]int
 }
 
 func (s *scriptedAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
+	if s.clock != nil {
+		s.times = append(s.times, s.clock.Now())
+	}
+	if s.endpoints == nil {
+		s.endpoints = map[string]int{}
+	}
+	s.endpoints[ep.Name]++
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	s.mu.Unlock()
@@ -49,6 +59,23 @@ func (s *scriptedAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, 
 		return []float64{100, 0, 100}, sunor.RateLimit{}, nil
 	}
 	return s.answer(n)
+}
+
+// mostInWindow is the most calls within any Window.
+func (s *scriptedAPI) mostInWindow() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	most := 0
+	for i, t := range s.times {
+		n := 0
+		for _, u := range s.times[i:] {
+			if u.Sub(t) < Window {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 func (s *scriptedAPI) count() (calls, maxInFlight int) {
@@ -104,9 +131,14 @@ func TestBudgetCeiling(t *testing.T) {
 			g.clock.Advance(100 * time.Millisecond) // 100 scrapes in 10 s
 		}
 		calls, _ := api.count()
-		// A burst of 12, then one per 5 s: 14 in 10 s.
-		if calls > 14 || calls < 12 {
-			t.Errorf("failing=%v: %d calls for 100 scrapes in 10 s, want 12 to 14 (the ceiling)", failing, calls)
+		// The last slot is kept for a balance half a minute old, or
+		// with no answer at all.
+		want := 11
+		if failing {
+			want = 12
+		}
+		if calls != want {
+			t.Errorf("failing=%v: %d calls for 100 scrapes in 10 s, want %d (the ceiling; with an answer, less the slot kept for an older balance)", failing, calls, want)
 		}
 		if got := mustValue(t, mfs, "sunor_api_requests_total", map[string]string{"endpoint": "balance"}); int(got) != calls {
 			t.Errorf("failing=%v: sunor_api_requests_total = %v, the API saw %d", failing, got, calls)
@@ -184,8 +216,10 @@ func TestReuseAtMostFiveMinutes(t *testing.T) {
 }
 
 // TestReserve: with X-RateLimit-Remaining at or below the reserve, no call
-// until the window resets: at X-RateLimit-Reset when sent, else a minute
-// after that answer. Remaining alone is enough.
+// until the window resets: at X-RateLimit-Reset when sent, but at most
+// MaxReservePause away (a skewed reset must not stop the balance for a
+// quarter of an hour), else a minute after that answer. Remaining alone is
+// enough.
 func TestReserve(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -195,7 +229,8 @@ func TestReserve(t *testing.T) {
 	}{
 		{"with reset", 20 * time.Second, 10, 20 * time.Second},
 		{"remaining alone", 0, 3, time.Minute},
-		{"implausible reset", 2 * time.Hour, 0, time.Minute},
+		{"skewed reset", 899 * time.Second, 0, MaxReservePause},
+		{"implausible reset", 2 * time.Hour, 0, MaxReservePause},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
@@ -337,12 +372,15 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 }
 
-// TestQueuedPastDeadline: a call still queued behind the cap at its
-// deadline is a timeout, and no request is counted for it.
+// TestQueuedPastDeadline: a call still queued behind the cap when its
+// scrape's deadline passes is no failure of the API: the scrape shows up 0
+// (there is nothing to reuse) with no error and no request counted. The
+// call is not dropped: it is made when the slot frees, and its answer is
+// the next scrape's.
 func TestQueuedPastDeadline(t *testing.T) {
 	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
-	defer close(slow.block)
-	queued := &scriptedAPI{}
+	queued := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
+	close(queued.block)
 	exp := New([]accounts.Account{
 		{Name: "slow", API: slow, Timeout: 10 * time.Second},
 		{Name: "queued", API: queued, Timeout: 100 * time.Millisecond},
@@ -352,11 +390,26 @@ func TestQueuedPastDeadline(t *testing.T) {
 	<-slow.called
 	c, _ := exp.Probe(context.Background(), "queued")
 	mfs := gather(t, c)
-	if got := mustValue(t, mfs, "sunor_api_errors_total", map[string]string{"account": "queued", "endpoint": "balance", "reason": "timeout"}); got != 1 {
-		t.Errorf("queued past its deadline: timeout = %v, want 1", got)
+	labels := map[string]string{"account": "queued", "endpoint": "balance"}
+	if up := mustValue(t, mfs, "sunor_api_up", map[string]string{"account": "queued"}); up != 0 {
+		t.Errorf("queued past its deadline with nothing to reuse: up = %v, want 0", up)
 	}
-	if got := mustValue(t, mfs, "sunor_api_requests_total", map[string]string{"account": "queued"}); got != 0 {
-		t.Errorf("requests = %v for a call never made, want 0", got)
+	for _, r := range sunor.Reasons {
+		if got := errorsFor(mfs, "balance", string(r)); got != 0 {
+			t.Errorf("a call not made yet counted as failed: %s = %v", r, got)
+		}
+	}
+	if got := mustValue(t, mfs, "sunor_api_requests_total", labels); got != 0 {
+		t.Errorf("requests = %v for a call not made yet, want 0", got)
+	}
+	close(slow.block)
+	select {
+	case <-queued.called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued call was never made once the slot freed")
+	}
+	if up := mustValue(t, gather(t, c), "sunor_api_up", map[string]string{"account": "queued"}); up != 1 {
+		t.Errorf("after the queued call: up = %v, want 1", up)
 	}
 }
 
@@ -388,5 +441,292 @@ func TestProbeAndMetricsShareTheCall(t *testing.T) {
 	}
 	if n := len(api.called); n != 1 {
 		t.Errorf("%d calls for a probe and a scrape of one account at once, want 1", n)
+	}
+}
+
+// healthy answers every call with a balance and a budget to spare.
+func healthy(int) ([]float64, sunor.RateLimit, error) {
+	return []float64{1, 1, 2}, sunor.RateLimit{Remaining: 100, HasRemaining: true}, nil
+}
+
+// scrapeFor scrapes exp every interval for d on clk, and returns the most
+// seconds any scrape's balance was old (from
+// sunor_last_success_timestamp_seconds), counting from the second minute,
+// and in how many scrapes usage answered.
+func scrapeFor(t *testing.T, exp *Exporter, clk *clock, interval, d time.Duration) (oldest float64, withUsage int) {
+	t.Helper()
+	start := clk.Now()
+	for clk.Now().Sub(start) < d {
+		mfs := gather(t, exp)
+		if clk.Now().Sub(start) >= time.Minute {
+			for _, m := range mfs["sunor_api_up"].GetMetric() {
+				if m.GetGauge().GetValue() != 1 {
+					t.Fatalf("at %s: a balance is down on a healthy API", clk.Now().Sub(start))
+				}
+			}
+			for _, m := range mfs["sunor_last_success_timestamp_seconds"].GetMetric() {
+				age := float64(clk.Now().UnixNano())/1e9 - m.GetGauge().GetValue()
+				oldest = max(oldest, age)
+			}
+			if _, ok := mfs["sunor_credits_used_total"]; ok {
+				withUsage++
+			}
+		}
+		clk.Advance(interval)
+	}
+	return oldest, withUsage
+}
+
+// TestAtMostNInAnyMinute: "12 a minute" holds in any 60 s window, whatever
+// the scrape rhythm: the guard keeps the last N calls' times.
+func TestAtMostNInAnyMinute(t *testing.T) {
+	for _, interval := range []time.Duration{100 * time.Millisecond, time.Second, 4 * time.Second, 5 * time.Second, 7 * time.Second} {
+		clk := newClock()
+		api := &scriptedAPI{answer: healthy, clock: clk}
+		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+		scrapeFor(t, exp, clk, interval, 10*time.Minute)
+		// The last slot waits for a balance half a minute old, which
+		// some rhythms never have.
+		if most := api.mostInWindow(); most < 11 || most > 12 {
+			t.Errorf("scrapes every %s: %d calls in some 60 s, want 11 or 12 (the ceiling, nearly reached)", interval, most)
+		}
+	}
+}
+
+// TestBalanceNeverStarves: with the default ceiling and usage on, however
+// fast the scrapes come, a healthy API keeps the balance at most 60 s old;
+// usage gets what is left, and still answers.
+func TestBalanceNeverStarves(t *testing.T) {
+	for _, interval := range []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second /* three Prometheus servers at 15 s */} {
+		clk := newClock()
+		api := &scriptedAPI{answer: healthy, clock: clk}
+		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+		oldest, withUsage := scrapeFor(t, exp, clk, interval, 10*time.Minute)
+		// The promise is 60 s; the design keeps it to half a Window and
+		// a scrape interval.
+		if bound := (Window/2 + interval).Seconds(); oldest > bound {
+			t.Errorf("scrapes every %s: the balance was %.1f s old, want at most %.0f (60 promised)", interval, oldest, bound)
+		}
+		if api.endpoints["usage"] == 0 || withUsage == 0 {
+			t.Errorf("scrapes every %s: usage was called %d times and shown in %d scrapes; it should get what the balance leaves", interval, api.endpoints["usage"], withUsage)
+		}
+		if most := api.mostInWindow(); most > 12 {
+			t.Errorf("scrapes every %s: %d calls in some 60 s, want at most 12", interval, most)
+		}
+	}
+}
+
+// TestKeySharedByAccounts: accounts with the same KeyID share one guard:
+// the ceiling over all of them, a 429's back-off, and each balance its
+// slot before usage; a reload that changes an account but keeps the key
+// keeps the back-off.
+func TestKeySharedByAccounts(t *testing.T) {
+	clk := newClock()
+	api := &scriptedAPI{answer: healthy, clock: clk}
+	acct := func(name, identity string) accounts.Account {
+		return accounts.Account{Name: name, API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k1", Identity: identity}
+	}
+	exp := New([]accounts.Account{acct("a", "a1"), acct("b", "b1"), acct("c", "c1")}, Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+	oldest, _ := scrapeFor(t, exp, clk, time.Second, 5*time.Minute)
+	if most := api.mostInWindow(); most != 12 {
+		t.Errorf("three accounts of one key: %d calls in some 60 s, want 12 (one ceiling for the key)", most)
+	}
+	if oldest > 60 {
+		t.Errorf("three accounts of one key: a balance was %.0f s old, want at most 60", oldest)
+	}
+
+	// A 429 on one account stops the others of the key, and survives a
+	// reload that changes an account's identity but not its key.
+	api.answer = func(int) ([]float64, sunor.RateLimit, error) {
+		return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: "balance", Reason: sunor.ReasonRateLimited, StatusCode: 429, RetryAfter: 10 * time.Minute}
+	}
+	clk.Advance(time.Minute) // the window is empty again
+	c, _ := exp.Probe(context.Background(), "a")
+	gather(t, c)
+	calls, _ := api.count()
+	exp.SetAccounts([]accounts.Account{acct("a", "a2"), acct("b", "b1"), acct("c", "c1")})
+	api.answer = healthy
+	clk.Advance(time.Minute)
+	mfs := gather(t, exp)
+	if after, _ := api.count(); after != calls {
+		t.Errorf("%d calls during the key's back-off, after a reload; want none", after-calls)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if v, _ := value(mfs, "sunor_api_calls_skipped_total", map[string]string{"account": name, "endpoint": "balance", "reason": "backoff"}); v == 0 {
+			t.Errorf("account %s of the key made no skip for the back-off", name)
+		}
+	}
+	// Another key has a guard of its own.
+	other := &scriptedAPI{answer: healthy}
+	exp.SetAccounts([]accounts.Account{acct("a", "a2"), {Name: "d", API: other, Timeout: time.Second, MaxCallsPerMinute: 12, KeyID: "k2"}})
+	if v := mustValue(t, gather(t, exp), "sunor_api_up", map[string]string{"account": "d"}); v != 1 {
+		t.Errorf("an account of another key: up %v, want 1 (not in the first key's back-off)", v)
+	}
+}
+
+// TestServedWhileQueued: an account whose refresh waits behind the cap on
+// calls shows its last good answer at once while it is at most MaxStale
+// old and the latest call did not fail; older, or after a failure, the
+// scrape waits for the refresh, and shows up 0 if it does not come.
+func TestServedWhileQueued(t *testing.T) {
+	clk := newClock()
+	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
+	defer close(slow.block)
+	fresh := &scriptedAPI{answer: healthy}
+	failing := &scriptedAPI{answer: func(n int) ([]float64, sunor.RateLimit, error) {
+		if n > 1 {
+			return serverError(n)
+		}
+		return healthy(n)
+	}}
+	exp := New([]accounts.Account{
+		{Name: "slow", API: slow, Timeout: time.Hour},
+		{Name: "fresh", API: fresh, Timeout: time.Second},
+		{Name: "failing", API: failing, Timeout: time.Second},
+	}, Options{MaxConcurrentCalls: 1, Now: clk.Now})
+	scrape := func(name string) (up float64, took time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		c, _ := exp.Probe(ctx, name)
+		start := time.Now()
+		mfs := gather(t, c)
+		return mustValue(t, mfs, "sunor_api_up", nil), time.Since(start)
+	}
+	// Good answers while the slot is free; then failing's call fails.
+	scrape("fresh")
+	scrape("failing")
+	clk.Advance(time.Second)
+	if up, _ := scrape("failing"); up != 0 {
+		t.Fatalf("a failed call: up %v, want 0", up)
+	}
+	s, _ := exp.Probe(context.Background(), "slow")
+	go collectOnce(s)
+	<-slow.called // slow holds the only slot from now on
+
+	clk.Advance(MaxStale - time.Second)
+	if up, took := scrape("fresh"); up != 1 || took >= 300*time.Millisecond {
+		t.Errorf("queued, answer %s old: up %v after %s; want 1 at once", MaxStale, up, took)
+	}
+	if up, took := scrape("failing"); up != 0 || took < 300*time.Millisecond {
+		t.Errorf("queued after a failed call: up %v after %s; want 0 after waiting for the refresh until the deadline", up, took)
+	}
+	clk.Advance(time.Second)
+	if up, _ := scrape("fresh"); up != 0 {
+		t.Errorf("queued, answer older than %s: up %v, want 0", MaxStale, up)
+	}
+	if n, _ := fresh.count(); n != 1 {
+		t.Errorf("fresh: %d calls, want 1: the refresh is still queued", n)
+	}
+}
+
+// TestUsageLeavesTheBalancesTheirSlots: an optional endpoint never takes
+// the last slots of the window, one per account whose balance the key
+// reads, even when the balance's own call is still in flight and asks
+// later; a balance takes them only once its answer is half a minute old.
+func TestUsageLeavesTheBalancesTheirSlots(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	g := new(guard)
+	g.configure(12, 10, 2)
+	for i := range 10 {
+		s, reason, _ := g.allow(now.Add(time.Duration(i)*time.Second), false, 0)
+		if reason != "" {
+			t.Fatalf("call %d: %s, want allowed (10 of 12 slots, 2 left)", i+1, reason)
+		}
+		g.start(s, now.Add(time.Duration(i)*time.Second))
+	}
+	now = now.Add(10 * time.Second)
+	if _, reason, until := g.allow(now, false, 0); reason != skipBudget || !until.Equal(now.Add(50*time.Second+windowSlack)) {
+		t.Errorf("usage with two slots left for two balances: %q until %s, want budget until the oldest call leaves the window", reason, until)
+	}
+	if _, reason, _ := g.allow(now, true, Window/2-time.Second); reason != skipBudget {
+		t.Errorf("a balance just refreshed, with two slots left for two balances: %q, want budget", reason)
+	}
+	for i := range 2 {
+		if _, reason, _ := g.allow(now, true, Window/2); reason != "" {
+			t.Errorf("balance %d, half a minute old: %s, want allowed", i+1, reason)
+		}
+	}
+	if _, reason, _ := g.allow(now, true, time.Hour); reason != skipBudget {
+		t.Errorf("a 13th call in the minute: %q, want budget", reason)
+	}
+	// A call that waited and was never made gives its slot back.
+	g.configure(1, 10, 1)
+	g.calls = nil
+	s, _, _ := g.allow(now, true, 0)
+	g.release(s)
+	if _, reason, _ := g.allow(now, true, 0); reason != "" {
+		t.Errorf("after a release: %q, want allowed", reason)
+	}
+}
+
+// TestPoolBalanceFirst: calls beyond the cap wait, without a goroutine
+// each, and a queued balance call runs before queued optional ones.
+func TestPoolBalanceFirst(t *testing.T) {
+	p := &pool{size: 1}
+	release := make(chan struct{})
+	order := make(chan string, 3)
+	if !p.submit(true, func(bool) { <-release; order <- "first" }) {
+		t.Fatal("the first call did not start though the pool was empty")
+	}
+	if p.submit(false, func(queued bool) { order <- "usage" }) || p.submit(true, func(queued bool) { order <- "balance" }) {
+		t.Fatal("a call started beyond the cap")
+	}
+	close(release)
+	for _, want := range []string{"first", "balance", "usage"} {
+		select {
+		case got := <-order:
+			if got != want {
+				t.Errorf("ran %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never ran", want)
+		}
+	}
+}
+
+// apiFunc answers each call from a function of the endpoint.
+type apiFunc func(ep sunor.Endpoint) ([]float64, sunor.RateLimit, error)
+
+func (f apiFunc) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	return f(ep)
+}
+
+// TestOptionalNeverHoldsTheScrape: a queued usage call with no answer to
+// stand in does not hold the scrape; the balance's last answer shows at
+// once, usage is absent.
+func TestOptionalNeverHoldsTheScrape(t *testing.T) {
+	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 2)}
+	defer close(slow.block)
+	api := apiFunc(func(ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+		if ep.Name == "usage" {
+			return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: "usage", Reason: sunor.ReasonServerError, StatusCode: 500}
+		}
+		return healthy(0)
+	})
+	exp := New([]accounts.Account{
+		{Name: "slow", API: slow, Timeout: time.Hour},
+		{Name: "u", API: api, Timeout: time.Second},
+	}, Options{MaxConcurrentCalls: 1, Scrapers: []Scraper{Usage}})
+	u, _ := exp.Probe(context.Background(), "u")
+	gather(t, u) // a balance; usage failed
+	s, _ := exp.Probe(context.Background(), "slow")
+	go collectOnce(s)
+	<-slow.called // slow holds the only slot from now on
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	u, _ = exp.Probe(ctx, "u")
+	start := time.Now()
+	mfs := gather(t, u)
+	if took := time.Since(start); took >= 300*time.Millisecond {
+		t.Errorf("the scrape took %s: it waited for a queued usage call", took)
+	}
+	if v := mustValue(t, mfs, "sunor_api_up", nil); v != 1 {
+		t.Errorf("up = %v, want 1 (the balance's last answer)", v)
+	}
+	if _, ok := mfs["sunor_credits_used_total"]; ok {
+		t.Error("usage shown though it never answered")
 	}
 }

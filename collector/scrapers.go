@@ -33,9 +33,10 @@ type Series struct {
 func (s Scraper) Name() string { return s.Endpoint.Name }
 
 // fromLastAnswer ends the HELP of every series that comes from an answer:
-// with a cache or the budget guard, that answer may be older than the
-// scrape, and a dashboard reader cannot see the flags.
-const fromLastAnswer = " From the latest good answer, which may be up to 5 minutes old (or --sunor.cache-ttl) when no call was made; sunor_last_success_timestamp_seconds tells its age. Absent when there is no such answer."
+// with a cache, the budget guard or a refresh queued behind the cap on
+// calls, that answer may be older than the scrape, and a dashboard reader
+// cannot see the flags.
+var fromLastAnswer = " From the latest good answer, which may be up to " + humanize(MaxStale) + " old (or --sunor.cache-ttl) when this scrape made no call of its own; sunor_last_success_timestamp_seconds tells its age. Absent when there is no such answer."
 
 // accountLabel is the label every series has. A descriptor here gives a
 // series its name, HELP and the labels of its own; each account's owner

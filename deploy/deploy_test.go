@@ -102,7 +102,8 @@ func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
 }
 
 // TestEveryAlertHasTestsAndRunbook: each alert has summary, description and
-// runbook_url, a promtool test, and a runbook section in the README.
+// runbook_url, a promtool test, and a runbook section where its runbook_url
+// points (the README or docs/runbook.md).
 func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 	var plain struct {
 		Groups []struct {
@@ -120,6 +121,7 @@ func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 	readYAML(t, "prometheus/rules/sunor.rules.yml", &plain)
 	tests, _ := os.ReadFile("prometheus/tests/sunor.rules.test.yml")
 	readme, _ := os.ReadFile("../README.md")
+	runbook, _ := os.ReadFile("../docs/runbook.md")
 	alerts := 0
 	for _, g := range plain.Groups {
 		for _, r := range g.Rules {
@@ -138,9 +140,15 @@ func TestEveryAlertHasTestsAndRunbook(t *testing.T) {
 			if !strings.Contains(string(tests), "alertname: "+r.Alert+"\n") {
 				t.Errorf("%s has no promtool test", r.Alert)
 			}
+			// The runbook is the README's or docs/runbook.md, whichever
+			// the URL names.
+			doc, name := readme, "README.md"
+			if strings.Contains(r.Annotations["runbook_url"], "/docs/runbook.md#") {
+				doc, name = runbook, "docs/runbook.md"
+			}
 			anchor := strings.ToLower(r.Alert)
-			if !strings.Contains(r.Annotations["runbook_url"], "#"+anchor) || !strings.Contains(string(readme), "### "+r.Alert+"\n") {
-				t.Errorf("%s: no README runbook section \"### %s\" matching its runbook_url", r.Alert, r.Alert)
+			if !strings.Contains(r.Annotations["runbook_url"], "#"+anchor) || !strings.Contains(string(doc), "### "+r.Alert+"\n") {
+				t.Errorf("%s: no runbook section \"### %s\" in %s matching its runbook_url %s", r.Alert, r.Alert, name, r.Annotations["runbook_url"])
 			}
 		}
 	}
@@ -339,8 +347,8 @@ func readDashboard(t *testing.T) dashboard {
 }
 
 // TestDashboard: the dashboard has its template variables, queries every
-// panel through the chosen data source, filters by account and instance, and
-// shows credits and USD. That every query returns data from a real
+// panel through the chosen data source, filters every selector by account,
+// instance and team, and shows credits and USD. That every query returns data from a real
 // Prometheus is e2e_test.go's job.
 func TestDashboard(t *testing.T) {
 	d := readDashboard(t)
@@ -348,7 +356,7 @@ func TestDashboard(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v.Type
 	}
-	if vars["datasource"] != "datasource" || vars["account"] != "query" || vars["instance"] != "query" {
+	if vars["datasource"] != "datasource" || vars["team"] != "query" || vars["account"] != "query" || vars["instance"] != "query" {
 		t.Errorf("template variables %v", vars)
 	}
 	titles := map[string]bool{}
@@ -361,13 +369,20 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("panel %q has no query", p.Title)
 		}
 		for _, tg := range p.Targets {
-			if strings.Contains(tg.Expr, "{") && !strings.Contains(tg.Expr, `account=~"$account",instance=~"$instance"`) {
-				t.Errorf("panel %q query %q ignores $account or $instance", p.Title, tg.Expr)
+			// Every selector, not just one of the query's.
+			for _, sel := range regexp.MustCompile(`\{[^}]*\}`).FindAllString(tg.Expr, -1) {
+				if sel != `{account=~"$account",instance=~"$instance",team=~"$team"}` {
+					t.Errorf("panel %q query %q: selector %s is not filtered by $account, $instance and $team", p.Title, tg.Expr, sel)
+				}
+			}
+			if !strings.Contains(tg.Expr, "{") {
+				t.Errorf("panel %q query %q selects no account", p.Title, tg.Expr)
 			}
 		}
 	}
 	for _, want := range []string{"Available credits", "Frozen credits", "Total credits", "Available (USD)", "Frozen (USD)", "Total (USD)",
-		"Burn rate (credits per hour)", "Time to exhaustion", "API up", "API errors by reason", "API request duration"} {
+		"Burn rate (credits per hour)", "Time to exhaustion", "API up", "API errors by reason", "API request duration",
+		"Accounts", "Spend against the daily budget"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)
 		}
@@ -485,7 +500,8 @@ func TestPromtoolCheckProbeConfigs(t *testing.T) {
 // TestProbeConfigs: the probe examples scrape /probe of the exporter that
 // prometheus.yml scrapes, with the targets of its /sd, under the job name
 // the alerts expect; the account name becomes the account parameter and
-// label; the exporter's own account label wins (honor_labels) instead of
+// label, and the owner labels /sd gives become target labels; the
+// exporter's own account label wins (honor_labels) instead of
 // becoming exported_account; and the two shard files differ only in the
 // shard they keep, which is also their external label. That Prometheus
 // does what this says is e2e_test.go's job.
@@ -522,11 +538,12 @@ func TestProbeConfigs(t *testing.T) {
 			}
 			rc = rc[2:]
 		}
-		if len(rc) != 3 ||
+		if len(rc) != 4 ||
 			!reflect.DeepEqual(rc[0].SourceLabels, []string{"__address__"}) || rc[0].TargetLabel != "__param_account" ||
 			!reflect.DeepEqual(rc[1].SourceLabels, []string{"__param_account"}) || rc[1].TargetLabel != "account" ||
-			rc[2].TargetLabel != "__address__" || rc[2].Replacement != exporter || len(rc[2].SourceLabels) != 0 {
-			t.Errorf("%s: relabelling %+v: want the target to __param_account and account, and %s to __address__", f, rc, exporter)
+			rc[2].Action != "labelmap" || rc[2].Regex != "__meta_sunor_account_label_(.+)" ||
+			rc[3].TargetLabel != "__address__" || rc[3].Replacement != exporter || len(rc[3].SourceLabels) != 0 {
+			t.Errorf("%s: relabelling %+v: want the target to __param_account and account, the owner labels of /sd mapped, and %s to __address__", f, rc, exporter)
 		}
 	}
 
@@ -588,7 +605,7 @@ func TestDashboardBudgetPanels(t *testing.T) {
 			exprs = append(exprs, tg.Expr)
 		}
 		all := strings.Join(exprs, "\n")
-		if strings.Contains(all, `(rate(sunor_api_requests_total{account=~"$account",instance=~"$instance"}[5m])) * 60`) &&
+		if strings.Contains(all, `(rate(sunor_api_requests_total{account=~"$account",instance=~"$instance",team=~"$team"}[5m])) * 60`) &&
 			strings.Contains(all, "sunor_rate_limit_remaining{") {
 			share = true
 		}
@@ -602,4 +619,135 @@ func TestDashboardBudgetPanels(t *testing.T) {
 	if !skipped {
 		t.Error("no panel shows sunor_api_calls_skipped_total by reason")
 	}
+}
+
+// TestAlertmanagerRoutesByTeam: an account's alerts reach its team's
+// receiver (the team label comes from the account's labels in the
+// exporter's accounts file); alerts without a known team reach the
+// fallback, paging for critical ones; the exporter's own alerts reach the
+// notify receiver whatever the team. amtool walks the real routing tree.
+func TestAlertmanagerRoutesByTeam(t *testing.T) {
+	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	for _, c := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"alertname=SunorCreditsLow", "account=music-prod", "team=music", "env=prod", "severity=critical"}, "team-music"},
+		{[]string{"alertname=SunorSpendOverBudget", "account=music-prod", "team=music", "severity=warning"}, "team-music"},
+		{[]string{"alertname=SunorCreditsLow", "account=video-dev", "team=video", "severity=critical"}, "team-video"},
+		{[]string{"alertname=SunorAPIDown", "account=video-dev", "team=video", "severity=warning"}, "team-video"},
+		// No team, or one without a route: the fallback.
+		{[]string{"alertname=SunorCreditsLow", "account=legacy", "severity=critical"}, "sunor-page"},
+		{[]string{"alertname=SunorCreditsLow", "account=x", "team=unknown", "severity=critical"}, "sunor-page"},
+		{[]string{"alertname=SunorCreditsExhaustionForecast", "account=legacy", "severity=warning"}, "sunor-notify"},
+		{[]string{"alertname=SunorConfigReloadFailed", "job=sunor", "instance=x:10151", "severity=warning"}, "sunor-notify"},
+		// The exporter's own: to whoever runs it, not the account's team.
+		{[]string{"alertname=SunorExporterDown", "job=sunor", "instance=x:10151", "account=music-prod", "team=music", "severity=warning"}, "sunor-notify"},
+	} {
+		out := run(t, amtool, append([]string{"config", "routes", "test", "--config.file=alertmanager/alertmanager.yml"}, c.labels...)...)
+		// The receiver is the last line; amtool may warn before it.
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[len(lines)-1] != c.want {
+			t.Errorf("%v goes to %q, want %s", c.labels, out, c.want)
+		}
+	}
+}
+
+// TestDashboardPolicyPanels: the per-account policy, as issue 15 asks: each
+// account's own threshold line (the series SunorCreditsLow compares with,
+// not a global number), its spend against its budget over the alert's
+// windows, and a table of accounts with owner, available credits, hours
+// left and the share of today's budget spent; accounts filtered by team.
+func TestDashboardPolicyPanels(t *testing.T) {
+	raw, err := os.ReadFile("grafana/dashboards/sunor.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+				AllValue   string `json:"allValue"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title    string `json:"title"`
+			TimeFrom string `json:"timeFrom"`
+			Targets  []struct {
+				Expr    string `json:"expr"`
+				Instant bool   `json:"instant"`
+				Format  string `json:"format"`
+			} `json:"targets"`
+			Transformations []struct {
+				ID      string `json:"id"`
+				Options struct {
+					RenameByName map[string]string `json:"renameByName"`
+				} `json:"options"`
+			} `json:"transformations"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v.Definition
+		// "All" teams must include accounts without a team label.
+		if v.Name == "team" && v.AllValue != ".*" {
+			t.Errorf("variable team: allValue %q, want .* (accounts without a team)", v.AllValue)
+		}
+	}
+	if vars["team"] != "label_values(sunor_api_up, team)" || !strings.Contains(vars["account"], `team=~"$team"`) {
+		t.Errorf("variables team %q, account %q: want accounts filtered by team", vars["team"], vars["account"])
+	}
+	exprs := map[string]string{}
+	for _, p := range d.Panels {
+		var all []string
+		for _, tg := range p.Targets {
+			all = append(all, tg.Expr)
+		}
+		exprs[p.Title] = strings.Join(all, "\n")
+		if strings.Contains(exprs[p.Title], "sunor:credits_low_threshold") {
+			t.Errorf("panel %q reads the global threshold of old", p.Title)
+		}
+	}
+	if !strings.Contains(exprs["Available credits and threshold"], "account:sunor_credits_low_threshold:last1h{") {
+		t.Error("the threshold line is not each account's account:sunor_credits_low_threshold:last1h")
+	}
+	for _, w := range []string{"5m", "30m", "4h"} {
+		if !strings.Contains(exprs["Spend against the daily budget"], "account:sunor_credits_budget_burn:"+w+"{") {
+			t.Errorf("the budget panel lacks the %s burn rate", w)
+		}
+	}
+	for _, p := range d.Panels {
+		if p.Title != "Accounts" {
+			continue
+		}
+		if p.TimeFrom != "now/d" {
+			t.Errorf("Accounts: timeFrom %q, want now/d (today so far, for today's budget)", p.TimeFrom)
+		}
+		for _, tg := range p.Targets {
+			if !tg.Instant || tg.Format != "table" {
+				t.Errorf("Accounts query %q: want an instant query in table format", tg.Expr)
+			}
+		}
+		columns := map[string]bool{}
+		for _, tr := range p.Transformations {
+			for _, name := range tr.Options.RenameByName {
+				columns[name] = true
+			}
+		}
+		for _, c := range []string{"Owner (team)", "Available credits", "Hours left", "Today's budget spent"} {
+			if !columns[c] {
+				t.Errorf("Accounts table has no column %q (has %v)", c, columns)
+			}
+		}
+		for _, want := range []string{"sunor_credits_available{", "account:sunor_credits_hours_left:6h{", "/ sunor_credits_daily_budget{", "[$__range]"} {
+			if !strings.Contains(exprs["Accounts"], want) {
+				t.Errorf("Accounts queries lack %q", want)
+			}
+		}
+		return
+	}
+	t.Error("no Accounts table")
 }

@@ -11,7 +11,8 @@ package deploy
 // against both patterns, that each account is scraped by exactly one shard
 // with the labels /metrics gives, also after an account is added and the
 // exporter reloaded, then drives the fake and checks what reaches the
-// webhook. Run it with deploy/e2e.sh.
+// webhook, and through which receiver: the accounts belong to two teams,
+// and each team's alerts must reach its own. Run it with deploy/e2e.sh.
 //
 // The rules and Alertmanager timers are compressed 60 times (a minute of
 // the real files becomes a second) so that the test takes about a minute;
@@ -73,17 +74,24 @@ type amAlert struct {
 	Status      string            `json:"status"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
+	// Receiver is the receiver of the notification that carried the
+	// alert: every receiver's URL is the webhook's.
+	Receiver string `json:"-"`
 }
 
 func newWebhook(t *testing.T) *webhook {
 	w := &webhook{got: make(chan struct{}, 1000)}
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var msg struct {
-			Alerts []amAlert `json:"alerts"`
+			Receiver string    `json:"receiver"`
+			Alerts   []amAlert `json:"alerts"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 			t.Errorf("webhook: %v", err)
 			return
+		}
+		for i := range msg.Alerts {
+			msg.Alerts[i].Receiver = msg.Receiver
 		}
 		w.mu.Lock()
 		w.alerts = append(w.alerts, msg.Alerts...)
@@ -250,14 +258,23 @@ func TestEndToEnd(t *testing.T) {
 	hooks := newWebhook(t)
 
 	// The exporter, with two accounts from a config file: one key in the
-	// environment, one in a file.
+	// environment, one in a file; two owners, each with its own low-credit
+	// threshold, and daily budgets they stay well within (about 0.9 and
+	// 0.4 times their pace).
 	writeFile(t, filepath.Join(dir, "second.key"), secondKey+"\n")
 	accountsFile := fmt.Sprintf(`accounts:
   - name: e2e
     api_key_env: E2E_SUNOR_KEY
+    labels: {team: music, env: prod}
+    low_credits_threshold: 2000
+    daily_budget: 100000
   - name: second
     api_key_file: %s
+    labels: {team: video}
+    low_credits_threshold: 1000
+    daily_budget: 200000
 `, filepath.Join(dir, "second.key"))
+	owners := map[string]map[string]string{"e2e": {"team": "music", "env": "prod"}, "second": {"team": "video"}, "third": nil}
 	writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile)
 	exporterAddr := freeAddr(t)
 	proc(t, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
@@ -309,10 +326,11 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("every dashboard query parses and returns data", func(t *testing.T) {
 		poll(t, "a burn rate", 60*time.Second, func() error {
-			return prom.expect(`account:sunor_credits_burn_per_hour:deriv1h{account="e2e"} > 0 and on() account:sunor_credits_burn_per_hour:usage1h{account="e2e"} > 0 and on() account:sunor_credits_hours_left:6h`)
+			return prom.expect(`account:sunor_credits_burn_per_hour:deriv1h{account="e2e"} > 0 and on() account:sunor_credits_burn_per_hour:usage1h{account="e2e"} > 0 and on() account:sunor_credits_hours_left:6h and on() account:sunor_credits_budget_burn:4h{account="second"}`)
 		})
 		d := readDashboard(t)
-		vars := strings.NewReplacer(`$account`, `.+`, `$instance`, `.+`, `$__rate_interval`, `1m`, `$__interval`, `15s`, `$__range`, `5m`)
+		// $__range_s before $__range, which it starts with.
+		vars := strings.NewReplacer(`$account`, `.+`, `$instance`, `.+`, `$team`, `.*`, `$__rate_interval`, `1m`, `$__interval`, `15s`, `$__range_s`, `300`, `$__range`, `5m`)
 		n := 0
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
@@ -354,8 +372,8 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil || len(r) == 0 || r[0].Metric[m[2]] == "" {
 				t.Errorf("variable %s: %q gives %v, %v", v.Name, q, r, err)
 			}
-			if v.Name == "account" && len(r) != 2 {
-				t.Errorf("variable account lists %d accounts, want 2: %v", len(r), r)
+			if (v.Name == "account" || v.Name == "team") && len(r) != 2 {
+				t.Errorf("variable %s lists %d values, want 2: %v", v.Name, len(r), r)
 			}
 			values := map[string]bool{}
 			for _, s := range shards {
@@ -376,7 +394,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("the shards: each account scraped by exactly one, with the labels /metrics gives", func(t *testing.T) {
-		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second"})
+		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second"}, owners)
 		t.Logf("accounts by shard: %v", owner)
 		sameLabels(t, prom, shards, owner)
 	})
@@ -394,7 +412,7 @@ func TestEndToEnd(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("POST /-/reload: %d %s", resp.StatusCode, b)
 		}
-		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second", "third"})
+		owner = shardOwners(t, shards, exporterAddr, []string{"e2e", "second", "third"}, owners)
 		t.Logf("accounts by shard: %v", owner)
 		poll(t, "the new account's balance on its shard", 30*time.Second, func() error {
 			return shards[owner["third"]].expect(`sunor_credits_available{job="sunor",account="third"} == 70000`)
@@ -402,20 +420,28 @@ func TestEndToEnd(t *testing.T) {
 		sameLabels(t, prom, shards, owner)
 	})
 
-	t.Run("credits fall under the threshold: SunorCreditsLow reaches the webhook", func(t *testing.T) {
+	t.Run("credits fall under each account's own threshold: SunorCreditsLow reaches each team's receiver", func(t *testing.T) {
 		if n := hooks.delivered("SunorCreditsLow", "firing"); n != 0 {
 			t.Fatalf("SunorCreditsLow fired with a healthy balance")
 		}
-		putFake(t, fakeSrv.URL, e2eKey, `{"available": 120, "burn_per_minute": 0}`)
-		// From the /metrics server (no shard label) and from the shard
-		// that scrapes the account through /probe: the same alert.
-		for _, shard := range []string{"", strconv.Itoa(owner["e2e"])} {
-			a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorCreditsLow", "account": "e2e", "shard": shard}, 60*time.Second)
-			if a.Labels["severity"] != "critical" || a.Labels["instance"] != exporterAddr || !strings.Contains(a.Annotations["description"], "has 120 credits available") {
-				t.Errorf("alert as delivered: %+v", a)
+		// e2e: 1500 is under its 2000, not under the default 500; second:
+		// 900 under its 1000.
+		putFake(t, fakeSrv.URL, e2eKey, `{"available": 1500, "burn_per_minute": 0}`)
+		putFake(t, fakeSrv.URL, secondKey, `{"available": 900, "burn_per_minute": 0}`)
+		for _, c := range []struct{ account, receiver, has string }{
+			{"e2e", "team-music", "Account e2e (env=prod, team=music) has 1500 credits available (1 credit = 1 US cent), under its threshold of 2000."},
+			{"second", "team-video", "Account second (team=video) has 900 credits available (1 credit = 1 US cent), under its threshold of 1000."},
+		} {
+			// From the /metrics server (no shard label) and from the shard
+			// that scrapes the account through /probe: the same alert.
+			for _, shard := range []string{"", strconv.Itoa(owner[c.account])} {
+				a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorCreditsLow", "account": c.account, "shard": shard}, 60*time.Second)
+				if a.Receiver != c.receiver || a.Labels["severity"] != "critical" || a.Labels["instance"] != exporterAddr || !strings.Contains(a.Annotations["description"], c.has) {
+					t.Errorf("alert as delivered to %s: %+v; want it at %s, saying %q", a.Receiver, a, c.receiver, c.has)
+				}
 			}
 		}
-		if n := hooks.deliveredFor("SunorCreditsLow", "second"); n != 0 {
+		if n := hooks.deliveredFor("SunorCreditsLow", "third"); n != 0 {
 			t.Errorf("SunorCreditsLow reached the webhook for the healthy account")
 		}
 	})
@@ -439,7 +465,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("SunorCreditsLow stopped firing during the outage: %v", err)
 		}
 		poll(t, "SunorCreditsLow is inhibited", 30*time.Second, func() error {
-			resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`))
+			resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`) + "&filter=" + url.QueryEscape(`account="e2e"`))
 			if err != nil {
 				return err
 			}
@@ -468,6 +494,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("the API recovers and credits are topped up: both alerts resolve", func(t *testing.T) {
 		putFake(t, fakeSrv.URL, e2eKey, `{"fail": "", "available": 100000}`)
+		putFake(t, fakeSrv.URL, secondKey, `{"available": 50000}`)
 		hooks.waitFor(t, "SunorAPIDown", "resolved", "e2e", 60*time.Second)
 		// Here two servers alert on one account, which only this test
 		// does, and their two SunorCreditsLow share a notification group.
@@ -476,6 +503,9 @@ func TestEndToEnd(t *testing.T) {
 		// (its notification log holds no firing alert any more). So: one
 		// resolution at the webhook, and both alerts gone in Prometheus.
 		hooks.waitFor(t, "SunorCreditsLow", "resolved", "e2e", 60*time.Second)
+		if a := hooks.waitFor(t, "SunorCreditsLow", "resolved", "second", 60*time.Second); a.Receiver != "team-video" {
+			t.Errorf("the resolution of second's alert went to %s, want team-video", a.Receiver)
+		}
 		for i, p := range append([]promClient{prom}, shards...) {
 			poll(t, fmt.Sprintf("SunorCreditsLow resolved on server %d", i), 30*time.Second, func() error {
 				if r, err := p.query(`ALERTS{alertname="SunorCreditsLow"}`); err != nil || len(r) != 0 {
@@ -486,7 +516,28 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	// Every target, /metrics or /probe, answered throughout, the reload
+	t.Run("a rejected reload: SunorConfigReloadFailed reaches the fallback receiver, and resolves", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "sunor.yml"), "accounts: [\n")
+		if code, body := testtool.Fetch(t, http.MethodPost, "http://"+exporterAddr+"/-/reload"); code == 200 {
+			t.Fatalf("POST /-/reload of a file that is not YAML: 200 %s, want it rejected", body)
+		}
+		a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorConfigReloadFailed", "instance": exporterAddr, "shard": ""}, 60*time.Second)
+		if a.Receiver != "sunor-notify" || a.Labels["account"] != "" || !strings.Contains(a.Annotations["description"], "was rejected") {
+			t.Errorf("alert as delivered to %s: %+v; want it at sunor-notify, without an account", a.Receiver, a)
+		}
+		writeFile(t, filepath.Join(dir, "sunor.yml"), accountsFile+fmt.Sprintf("  - name: third\n    api_key_file: %s\n", filepath.Join(dir, "third.key")))
+		if code, body := testtool.Fetch(t, http.MethodPost, "http://"+exporterAddr+"/-/reload"); code != 200 {
+			t.Fatalf("POST /-/reload of the good file: %d %s", code, body)
+		}
+		hooks.waitMatch(t, "resolved", map[string]string{"alertname": "SunorConfigReloadFailed", "instance": exporterAddr, "shard": ""}, 60*time.Second)
+	})
+
+	// Both accounts spent within their budgets throughout.
+	if n := hooks.delivered("SunorSpendOverBudget", "firing"); n != 0 {
+		t.Errorf("SunorSpendOverBudget reached the webhook %d times", n)
+	}
+
+	// Every target, /metrics or /probe, answered throughout, the reloads
 	// included. (At start-up, before Prometheus applies its first targets
 	// (it does so at most every 5 s, the compressed for: of this alert),
 	// absent(up) may fire SunorExporterDown without an instance.)
@@ -603,9 +654,10 @@ func (p promClient) targets() (active, dropped []promTarget, err error) {
 
 // shardOwners waits until every shard has discovered exactly the accounts
 // (each a target of /sd), keeps some, and scrapes each account it keeps
-// through /probe with the labels the rules need, while every account is
-// kept by exactly one shard; it returns the shard of each account.
-func shardOwners(t *testing.T, shards []promClient, exporterAddr string, accounts []string) map[string]int {
+// through /probe with the labels the rules need and its owner labels,
+// while every account is kept by exactly one shard; it returns the shard of
+// each account.
+func shardOwners(t *testing.T, shards []promClient, exporterAddr string, accounts []string, owners map[string]map[string]string) map[string]int {
 	t.Helper()
 	var owner map[string]int
 	poll(t, fmt.Sprintf("every account of %v scraped by exactly one shard", accounts), 30*time.Second, func() error {
@@ -615,14 +667,20 @@ func shardOwners(t *testing.T, shards []promClient, exporterAddr string, account
 			if err != nil {
 				return err
 			}
+			// The account's name is the target /sd lists, and also its
+			// __meta_sunor_account, which no relabelling writes. With the
+			// labelmap of the owner labels, Debian's Prometheus (2.42) was
+			// seen to report the exporter's address as a target's
+			// discovered __address__.
 			var seen []string
 			for _, tg := range dropped {
-				seen = append(seen, tg.DiscoveredLabels["__address__"])
+				seen = append(seen, tg.DiscoveredLabels["__meta_sunor_account"])
 			}
 			for _, tg := range active {
-				name := tg.DiscoveredLabels["__address__"]
+				name := tg.DiscoveredLabels["__meta_sunor_account"]
 				seen = append(seen, name)
 				want := map[string]string{"job": "sunor", "instance": exporterAddr, "account": name}
+				maps.Copy(want, owners[name])
 				if !reflect.DeepEqual(tg.Labels, want) {
 					return fmt.Errorf("shard %d: target %q has labels %v, want %v", i, name, tg.Labels, want)
 				}

@@ -79,6 +79,10 @@ type options struct {
 	jsonBin       string
 	exporterEnv   []string
 	exporterFlags []string
+	promDuration  time.Duration
+	promInterval  time.Duration
+	promAccounts  []int
+	promPaths     []string
 }
 
 func main() {
@@ -93,6 +97,10 @@ func main() {
 	flag.StringVar(&o.scrapeTO, "scrape-timeout", "10", "X-Prometheus-Scrape-Timeout-Seconds of every request, as Prometheus's default")
 	exporterFlags := flag.String("exporter-flags", "", "extra flags of the exporters in the scaling table, e.g. --sunor.timeout-offset=2s (comma-separated)")
 	exporterEnv := flag.String("exporter-env", "", "extra environment of the exporters in the scaling table, e.g. GOMEMLIMIT=40MiB (comma-separated)")
+	flag.DurationVar(&o.promDuration, "prom-duration", 0, "how long the like-Prometheus table scrapes every -prom-interval (at least 2m for figures after the first minute); 0 skips it")
+	flag.DurationVar(&o.promInterval, "prom-interval", 15*time.Second, "the scrape interval of the like-Prometheus table")
+	promAccts := flag.String("prom-accounts", "1000", "account counts of the like-Prometheus table (comma-separated)")
+	promPaths := flag.String("prom-paths", "metrics", "what the like-Prometheus table scrapes: metrics, probe or both (comma-separated)")
 	flag.BoolVar(&o.check, "check", false, "exit 1 if a goal is missed (not for CI: timings on a shared machine are noisy)")
 	flag.Parse()
 	for _, s := range strings.Split(*accts, ",") {
@@ -105,6 +113,19 @@ func main() {
 		}
 	}
 
+	for _, s := range strings.Split(*promAccts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("-prom-accounts: bad count %q", s))
+		}
+		o.promAccounts = append(o.promAccounts, n)
+	}
+	for _, p := range strings.Split(*promPaths, ",") {
+		if p != "metrics" && p != "probe" {
+			fatal(fmt.Errorf("-prom-paths: want metrics or probe, got %q", p))
+		}
+		o.promPaths = append(o.promPaths, p)
+	}
 	if *exporterEnv != "" {
 		o.exporterEnv = strings.Split(*exporterEnv, ",")
 	}
@@ -146,6 +167,9 @@ func main() {
 	}
 	if len(o.accounts) > 0 {
 		ok = scaling(o, dir) && ok
+	}
+	if o.promDuration > 0 {
+		ok = prometheus(o, dir) && ok
 	}
 	if o.check && !ok {
 		fmt.Println("\na goal was missed")
@@ -241,7 +265,7 @@ func latency(o options, dir string) bool {
 	fmt.Println("Each cell: the median over the runs, (min-max) when there were several. calls: API calls per scrape; n: requests measured.")
 	fmt.Printf("peak RSS of the default exporter after %d scrapes; of the others after their rounds.\n", o.rssScrapes)
 
-	// Goals (issue 7), on the medians.
+	// The latency goals, on the medians.
 	med := func(pick func(row) bool, f func(row) float64) (float64, bool) {
 		for i := range runs[0] {
 			if pick(runs[0][i]) && runs[0][i].absent == "" {
@@ -445,7 +469,7 @@ func apiCalls(url string) int {
 	return int(n)
 }
 
-// scaling is the accounts table (issue 10).
+// scaling is the accounts table: cold and warm /metrics, then /probe of each.
 func scaling(o options, dir string) bool {
 	maxN := slices.Max(o.accounts)
 	fake, fakeAddr := startProc(fakeAddrRE, nil, o.bins["fake"], "-listen", "127.0.0.1:0", "-accounts", strconv.Itoa(maxN), "-delay", o.delay.String())
