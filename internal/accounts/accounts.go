@@ -178,7 +178,7 @@ func keysShown(accts []Account, keys []string, dirKeys map[string]apikey.Source,
 		}
 		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
 			if holds(a.Labels[l]) {
-				return a.Errorf("labels."+l, "holds an API key, or a piece of one: a label value is on every series, not redacted")
+				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
 			}
 		}
 	}

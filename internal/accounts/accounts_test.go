@@ -269,9 +269,9 @@ func TestKeyAsLabelOrName(t *testing.T) {
 	t.Setenv("K1", key)
 	t.Setenv("K2", "sk-live-fedcba9876543210")
 	for name, tc := range map[string]struct{ yml, want string }{
-		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: holds an API key"},
-		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: holds an API key"},
-		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: holds an API key"},
+		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
+		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
+		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
 		"name":             {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
 	} {
 		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}

@@ -163,9 +163,9 @@ func (a *Account) check() error {
 			return a.Errorf(name, "must not be negative, got %v", value)
 		}
 	}
-	if _, err := sunor.ParseBaseURL(a.URL); err != nil && strings.Contains(a.URL, "@") {
+	if _, err := sunor.ParseBaseURL(a.URL); err != nil && strings.Contains(a.URL, "@") && strings.Contains(err.Error(), a.URL[:strings.LastIndex(a.URL, "@")]) {
 		// user:password@host without a scheme (or with a mistyped one)
-		// does not parse as credentials, and the error would quote them.
+		// does not parse as credentials, and the error quotes them.
 		return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
 	} else if err != nil {
 		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
