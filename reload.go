@@ -12,6 +12,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // reloader reloads --config.file on SIGHUP and POST /-/reload, and when
@@ -104,7 +105,9 @@ func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	msg, err := r.reload()
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		// Redacted as the log line is: a key pasted in the wrong field
+		// (url:, timeout:) is quoted by the error.
+		http.Error(w, redact.Known.Clean(err.Error(), redact.MaxLineChars), http.StatusInternalServerError)
 		return
 	}
 	fmt.Fprintln(w, msg)

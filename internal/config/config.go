@@ -7,12 +7,16 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -157,7 +161,11 @@ func (a *Account) check() error {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
-	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
+	if _, err := sunor.ParseBaseURL(a.URL); err != nil && strings.Contains(a.URL, "@") && strings.Contains(err.Error(), a.URL[:strings.LastIndex(a.URL, "@")]) {
+		// user:password@host without a scheme (or with a mistyped one)
+		// does not parse as credentials, and the error quotes them.
+		return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
+	} else if err != nil {
 		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
 	}
 	if err := a.HTTPClientConfig.Validate(); err != nil {
@@ -170,7 +178,7 @@ func (a *Account) check() error {
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
 			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
 		case !labelValue(a.Labels[k]):
-			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters or whitespace at either end", k)
+			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
 	return nil
@@ -183,7 +191,7 @@ var reservedLabels = []string{"account", "job", "instance", "endpoint", "collect
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
-		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline) or whitespace at either end")
+		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -203,11 +211,18 @@ func (a *Account) checkEntry(seen map[string]string) error {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // labelValue says whether v is a label value someone means: not empty,
-// UTF-8 (Prometheus rejects the rest at scrape time), without control
-// characters or whitespace at either end (" a" and "a" would be two).
+// UTF-8 (Prometheus rejects the rest at scrape time), without control or
+// invisible characters (unseen), nor whitespace at either end (" a" and
+// "a" would be two).
 func labelValue(v string) bool {
-	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
+	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unseen) < 0 && strings.TrimSpace(v) == v
 }
+
+// unseen says whether c is a character a reader of a name does not see as
+// such: a control character, or a format character (a zero-width space, a
+// direction override that shows "a‮cba" as "aabc") that would let two names
+// look alike or one pass for another.
+func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
 
 // suggestScheme is the likely URL meant by one written without a scheme.
 func suggestScheme(u string) string {
@@ -265,16 +280,29 @@ type File struct {
 // block, decoded over the flags. A setting left out, or left empty, keeps
 // the value beneath it.
 func load(path string, d *Directory, flags Account) ([]Account, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil || !utf8.Valid(b) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); (err != nil && err != io.EOF) || !utf8.Valid(b) {
 		return nil, syntaxError(path, b, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
+	}
+	for {
+		// Only the first document is read: accounts after a --- would be
+		// dropped without a word. An empty one (a trailing ---) is fine.
+		var next yaml.Node
+		if err := dec.Decode(&next); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, syntaxError(path, b, err)
+		} else if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return nil, fmt.Errorf("%s:%d: a second YAML document (after ---): put every account in the one accounts: list", path, next.Line)
+		}
 	}
 	root := doc.Content[0]
 	if err := shape(root, reflect.TypeFor[File](), "", "", map[*yaml.Node]reflect.Type{}); err != nil {
@@ -293,6 +321,9 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		}
 	}
 	if k, v := lookup(root, "api_key_directory"); k != nil && v.Value != "" {
+		if d.Path != "" {
+			return nil, fmt.Errorf("%s:%d: api_key_directory: --sunor.api-key-directory (or SUNOR_API_KEY_DIRECTORY) is set too; set one", path, k.Line)
+		}
 		d.Path, d.Where = v.Value, fmt.Sprintf("%s:%d: api_key_directory", path, k.Line)
 	}
 	d.Settings = base
@@ -315,6 +346,46 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// MaxFileBytes is the largest accounts file read: far above thousands of
+// accounts, far below what the exporter's memory can spare.
+const MaxFileBytes = 16 << 20
+
+// readFile reads the accounts file, refusing what is not a regular file (a
+// named pipe would block the start, or a reload, for ever) or is larger
+// than MaxFileBytes (/dev/zero, a log file named by mistake).
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		kind := "a special file"
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			kind = "a directory"
+		case m&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case m&fs.ModeDevice != 0:
+			kind = "a device"
+		}
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, kind)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The size Stat gives may be wrong (/proc) or grow: the limit holds.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d MiB; is it the accounts file?", path, MaxFileBytes>>20)
+	}
+	return b, nil
 }
 
 // decode sets what p gives over a, and checks the result.
@@ -473,6 +544,9 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		return fail(n, field, "wants true or false, got %s", got)
 	case errors.As(err, new(*yaml.TypeError)):
 		return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+	}
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // url.Error quotes the URL whole, a proxy's password too
 	}
 	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
 }
