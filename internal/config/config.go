@@ -161,11 +161,12 @@ func (a *Account) check() error {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
-	if _, err := sunor.ParseBaseURL(a.URL); err != nil && strings.Contains(a.URL, "@") && strings.Contains(err.Error(), a.URL[:strings.LastIndex(a.URL, "@")]) {
+	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
 		// user:password@host without a scheme (or with a mistyped one)
 		// does not parse as credentials, and the error quotes them.
-		return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
-	} else if err != nil {
+		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
+			return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
+		}
 		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
 	}
 	if err := a.HTTPClientConfig.Validate(); err != nil {
@@ -360,17 +361,9 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		kind := "a special file"
-		switch m := fi.Mode(); {
-		case m.IsDir():
-			kind = "a directory"
-		case m&fs.ModeNamedPipe != 0:
-			kind = "a named pipe"
-		case m&fs.ModeDevice != 0:
-			kind = "a device"
-		}
-		return nil, fmt.Errorf("%s is %s, not a regular file", path, kind)
+	if !fi.Mode().IsRegular() { // a character device is a device too
+		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
 	}
 	f, err := os.Open(path)
 	if err != nil {
