@@ -458,6 +458,10 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	fail := func(n *yaml.Node, field, format string, args ...any) error {
 		return errors.New(strings.Join(slices.DeleteFunc([]string{strconv.Itoa(n.Line), where, field, fmt.Sprintf(format, args...)}, func(s string) bool { return s == "" }), ": "))
 	}
+	wants := func(n *yaml.Node, what string) error {
+		got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
+		return fail(n, field, "wants %s, got %s", what, got)
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -470,7 +474,6 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	} else if t == reflect.TypeFor[Account]() && field != "" {
 		where, field = whereOf(field, n), ""
 	}
-	got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
 	custom := reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) ||
 		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ UnmarshalYAML(func(any) error) error }]())
 	switch kind := t.Kind(); {
@@ -479,7 +482,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	case custom && n.Kind == yaml.ScalarNode, kind == reflect.Interface:
 	case kind == reflect.Struct || kind == reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+			return wants(n, "a mapping (name: value lines)")
 		}
 		fields, seen := fieldsOf(t), map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -487,7 +490,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
 			switch {
 			case k.Kind != yaml.ScalarNode:
-				return fail(k, field, "wants a name before the colon, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[k.Kind])
+				return wants(k, "a name before the colon")
 			case k.Value == "<<":
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
@@ -505,7 +508,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		}
 	case kind == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return fail(n, field, "wants a list (- item lines), got %s", got)
+			return wants(n, "a list (- item lines)")
 		}
 		for i, e := range n.Content {
 			if err := shape(e, t.Elem(), where, fmt.Sprintf("%s[%d]", field, i), done); err != nil {
@@ -513,7 +516,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			}
 		}
 	case n.Kind != yaml.ScalarNode:
-		return fail(n, field, "wants a single value, got %s", got)
+		return wants(n, "a single value")
 	}
 	duration := t == reflect.TypeFor[time.Duration]()
 	if d, err := model.ParseDuration(n.Value); err == nil && duration {
@@ -528,15 +531,15 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	case err == nil && (!whole || n.ShortTag() == "!!int"): // the library would take 1.5 as 1
 		return nil
 	case duration:
-		return fail(n, field, "wants a duration such as 5s or 1m30s, got %s", got)
+		return wants(n, "a duration such as 5s or 1m30s")
 	case whole:
-		return fail(n, field, "wants a whole number such as 12, got %s", got)
+		return wants(n, "a whole number such as 12")
 	case t.Kind() == reflect.Float64:
-		return fail(n, field, "wants a number such as 500, got %s", got)
+		return wants(n, "a number such as 500")
 	case t.Kind() == reflect.Bool:
-		return fail(n, field, "wants true or false, got %s", got)
+		return wants(n, "true or false")
 	case errors.As(err, new(*yaml.TypeError)):
-		return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+		return wants(n, "a mapping (name: value lines)")
 	}
 	if ue := (*url.Error)(nil); errors.As(err, &ue) {
 		err = ue.Err // url.Error quotes the URL whole, a proxy's password too
