@@ -385,3 +385,29 @@ func TestKeyFileNamedLikeAnAccount(t *testing.T) {
 		t.Errorf("%d warnings about the file, want 1:\n%s", n, logs)
 	}
 }
+
+// TestPlainHTTPWarns: an http:// API URL on another host is a warning at
+// build time (the key would cross the network unencrypted); loopback, as
+// the fake API and a local proxy use, and https are not.
+func TestPlainHTTPWarns(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	for url, warn := range map[string]bool{
+		"http://api.example.com": true,
+		"http://10.1.2.3:8080":   true,
+		"http://127.0.0.1:18080": false,
+		"http://[::1]:18080":     false,
+		"http://LocalHost:18080": false,
+		"https://sunor.cc":       false,
+	} {
+		var logs testtool.Lines
+		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewLogfmtLogger(&logs)}
+		build(t, b, "accounts:\n  - {name: a, api_key_env: K1, url: \""+url+"\"}\n")
+		got := strings.Contains(logs.String(), "plain http")
+		if got != warn {
+			t.Errorf("%s: warned %v, want %v; log: %q", url, got, warn, logs.String())
+		}
+		if strings.Contains(logs.String(), "key-1") {
+			t.Errorf("%s: the warning shows the key: %q", url, logs.String())
+		}
+	}
+}
