@@ -120,7 +120,7 @@ type ask struct {
 // it will wait for. A scrape asks every account before it waits for any,
 // so that every account's call is queued or running at once.
 func (a *account) ask(ctx context.Context) []ask {
-	deadline := time.Now().Add(a.timeout) // the real clock: deadlines are real
+	deadline := time.Now().Add(a.timeout()) // the real clock: deadlines are real
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
@@ -155,8 +155,8 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Ti
 	now := a.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if a.cacheTTL > 0 {
-		if r, ok := st.reuse(now, a.cacheTTL-time.Nanosecond); ok {
+	if ttl := a.cacheTTL(); ttl > 0 {
+		if r, ok := st.reuse(now, ttl-time.Nanosecond); ok {
 			st.skipped[skipCache].Add(1)
 			return r, nil
 		}
@@ -224,7 +224,7 @@ func (a *account) instead(st *endpointState, now time.Time) result {
 // answer, if young enough, is reused. It counts and logs the skip; st.mu
 // is held.
 func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
-	keep := max(MaxStale, a.cacheTTL)
+	keep := max(MaxStale, a.cacheTTL())
 	r, ok := st.reuse(now, keep)
 	if !ok {
 		r.err = errSkipped{reason, until, keep}
@@ -305,7 +305,7 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx contex
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()
-	f.latest = start.Add(a.timeout)
+	f.latest = start.Add(a.timeout())
 	if queued || f.deadline.After(f.latest) {
 		f.deadline = f.latest
 	}

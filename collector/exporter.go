@@ -72,7 +72,9 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 
 // SetAccounts replaces the accounts, as on a reload of the config file.
 // Accounts whose Name and Identity are unchanged keep their state: cache,
-// counters and the calls in flight. Accounts with the same non-empty KeyID
+// counters and the calls in flight; their other settings (timeout, cache
+// TTL, owner labels, threshold, budget) are applied to them, and the
+// ceiling and reserve to their key's guard. Accounts with the same non-empty KeyID
 // share one budget guard, which a reload keeps while any account uses the
 // key, whatever else changed: the ceiling, a back-off and the reserve are
 // the key's. The series of accounts that are gone go with them.
@@ -100,6 +102,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
 		}
+		a.setTiming(cfg) // timeout and cache TTL may change alone
 		a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		next = append(next, a)
 		byName[cfg.Name] = a

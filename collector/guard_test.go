@@ -595,10 +595,14 @@ func TestServedWhileQueued(t *testing.T) {
 		return mustValue(t, mfs, "sunor_api_up", nil), time.Since(start)
 	}
 	// Good answers while the slot is free; then failing's call fails.
-	scrape("fresh")
-	scrape("failing")
+	// These wait for their calls, however loaded the machine.
+	for _, name := range []string{"fresh", "failing"} {
+		c, _ := exp.Probe(context.Background(), name)
+		gather(t, c)
+	}
 	clk.Advance(time.Second)
-	if up, _ := scrape("failing"); up != 0 {
+	c, _ := exp.Probe(context.Background(), "failing")
+	if up := mustValue(t, gather(t, c), "sunor_api_up", nil); up != 0 {
 		t.Fatalf("a failed call: up %v, want 0", up)
 	}
 	s, _ := exp.Probe(context.Background(), "slow")

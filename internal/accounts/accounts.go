@@ -171,7 +171,7 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
 	a.KeyID = keyedHash(base.String(), key.Key(context.Background()))
 	// The collector applies the rest of a kept account's settings anew.
-	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey, a.Timeout.String(), a.CacheTTL.String())
+	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
 	return nil
 }
 

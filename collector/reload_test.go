@@ -1,0 +1,83 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
+)
+
+// TestReloadAppliesSettingsToKeptAccount: a reload that changes an
+// account's cache TTL, timeout, ceiling or reserve, with its identity
+// unchanged, applies the new values at once and keeps the account's state
+// (its counters go on).
+func TestReloadAppliesSettingsToKeptAccount(t *testing.T) {
+	clk := newClock()
+	api := &scriptedAPI{answer: healthy, clock: clk}
+	acct := accounts.Account{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k", Identity: "id"}
+	exp := New([]accounts.Account{acct}, Options{Now: clk.Now})
+	gather(t, exp)
+
+	// The cache TTL: an hour now, so the next scrape makes no call.
+	acct.CacheTTL = time.Hour
+	exp.SetAccounts([]accounts.Account{acct})
+	clk.Advance(time.Second)
+	mfs := gather(t, exp)
+	if n, _ := api.count(); n != 1 {
+		t.Errorf("cache_ttl raised to 1h by a reload: %d calls, want 1 (the second scrape from the cache)", n)
+	}
+	if v := skipped(mfs, "cache"); v != 1 {
+		t.Errorf("skipped{reason=cache} = %v, want 1", v)
+	}
+	if v := mustValue(t, mfs, "sunor_api_requests_total", map[string]string{"endpoint": "balance"}); v != 1 {
+		t.Errorf("sunor_api_requests_total = %v, want 1: the account lost its state", v)
+	}
+
+	// The timeout: 50 ms now, against an API that takes a second.
+	acct.CacheTTL, acct.Timeout = 0, 50*time.Millisecond
+	exp.SetAccounts([]accounts.Account{acct})
+	api.mu.Lock()
+	api.delay = time.Second
+	api.mu.Unlock()
+	start := time.Now()
+	mfs = gather(t, exp)
+	if took := time.Since(start); took >= time.Second {
+		t.Errorf("timeout lowered to 50ms by a reload: the scrape took %s", took)
+	}
+	if v := errorsFor(mfs, "balance", string(sunor.ReasonTimeout)); v != 1 {
+		t.Errorf("errors{reason=timeout} = %v, want 1", v)
+	}
+	api.mu.Lock()
+	api.delay = 0
+	api.mu.Unlock()
+
+	// The ceiling: 2 a minute now, and two calls are in the window.
+	acct.Timeout, acct.MaxCallsPerMinute = 5*time.Second, 2
+	exp.SetAccounts([]accounts.Account{acct})
+	before, _ := api.count()
+	mfs = gather(t, exp)
+	if n, _ := api.count(); n != before {
+		t.Errorf("ceiling lowered to 2 by a reload, with 2 calls in the window: %d more calls, want 0", n-before)
+	}
+	if v := skipped(mfs, "budget"); v != 1 {
+		t.Errorf("skipped{reason=budget} = %v, want 1", v)
+	}
+
+	// The reserve: 200 now, above the 100 the API says remain.
+	acct.MaxCallsPerMinute, acct.RateLimitReserve = 12, 200
+	exp.SetAccounts([]accounts.Account{acct})
+	clk.Advance(2 * Window)
+	gather(t, exp) // a call; its answer reaches the reserve
+	before, _ = api.count()
+	clk.Advance(time.Second)
+	c, _ := exp.Probe(context.Background(), "prod")
+	mfs = gather(t, c)
+	if n, _ := api.count(); n != before {
+		t.Errorf("reserve raised to 200 by a reload, 100 remaining: %d more calls, want 0", n-before)
+	}
+	if v := skipped(mfs, "reserve"); v != 1 {
+		t.Errorf("skipped{reason=reserve} = %v, want 1", v)
+	}
+}
