@@ -34,6 +34,15 @@ func (e errSkipped) Error() string {
 	return fmt.Sprintf("no API call (%s) until %s, and no answer at most %s old to reuse", e.reason, e.until.UTC().Format(time.RFC3339), humanize(e.keep))
 }
 
+// minCallTime is the least time a call started for a scrape is given,
+// within the account timeout, even when the scrape has less: the key's
+// budget was spent on it. A client scraping with a deadline of a
+// millisecond would otherwise spend every slot of the ceiling on calls
+// abandoned before any answer could come, and every other scraper of the
+// account would see its balance age; a scrape too hurried for the API
+// shows the last good answer, and the call refreshes it for the next.
+const minCallTime = time.Second
+
 // errGaveUp answers a scrape whose deadline passed while the call it waited
 // for was still queued or running, with no good answer to show instead.
 // The call goes on and counts its own outcome, once.
@@ -120,14 +129,17 @@ type ask struct {
 // it will wait for. A scrape asks every account before it waits for any,
 // so that every account's call is queued or running at once.
 func (a *account) ask(ctx context.Context) []ask {
-	deadline := time.Now().Add(a.timeout()) // the real clock: deadlines are real
+	now, timeout := time.Now(), a.timeout() // the real clock: deadlines are real
+	deadline := now.Add(timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
+	// The least a call started now is given: see minCallTime.
+	least := now.Add(min(minCallTime, timeout))
 	asks := make([]ask, len(a.endpoints))
 	for i, st := range a.endpoints {
 		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}
-		asks[i].r, asks[i].f = a.begin(ctx, st, deadline)
+		asks[i].r, asks[i].f = a.begin(ctx, st, deadline, least)
 	}
 	return asks
 }
@@ -149,9 +161,10 @@ func (a *account) answers(ctx context.Context, asks []ask) ([]result, []time.Dur
 
 // begin answers st at once from the cache, or from the last good answer
 // when the guard says no call or the refresh waits behind the cap on
-// calls; else it returns the call to wait for, joined or started. Times
-// of answers and of the guard are a.now's; deadline is the real clock's.
-func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Time) (result, *flight) {
+// calls; else it returns the call to wait for, joined or started: a call
+// it starts runs until deadline, and at least until least. Times of
+// answers and of the guard are a.now's; deadlines are the real clock's.
+func (a *account) begin(ctx context.Context, st *endpointState, deadline, least time.Time) (result, *flight) {
 	now := a.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -182,6 +195,9 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Ti
 		st.skipRun = ""
 		f = &flight{done: make(chan struct{}), slot: s}
 		st.flight = f
+		// The key's budget is spent on this call: it gets a fair chance
+		// to answer, whatever the deadline of the scrape that starts it.
+		f.extend(least)
 		f.queued = !a.calls.submit(st.balance, func(queued bool) { a.run(st, f, queued) })
 	}
 	f.extend(deadline)

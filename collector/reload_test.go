@@ -81,3 +81,55 @@ func TestReloadAppliesSettingsToKeptAccount(t *testing.T) {
 		t.Errorf("skipped{reason=reserve} = %v, want 1", v)
 	}
 }
+
+// returningAPI tells when each call has returned.
+type returningAPI struct {
+	*scriptedAPI
+	returned chan struct{}
+}
+
+func (r returningAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	defer func() { r.returned <- struct{}{} }()
+	return r.scriptedAPI.Fetch(ctx, ep)
+}
+
+// TestTinyDeadlineDoesNotWasteTheBudget: a client scraping every second
+// with a deadline of a millisecond gives every call it starts a fair
+// chance to answer: the key's budget is not spent on calls abandoned
+// before any answer could come, and a Prometheus scraping every 15 s beside
+// it keeps the balance at most 60 s old, as with no such client.
+func TestTinyDeadlineDoesNotWasteTheBudget(t *testing.T) {
+	clk := newClock()
+	api := returningAPI{&scriptedAPI{answer: healthy, clock: clk, delay: 20 * time.Millisecond}, make(chan struct{}, 2)}
+	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+		Options{Now: clk.Now})
+	start := clk.Now()
+	for i := 0; clk.Now().Sub(start) < 5*time.Minute; i++ {
+		for len(api.returned) > 0 { // the patient scrape's
+			<-api.returned
+		}
+		before, _ := api.count()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		gather(t, exp.WithContext(ctx))
+		cancel()
+		if after, _ := api.count(); after != before {
+			select { // the patient scrape below joins no call of this one
+			case <-api.returned:
+			case <-time.After(10 * time.Second):
+				t.Fatal("a call never returned")
+			}
+		}
+		if i%15 == 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 9500*time.Millisecond)
+			mfs := gather(t, exp.WithContext(ctx))
+			cancel()
+			if clk.Now().Sub(start) >= 2*time.Minute {
+				last, ok := value(mfs, "sunor_last_success_timestamp_seconds", nil)
+				if age := float64(clk.Now().Unix()) - last; !ok || age > 60 {
+					t.Fatalf("at %s: the balance is %.0f s old beside a client with 1 ms deadlines, want at most 60; %v timeouts", clk.Now().Sub(start), age, errorsFor(mfs, "balance", "timeout"))
+				}
+			}
+		}
+		clk.Advance(time.Second)
+	}
+}
