@@ -177,10 +177,9 @@ func (g *guard) observe(now time.Time, rl sunor.RateLimit) time.Time {
 	}
 	until := now.Add(reserveWindow)
 	if rl.HasReset && rl.Reset.After(now) {
-		until = rl.Reset
-		if latest := now.Add(MaxReservePause); until.After(latest) {
-			until = latest
-		}
+		// As a time from now: X-RateLimit-Reset is a wall-clock time, and
+		// a wall clock stepped back would stretch the pause by the step.
+		until = now.Add(min(rl.Reset.Sub(now), MaxReservePause))
 	}
 	if until.After(g.reserveUntil) {
 		g.reserveUntil = until

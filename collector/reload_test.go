@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,22 @@ func TestTinyDeadlineDoesNotWasteTheBudget(t *testing.T) {
 			}
 		}
 		clk.Advance(time.Second)
+	}
+}
+
+// TestReservePauseIsNoWallClockTime: the end of a reserve pause taken
+// from X-RateLimit-Reset is a time from now on the monotonic clock, so
+// that a wall clock stepped back (NTP) does not stretch the pause beyond
+// MaxReservePause.
+func TestReservePauseIsNoWallClockTime(t *testing.T) {
+	g := new(guard)
+	g.configure(12, 10, 1)
+	now := time.Now()
+	until := g.observe(now, sunor.RateLimit{HasRemaining: true, Remaining: 5, HasReset: true, Reset: now.Round(0).Add(30 * time.Second)})
+	if !strings.Contains(until.String(), " m=") {
+		t.Errorf("the reserve pause ends at %s, a wall-clock time", until)
+	}
+	if d := until.Sub(now); d < 29*time.Second || d > 31*time.Second {
+		t.Errorf("the reserve pause is %s, want the 30 s to X-RateLimit-Reset", d)
 	}
 }
