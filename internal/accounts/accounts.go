@@ -169,10 +169,22 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	used[a.ClientKey] = client
 	warnPlainHTTP(b.Logger, a.Name, base)
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
-	a.KeyID = keyedHash(base.String(), key.Key(context.Background()))
+	a.KeyID = keyedHash(sameAPI(base), key.Key(context.Background()))
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
 	return nil
+}
+
+// sameAPI writes base so that spellings of one API are equal: the scheme
+// and host in lower case, without the scheme's default port. A key used
+// on https://SUNOR.cc:443 and on https://sunor.cc spends one budget.
+func sameAPI(base *url.URL) string {
+	u := *base
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	}
+	return u.String()
 }
 
 // NewHTTPClient builds an HTTP client from prometheus/common's config (TLS,

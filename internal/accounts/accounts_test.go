@@ -192,10 +192,14 @@ func TestKeyID(t *testing.T) {
   - {name: c, api_key_file: `+keyFile+`}
   - {name: d, api_key_env: K2}
   - {name: e, api_key_env: K1, url: "https://eu.sunor.cc"}
+  - {name: f, api_key_env: K1, url: "HTTPS://Sunor.CC:443/"}
 `)
 	a, b, c, d, e := accts[0].KeyID, accts[1].KeyID, accts[2].KeyID, accts[3].KeyID, accts[4].KeyID
 	if a == "" || a != b || a != c {
 		t.Errorf("one key, three KeyIDs: %q %q %q", a, b, c)
+	}
+	if f := accts[5].KeyID; f != a {
+		t.Error("one key on the same API spelt https://sunor.cc and HTTPS://Sunor.CC:443/: two KeyIDs, so two budget guards")
 	}
 	if d == a || e == a {
 		t.Error("another key, or another API, has the same KeyID")
