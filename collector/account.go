@@ -66,6 +66,14 @@ func (a *account) setTiming(cfg accounts.Account) {
 func (a *account) timeout() time.Duration  { return a.timing.Load().timeout }
 func (a *account) cacheTTL() time.Duration { return a.timing.Load().cacheTTL }
 
+// balanceAt is when the balance last answered; zero if never.
+func (a *account) balanceAt() time.Time {
+	st := a.endpoints[0] // Balance always comes first
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.lastAt
+}
+
 func (a *account) info(msg string, kv ...any) {
 	_ = level.Info(a.logger).Log(append([]any{"msg", msg}, kv...)...)
 }

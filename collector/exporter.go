@@ -187,13 +187,25 @@ func (e *Exporter) snapshot() []*account {
 // collect scrapes accounts: it starts or joins every account's calls
 // first, then waits for each in turn, so that every call is queued or in
 // flight at once and a slow account delays no other beyond the deadline.
-// Each scrape asks from another account on: accounts sharing a key take
-// turns at a slot that frees, and at the head of the queue.
+// The account whose balance answered longest ago asks first, and among
+// equals each scrape starts from another account: accounts sharing a key
+// take turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
 	asks := make([][]ask, len(accts))
 	first := int(e.rotation.Add(1))
-	for i := range accts {
-		j := (first + i) % len(accts)
+	order := make([]int, len(accts))
+	for i := range order {
+		order[i] = (first + i) % len(accts)
+	}
+	// When a key's slots free together, a minute after a burst, they go
+	// to the balances that waited longest, not each time to the same
+	// ones of the rotation.
+	lastAt := make([]time.Time, len(accts))
+	for i, a := range accts {
+		lastAt[i] = a.balanceAt()
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return lastAt[i].Compare(lastAt[j]) })
+	for _, j := range order {
 		asks[j] = accts[j].ask(ctx)
 	}
 	for i, a := range accts {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,43 @@ func TestReservePauseIsNoWallClockTime(t *testing.T) {
 	}
 	if d := until.Sub(now); d < 29*time.Second || d > 31*time.Second {
 		t.Errorf("the reserve pause is %s, want the 30 s to X-RateLimit-Reset", d)
+	}
+}
+
+// TestOversubscribedKeyServesOldestFirst: twenty accounts on one key, more
+// than its ceiling of 12 calls a minute can refresh every minute, scraped
+// on /metrics every second: the slots that free together a minute after a
+// burst go to the oldest balances, so every balance is refreshed in turn,
+// about every 20/12 minutes, and none ages past MaxStale into sunor_api_up
+// 0 on a healthy API.
+func TestOversubscribedKeyServesOldestFirst(t *testing.T) {
+	clk := newClock()
+	api := &scriptedAPI{answer: healthy, clock: clk}
+	var accts []accounts.Account
+	for i := range 20 {
+		accts = append(accts, accounts.Account{Name: fmt.Sprint("a", i), API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k"})
+	}
+	exp := New(accts, Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+	// The first two minutes give every account its first answer.
+	start := clk.Now()
+	var oldest float64
+	for clk.Now().Sub(start) < 10*time.Minute {
+		mfs := gather(t, exp)
+		if clk.Now().Sub(start) >= 2*time.Minute {
+			for _, m := range mfs["sunor_last_success_timestamp_seconds"].GetMetric() {
+				oldest = max(oldest, float64(clk.Now().Unix())-m.GetGauge().GetValue())
+			}
+			if n := len(mfs["sunor_last_success_timestamp_seconds"].GetMetric()); n != 20 {
+				t.Fatalf("at %s: %d of 20 accounts ever answered", clk.Now().Sub(start), n)
+			}
+		}
+		clk.Advance(time.Second)
+	}
+	// Fair turns take 20/12 of a window; the bound leaves a little slack.
+	if bound := (5 * Window / 2).Seconds(); oldest > bound {
+		t.Errorf("a balance was %.0f s old, want at most %.0f: some accounts wait for many turns", oldest, bound)
+	}
+	if most := api.mostInWindow(); most > 12 {
+		t.Errorf("%d calls in some 60 s, want at most 12", most)
 	}
 }
