@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,34 @@ func TestOversubscribedKeyServesOldestFirst(t *testing.T) {
 	}
 	if most := api.mostInWindow(); most > 12 {
 		t.Errorf("%d calls in some 60 s, want at most 12", most)
+	}
+}
+
+// TestHungAPIBoundsTheQueue: hundreds of accounts on an API that never
+// answers, scraped again and again faster than calls end: the queue holds
+// at most one call per account and endpoint, and the goroutines stay the
+// cap's, whatever the number of scrapes.
+func TestHungAPIBoundsTheQueue(t *testing.T) {
+	hung := &blockingAPI{block: make(chan struct{})}
+	defer close(hung.block)
+	var accts []accounts.Account
+	for i := range 300 {
+		accts = append(accts, accounts.Account{Name: fmt.Sprint("a", i), API: hung, Timeout: time.Hour})
+	}
+	exp := New(accts, Options{MaxConcurrentCalls: 4, Scrapers: []Scraper{Usage}})
+	goroutines := runtime.NumGoroutine()
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		gather(t, exp.WithContext(ctx))
+		cancel()
+	}
+	exp.calls.mu.Lock()
+	queued, running := len(exp.calls.queue[0])+len(exp.calls.queue[1]), exp.calls.running
+	exp.calls.mu.Unlock()
+	if queued > 2*300-running || running > 4 {
+		t.Errorf("%d calls queued and %d running after 10 scrapes of 300 accounts, want at most one per account and endpoint, 4 running", queued, running)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines+4+10 {
+		t.Errorf("%d goroutines after 10 scrapes, %d before: the calls beyond the cap hold goroutines", n, goroutines)
 	}
 }
