@@ -220,3 +220,45 @@ func TestHungAPIBoundsTheQueue(t *testing.T) {
 		t.Errorf("%d goroutines after 10 scrapes, %d before: the calls beyond the cap hold goroutines", n, goroutines)
 	}
 }
+
+// TestRemovedAccountsQueuedCallIsNotMade: a call queued behind the cap
+// for an account that a reload removes is not made when the slot frees,
+// and gives its slot of the key's window back to the accounts that stay.
+func TestRemovedAccountsQueuedCallIsNotMade(t *testing.T) {
+	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
+	gone, stay := &scriptedAPI{answer: healthy}, &scriptedAPI{answer: healthy}
+	acct := func(name string, api accounts.API) accounts.Account {
+		return accounts.Account{Name: name, API: api, Timeout: time.Hour, MaxCallsPerMinute: 1, KeyID: "k", Identity: name}
+	}
+	slowAcct := accounts.Account{Name: "slow", API: slow, Timeout: time.Hour, KeyID: "other", Identity: "slow"}
+	exp := New([]accounts.Account{slowAcct, acct("gone", gone), acct("stay", stay)}, Options{MaxConcurrentCalls: 1})
+	s, _ := exp.Probe(context.Background(), "slow")
+	go collectOnce(s)
+	<-slow.called // slow holds the only slot
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	g, _ := exp.Probe(ctx, "gone")
+	gather(t, g) // its call is queued, holding the key's one slot
+	cancel()
+	st := exp.byName["gone"].endpoints[0]
+	st.mu.Lock()
+	f := st.flight
+	st.mu.Unlock()
+	if f == nil || !f.queued {
+		t.Fatal("gone's call is not queued")
+	}
+	exp.SetAccounts([]accounts.Account{slowAcct, acct("stay", stay)})
+	close(slow.block)
+	select {
+	case <-f.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued call of the removed account never left the queue")
+	}
+	if n, _ := gone.count(); n != 0 {
+		t.Errorf("the removed account's queued call was made (%d calls)", n)
+	}
+	c, _ := exp.Probe(context.Background(), "stay")
+	if up := mustValue(t, gather(t, c), "sunor_api_up", nil); up != 1 {
+		t.Errorf("stay, on the key's slot the removed account gave back: up %v, want 1", up)
+	}
+}
