@@ -23,15 +23,20 @@ type result struct {
 }
 
 // errSkipped answers a scrape for which the guard made no call and no
-// answer young enough could be reused.
+// answer could be reused: none young enough, or the latest call failed.
 type errSkipped struct {
 	reason string
 	until  time.Time
 	keep   time.Duration // how old a reused answer may be
+	failed bool          // the latest call failed
 }
 
 func (e errSkipped) Error() string {
-	return fmt.Sprintf("no API call (%s) until %s, and no answer at most %s old to reuse", e.reason, e.until.UTC().Format(time.RFC3339), humanize(e.keep))
+	instead := "no answer at most " + humanize(e.keep) + " old to reuse"
+	if e.failed {
+		instead = "the latest call failed"
+	}
+	return fmt.Sprintf("no API call (%s) until %s, and %s", e.reason, e.until.UTC().Format(time.RFC3339), instead)
 }
 
 // minCallTime is the least time a call started for a scrape is given,
@@ -56,12 +61,16 @@ type endpointState struct {
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
 
-	mu         sync.Mutex
-	flight     *flight   // the call queued or in flight, shared by every scrape
-	last       []float64 // the last good answer
-	lastAt     time.Time // zero until the first success
-	lastFailed bool      // the latest call failed: its last answer is not served while a refresh waits
-	skipRun    string    // the reason of the current run of skipped calls
+	mu     sync.Mutex
+	flight *flight   // the call queued or in flight, shared by every scrape
+	last   []float64 // the last good answer
+	lastAt time.Time // zero until the first success
+	// lastFailed: the latest call failed, other than by a 429. Its last
+	// answer is not served while a refresh waits or the guard makes no
+	// call. A 429 is the API guarding the key's budget, not an API that
+	// fails: the back-off it starts shows the last good answer.
+	lastFailed bool
+	skipRun    string // the reason of the current run of skipped calls
 	// budgetLogged is when a run of budget skips was last logged.
 	budgetLogged time.Time
 }
@@ -237,13 +246,20 @@ func (a *account) instead(st *endpointState, now time.Time) result {
 }
 
 // skip answers a scrape for which the guard makes no call: the last good
-// answer, if young enough, is reused. It counts and logs the skip; st.mu
+// answer, if young enough and the latest call did not fail (see
+// lastFailed), is reused. After a failure, a skipped scrape shows the
+// failure still: were it up with an older answer, sunor_api_up would flap
+// between 0 and 1 while the API fails, and an alert on it waiting `for:` a
+// while would start over at every skip. It counts and logs the skip; st.mu
 // is held.
 func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
 	keep := max(MaxStale, a.cacheTTL())
 	r, ok := st.reuse(now, keep)
+	if st.lastFailed {
+		r, ok = result{}, false
+	}
 	if !ok {
-		r.err = errSkipped{reason, until, keep}
+		r.err = errSkipped{reason, until, keep, st.lastFailed}
 	}
 	logIt := st.skipRun != reason
 	if reason == skipBudget {
@@ -296,7 +312,8 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 		st.flight = nil
 	}
 	if r.called {
-		st.lastFailed = !r.ok
+		var e *sunor.Error
+		st.lastFailed = !r.ok && !(errors.As(r.err, &e) && e.Reason == sunor.ReasonRateLimited)
 		if r.ok {
 			st.last, st.lastAt = r.values, a.now()
 		}

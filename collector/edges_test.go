@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,5 +261,43 @@ func TestRemovedAccountsQueuedCallIsNotMade(t *testing.T) {
 	c, _ := exp.Probe(context.Background(), "stay")
 	if up := mustValue(t, gather(t, c), "sunor_api_up", nil); up != 1 {
 		t.Errorf("stay, on the key's slot the removed account gave back: up %v, want 1", up)
+	}
+}
+
+// TestSkipAfterFailureShowsDown: once the API fails, a scrape the guard
+// answers without a call shows sunor_api_up 0 too, not the last good
+// answer: three Prometheus servers at 15 s against a failing API showed
+// up 1 at every budget skip for the next 4 minutes, and an alert on
+// sunor_api_up == 0 waiting `for:` a while started over each time. It
+// shows the answer again once a call succeeds.
+func TestSkipAfterFailureShowsDown(t *testing.T) {
+	clk := newClock()
+	var failing atomic.Bool
+	api := &scriptedAPI{clock: clk, answer: func(n int) ([]float64, sunor.RateLimit, error) {
+		if failing.Load() {
+			return serverError(n)
+		}
+		return healthy(n)
+	}}
+	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+		Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+	start := clk.Now()
+	failed, skips := false, 0.0
+	for clk.Now().Sub(start) < 8*time.Minute {
+		failing.Store(clk.Now().Sub(start) >= 2*time.Minute && clk.Now().Sub(start) < 7*time.Minute)
+		mfs := gather(t, exp)
+		up := mustValue(t, mfs, "sunor_api_up", nil)
+		failed = failed || errorsFor(mfs, "balance", string(sunor.ReasonServerError)) > 0
+		skips = skipped(mfs, "budget")
+		if failing.Load() && failed && up != 0 {
+			t.Fatalf("at %s: up 1 on an API that fails since 2m", clk.Now().Sub(start))
+		}
+		clk.Advance(5 * time.Second)
+	}
+	if skips == 0 {
+		t.Fatal("no budget skips: the test does not test what it says")
+	}
+	if up := mustValue(t, gather(t, exp), "sunor_api_up", nil); up != 1 {
+		t.Errorf("a minute after the API healed: up %v, want 1", up)
 	}
 }
