@@ -301,3 +301,36 @@ func TestSkipAfterFailureShowsDown(t *testing.T) {
 		t.Errorf("a minute after the API healed: up %v, want 1", up)
 	}
 }
+
+// TestKeyBackSoonKeepsItsGuard: a key that leaves the accounts and comes
+// back within the window, as a key file does when a Secret's directory is
+// rewritten between two reads, finds its guard as it left it: the calls
+// of the last minute and a running back-off still count.
+func TestKeyBackSoonKeepsItsGuard(t *testing.T) {
+	clk := newClock()
+	api := &scriptedAPI{answer: healthy, clock: clk}
+	acct := accounts.Account{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 2, KeyID: "k", Identity: "prod"}
+	exp := New([]accounts.Account{acct}, Options{Now: clk.Now})
+	gather(t, exp)
+	clk.Advance(40 * time.Second) // the balance is old enough for the last slot
+	gather(t, exp)
+	exp.SetAccounts(nil)
+	exp.SetAccounts([]accounts.Account{acct})
+	clk.Advance(time.Second)
+	if mfs := gather(t, exp); skipped(mfs, "budget") != 1 {
+		t.Errorf("the key came back within the minute: skipped{reason=budget} = %v, want 1 (its 2 calls still in the window)", skipped(mfs, "budget"))
+	}
+	if n, _ := api.count(); n != 2 {
+		t.Errorf("%d calls in 41 s with a ceiling of 2", n)
+	}
+	// Long gone, the guard is forgotten.
+	exp.SetAccounts(nil)
+	clk.Advance(MaxBackoff + time.Minute)
+	exp.SetAccounts(nil)
+	exp.mu.RLock()
+	n := len(exp.guards)
+	exp.mu.RUnlock()
+	if n != 0 {
+		t.Errorf("%d guards kept for keys gone for %s", n, MaxBackoff+time.Minute)
+	}
+}

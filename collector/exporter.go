@@ -76,8 +76,9 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // TTL, owner labels, threshold, budget) are applied to them, and the
 // ceiling and reserve to their key's guard. Accounts with the same non-empty KeyID
 // share one budget guard, which a reload keeps while any account uses the
-// key, whatever else changed: the ceiling, a back-off and the reserve are
-// the key's. The series of accounts that are gone go with them.
+// key, whatever else changed, and while its calls of the window, back-off
+// or reserve pause last once no account does: the ceiling, a back-off and
+// the reserve are the key's. The series of accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -108,6 +109,15 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		byName[cfg.Name] = a
 	}
 	configure(next, accts)
+	// A key that leaves and comes back soon (a key file while its
+	// directory is rewritten) finds its calls of the window and its
+	// back-off as it left them; a guard is forgotten once idle.
+	now := e.opts.Now()
+	for k, g := range e.guards {
+		if guards[k] == nil && !g.idle(now) {
+			guards[k] = g
+		}
+	}
 	for name, a := range e.byName {
 		if byName[name] != a {
 			a.removed.Store(true)

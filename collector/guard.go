@@ -142,6 +142,20 @@ func (g *guard) start(s *slot, now time.Time) (reason string, until time.Time) {
 	return "", time.Time{}
 }
 
+// idle reports whether the guard holds nothing at now that a key coming
+// back would need: no call in the window or waiting, no back-off, no
+// reserve pause.
+func (g *guard) idle(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.calls {
+		if s.at.IsZero() || now.Sub(s.at) < Window+windowSlack {
+			return false
+		}
+	}
+	return !now.Before(g.backoffUntil) && !now.Before(g.reserveUntil)
+}
+
 // release frees the slot of a call that was never made.
 func (g *guard) release(s *slot) {
 	g.mu.Lock()
