@@ -27,8 +27,9 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	cd deploy/validate && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-fuzz: ## fuzz the API response decoder (FUZZTIME=30s)
+fuzz: ## fuzz the API response decoder and the accounts file (FUZZTIME=30s each)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(or $(FUZZTIME),30s) ./internal/sunor
+	$(GO) test -run '^$$' -fuzz '^FuzzAccounts$$' -fuzztime $(or $(FUZZTIME),30s) ./internal/config
 
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -45,6 +45,7 @@ func twoAccounts(t *testing.T) (fake *fakesunor.Server, cfgPath, keyFile string)
   - name: prod
     api_key_file: `+keyFile+`
     url: `+url+`
+    daily_budget: 100
   - name: staging
     api_key_env: SUNOR_STAGING_KEY
     url: `+url+`
@@ -189,6 +190,20 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(e.log.String(), "Config reload rejected") {
 		t.Error("no log line for the rejected reload")
 	}
+
+	// A key pasted into a field the error quotes (here prod's own, read
+	// at start-up) is redacted in the answer as in the log line.
+	const rotated = "rotated-0123456789"
+	os.WriteFile(keyFile, []byte(rotated+"\n"), 0o600)
+	writeConfig(t, cfg, string(good))
+	if code, body := e.post(t, "/-/reload"); code != 200 { // builds with the new key
+		t.Fatalf("reload: %d %q", code, body)
+	}
+	writeConfig(t, cfg, strings.Replace(string(good), "    timeout: 5s\n", "    timeout: "+rotated+"\n", 1))
+	if code, body := e.post(t, "/-/reload"); code != 500 || strings.Contains(body, rotated[:10]) || !strings.Contains(body, "timeout: wants a duration such as 5s or 1m30s, got \"<redacted>\"") {
+		t.Errorf("reload of a file quoting a key: %d %q, want 500 with the key redacted", code, body)
+	}
+	os.WriteFile(keyFile, []byte("key-prod\n"), 0o600)
 
 	// Drop prod, keep staging unchanged, add a third account.
 	writeConfig(t, cfg, strings.Replace(string(good), "  - name: prod\n    api_key_file: "+keyFile+"\n", "  - name: third\n    api_key_file: "+keyFile+"\n", 1))

@@ -3,6 +3,7 @@ module github.com/sunor-community/sunor_exporter
 go 1.26.0
 
 require (
+	github.com/agnivade/levenshtein v1.2.1
 	github.com/alecthomas/kingpin/v2 v2.4.0
 	github.com/go-kit/log v0.2.1
 	github.com/klauspost/compress v1.20.1

@@ -97,7 +97,7 @@ type flags struct {
 func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the credit balance of a Sunor API account (sunor.cc).\n\n"+
 		"The API key is read from the file named by --sunor.api-key-file or from the environment variable "+config.EnvAPIKey+"; "+
-		"it is never taken on the command line.")
+		"it is never taken on the command line. Every flag in depth: docs/configuration.md.")
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
@@ -118,34 +118,22 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*, promhttp_*).").BoolVar(&f.disableExporter)
 
 	app.Flag("sunor.url", "Base URL of the Sunor API.").Envar("SUNOR_URL").Default("https://sunor.cc").StringVar(&f.account.URL)
-	app.Flag("sunor.api-key-file", "File holding the API key (surrounding whitespace is trimmed; read again on every call, so a rotated key takes effect at once). Alternatively set the environment variable "+config.EnvAPIKey+".").
-		Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.account.APIKeyFile)
-	app.Flag("sunor.api-key-directory", "Directory of key files (a Kubernetes Secret mounted as one): each file one account named after it, with the settings of the --sunor.* flags. Read again every "+keyDirEvery.String()+" and on reload.").
-		Envar("SUNOR_API_KEY_DIRECTORY").PlaceHolder("PATH").StringVar(&f.keyDir)
+	app.Flag("sunor.api-key-file", "File holding the API key, read again on every call. Or set "+config.EnvAPIKey+".").Envar("SUNOR_API_KEY_FILE").PlaceHolder("PATH").StringVar(&f.account.APIKeyFile)
+	app.Flag("sunor.api-key-directory", "Directory of key files: each one account named after it. Read again every "+keyDirEvery.String()+".").Envar("SUNOR_API_KEY_DIRECTORY").PlaceHolder("PATH").StringVar(&f.keyDir)
 	app.Flag("sunor.account", "Value of the account label on every sunor_* series.").Envar("SUNOR_ACCOUNT").Default("default").StringVar(&f.account.Name)
-	app.Flag("sunor.timeout", "The most one API call may take; a scrape's X-Prometheus-Scrape-Timeout-Seconds less --sunor.timeout-offset lowers it.").
-		Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.account.Timeout)
-	app.Flag("sunor.timeout-offset", "Time taken off the scrape timeout announced by Prometheus, for encoding and the network.").
-		Envar("SUNOR_TIMEOUT_OFFSET").Default("0.5s").DurationVar(&f.timeoutOffset)
-	app.Flag("sunor.cache-ttl", "Reuse a successful answer for this long instead of calling the API (0 is off). Failures are never cached.").
-		Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
-	app.Flag("sunor.ca-file", "PEM file of CA certificates to trust for the API, instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
+	app.Flag("sunor.timeout", "The most one API call may take; a shorter scrape timeout lowers it.").Envar("SUNOR_TIMEOUT").Default("10s").DurationVar(&f.account.Timeout)
+	app.Flag("sunor.timeout-offset", "Taken off the scrape timeout Prometheus announces.").Envar("SUNOR_TIMEOUT_OFFSET").Default("0.5s").DurationVar(&f.timeoutOffset)
+	app.Flag("sunor.cache-ttl", "Reuse a successful answer this long (0 is off).").Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
+	app.Flag("sunor.ca-file", "PEM CA bundle to trust for the API instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
-	app.Flag("sunor.label", "Owner label NAME=VALUE on every series of the account (repeatable); with --config.file, labels of every account.").
-		PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
-	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low (sunor_credits_low_threshold, for the SunorCreditsLow alert).").
-		Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
-	app.Flag("sunor.daily-budget", "Credits a day the account may spend (sunor_credits_daily_budget, for the SunorSpendOverBudget alert). 0 is no budget.").
-		Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
-	app.Flag("sunor.max-calls-per-minute", "The most API calls the exporter makes with one key in any 60 s, over all endpoints, accounts with that key, scrapes and Prometheus servers (the key's budget is 120, shared with your product). The balance comes first; beyond the ceiling, scrapes reuse the last good answer. 0 is no ceiling.").
-		Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
-	app.Flag("sunor.rate-limit-reserve", "When X-RateLimit-Remaining is at or below this, make no call until the key's window resets: the last requests belong to your product.").
-		Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
-	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts. The rest wait in a queue, balance calls first, and are made when a slot frees; meanwhile a scrape shows the account's last good answer, if at most "+strconv.Itoa(int(collector.MaxStale.Minutes()))+" minutes old. 0 is no cap.").
-		Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
+	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
+	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low.").Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
+	app.Flag("sunor.daily-budget", "Credits a day the account may spend (0 is no budget).").Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
+	app.Flag("sunor.max-calls-per-minute", "The most API calls with one key in any 60 s, of the 120 your product shares (0 is no ceiling).").Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
+	app.Flag("sunor.rate-limit-reserve", "No call while X-RateLimit-Remaining is at or below this.").Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
+	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts (0 is no cap).").Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
 
-	app.Flag("config.file", "YAML file of several accounts (see README); its defaults are the sunor.* flags, but for the key and the account name. Reloaded on SIGHUP and POST /-/reload.").
-		PlaceHolder("PATH").StringVar(&f.configFile)
+	app.Flag("config.file", "YAML file of several accounts, over the sunor.* flags. Reloaded on SIGHUP and POST /-/reload.").PlaceHolder("PATH").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the flags, the config file and every key, then exit: 0 if start-up would succeed, else 1 with the problem.").BoolVar(&f.configCheck)
 	f.collectors = map[string]*bool{}
 	for _, s := range collector.Optional {
@@ -246,7 +234,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail("Invalid configuration", err)
 	}
 	if f.configCheck {
-		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(accountNames(accts), ", "))
+		names := make([]string, len(accts))
+		for i, a := range accts {
+			names[i] = a.Name
+		}
+		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(names, ", "))
 		return 0
 	}
 
@@ -367,14 +359,6 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	return mux
 }
 
-func accountNames(accts []accounts.Account) []string {
-	var names []string
-	for _, a := range accts {
-		names = append(names, a.Name)
-	}
-	return names
-}
-
 // landingAccounts lists the accounts on the landing page: names only, no
 // key, no URL credentials (ParseBaseURL refuses them).
 func landingAccounts(accts []accounts.Account) string {
@@ -422,13 +406,12 @@ func checkFlags(f flags) error {
 // checkTelemetryPath refuses a path that is not a plain path, or that
 // another handler serves: http.ServeMux would panic on either.
 func checkTelemetryPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
+	switch {
+	case !strings.HasPrefix(p, "/"):
 		return fmt.Errorf("%q must start with /", p)
-	}
-	if strings.ContainsAny(p, "{}? \t\r\n#%") {
+	case strings.ContainsAny(p, "{}? \t\r\n#%"):
 		return fmt.Errorf("%q must be a plain path, without {}, ?, # or %%", p)
-	}
-	if slices.Contains(reservedPaths, p) {
+	case slices.Contains(reservedPaths, p):
 		return fmt.Errorf("%q is served by the exporter itself; choose another path", p)
 	}
 	return nil
@@ -437,18 +420,16 @@ func checkTelemetryPath(p string) error {
 // checkListenAddress refuses what net.Listen would, without listening (the
 // exporter --config.check is run for may be on that address already).
 func checkListenAddress(addr string) error {
-	if rest, vsock := strings.CutPrefix(addr, "vsock://"); vsock {
-		// The toolkit listens on vsock://:PORT; only the port is read.
-		if _, port, err := net.SplitHostPort(rest); err != nil {
-			return fmt.Errorf("%q: %w", addr, err)
-		} else if _, err := strconv.ParseUint(port, 10, 32); err != nil {
+	rest, vsock := strings.CutPrefix(addr, "vsock://")
+	host, port, err := net.SplitHostPort(rest)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q: %w", addr, err)
+	case vsock: // the toolkit listens on vsock://:PORT; only the port is read
+		if _, err := strconv.ParseUint(port, 10, 32); err != nil {
 			return fmt.Errorf("%q: bad vsock port", addr)
 		}
 		return nil
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q: %w", addr, err)
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("%q: bad port: %w", addr, err)

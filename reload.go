@@ -12,6 +12,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // reloader reloads --config.file on SIGHUP and POST /-/reload, and when
@@ -25,12 +26,12 @@ type reloader struct {
 	logger   log.Logger
 	ok, when prometheus.Gauge
 
-	mu      sync.Mutex
-	longest time.Duration // the longest timeout of the accounts in force
+	mu    sync.Mutex
+	accts []accounts.Account // in force
 }
 
 func newReloader(file string, builder *accounts.Builder, exporter *collector.Exporter, accts []accounts.Account, own prometheus.Registerer, logger log.Logger) *reloader {
-	r := &reloader{file: file, builder: builder, exporter: exporter, logger: logger, longest: longestTimeout(accts)}
+	r := &reloader{file: file, builder: builder, exporter: exporter, logger: logger, accts: accts}
 	if file == "" {
 		return r
 	}
@@ -49,20 +50,15 @@ func newReloader(file string, builder *accounts.Builder, exporter *collector.Exp
 	return r
 }
 
-func longestTimeout(accts []accounts.Account) time.Duration {
-	var d time.Duration
-	for _, a := range accts {
+// longestTimeout is how long an in-flight scrape of the accounts in force
+// may still take.
+func (r *reloader) longestTimeout() (d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.accts {
 		d = max(d, a.Timeout)
 	}
 	return d
-}
-
-// longestTimeout is how long an in-flight scrape of the accounts in force
-// may still take.
-func (r *reloader) longestTimeout() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.longest
 }
 
 // reload loads the file again. Without a file there is nothing to do,
@@ -82,7 +78,7 @@ func (r *reloader) reload() (string, error) {
 		return "", err
 	}
 	r.exporter.SetAccounts(accts)
-	r.longest = longestTimeout(accts)
+	r.accts = accts
 	r.ok.Set(1)
 	r.when.SetToCurrentTime()
 	_ = level.Info(r.logger).Log("msg", "Config reloaded", "file", r.file, "accounts", len(accts))
@@ -109,7 +105,9 @@ func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	msg, err := r.reload()
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		// Redacted as the log line is: a key pasted in the wrong field
+		// (url:, timeout:) is quoted by the error.
+		http.Error(w, redact.Known.Clean(err.Error(), redact.MaxLineChars), http.StatusInternalServerError)
 		return
 	}
 	fmt.Fprintln(w, msg)

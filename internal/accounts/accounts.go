@@ -11,7 +11,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,14 +31,13 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/keydir"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// IdleConnTimeout closes a pooled connection to the API that has not been
-// used for this long. Long enough to be reused by the next scrape at the
-// usual 15-60 s intervals, short enough that a thousand accounts do not keep
-// connections open between scrapes (the cap on calls in flight bounds how
-// many there are at once).
+// IdleConnTimeout closes a pooled connection to the API unused this long:
+// long enough for the next scrape at the usual intervals to reuse it, short
+// enough that a thousand accounts do not keep connections open between them.
 const IdleConnTimeout = 90 * time.Second
 
 // API is what the collector needs of a Sunor client; *sunor.Client has it.
@@ -62,6 +64,7 @@ type Builder struct {
 	dir     string                  // the key directory entries were read from
 	entries []keydir.Entry
 	handed  bool // entries came from UseKeyFiles, not yet built
+	built   bool // a Build has succeeded: the exporter runs
 }
 
 // KeyFiles returns the key directory in force and its files, as the last
@@ -116,73 +119,124 @@ func (b *Builder) Build() ([]Account, error) {
 	keys := map[string]apikey.Source{}
 	for _, e := range b.entries {
 		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
-			return nil, fmt.Errorf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+			msg := fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
+			if !b.built {
+				return nil, errors.New(msg)
+			}
+			// Once running, one file must not hold up every other
+			// change of the directory (keys added, and removed ones
+			// that would stay in use): it is skipped, as a file whose
+			// name is no account name is.
+			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
+			continue
 		}
 		a := dir.Settings
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
 		accts = append(accts, a)
 	}
+	redact.Known.AtLeast(2 * len(accts)) // every key in use, and those of the last build
 	used := map[string]*http.Client{}
+	var inUse []string
 	for i := range accts {
-		if err := b.build(&accts[i], used, keys[accts[i].APIKeyFile]); err != nil {
+		k, err := b.build(&accts[i], used, keys[accts[i].APIKeyFile])
+		if err != nil {
 			return nil, err
 		}
+		inUse = append(inUse, k)
+	}
+	if err := keysShown(accts, inUse, keys, dir.Where); err != nil {
+		return nil, err
 	}
 	for k, c := range b.clients {
 		if used[k] == nil {
 			c.CloseIdleConnections()
 		}
 	}
-	b.clients = used
+	b.clients, b.built = used, true
 	return accts, nil
 }
 
+// keysShown refuses an account whose name or owner label value holds one
+// of the keys in use, or a piece of one (redact.MinPiece characters): a
+// key pasted in the wrong place would be on every series, the landing page
+// and /sd, where no redaction reaches. The error does not show the value.
+// dirKeys are the key directory's files (dir names it), by path.
+func keysShown(accts []Account, keys []string, dirKeys map[string]apikey.Source, dir string) error {
+	r := redact.New(keys...)
+	holds := func(v string) bool {
+		return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
+	}
+	for _, a := range accts {
+		if _, fromDir := dirKeys[a.APIKeyFile]; fromDir && holds(a.Name) {
+			return fmt.Errorf("%s: the name of a key file holds an API key, or a piece of one: the name is the account label of every series", dir)
+		} else if holds(a.Name) {
+			// The error names the entry by its name: that too is redacted.
+			err := a.Errorf("name", "holds an API key, or a piece of one: the name is the account label of every series, not redacted")
+			return errors.New(r.Clean(err.Error(), len(err.Error())))
+		}
+		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
+			if holds(a.Labels[l]) {
+				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
+			}
+		}
+	}
+	return nil
+}
+
 // build loads a's key, unless a key directory's file has it already, and
-// gives it its client.
-func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) error {
+// gives it its client. It returns the key, which it adds to the keys the
+// logs are redacted of.
+func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) (string, error) {
 	base, err := sunor.ParseBaseURL(a.URL) // checked by config already
 	if err != nil {
-		return a.Errorf("url", "%v", err)
+		return "", a.Errorf("url", "%v", err)
 	}
 	switch {
 	case key != nil: // a key directory's file, read already
 	case a.APIKeyFile != "":
-		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); err != nil {
-			return a.Errorf("api_key_file", "%v", err)
+		if key, err = apikey.NewFile(a.APIKeyFile, log.With(b.Logger, "account", a.Name)); errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(a.APIKeyFile, `/\.`) {
+			// A bare word that is no file is likely the key itself, pasted.
+			return "", a.Errorf("api_key_file", "no such file (the value is not shown: if it is the key itself, put it in a file and name the file here)")
+		} else if err != nil {
+			return "", a.Errorf("api_key_file", "%v", err)
 		}
 	default:
 		v, set := os.LookupEnv(a.APIKeyEnv)
 		if !set {
 			// Not named: it may be a key pasted in the wrong place.
-			return a.Errorf("api_key_env", "the environment variable it names is not set")
+			return "", a.Errorf("api_key_env", "the environment variable it names is not set")
 		}
 		if key, err = apikey.FromEnv(a.APIKeyEnv, v); err != nil {
-			return a.Errorf("api_key_env", "%v", err)
+			return "", a.Errorf("api_key_env", "%v", err)
 		}
 	}
 	client := cmp.Or(used[a.ClientKey], b.clients[a.ClientKey])
 	if client == nil {
 		if client, err = NewHTTPClient(a.HTTPClientConfig, b.UserAgent, b.MaxConns); err != nil {
-			return a.Errorf("http_client_config", "%v", err)
+			return "", a.Errorf("http_client_config", "%v", err)
 		}
 	}
 	used[a.ClientKey] = client
-	warnPlainHTTP(b.Logger, a.Name, base)
+	if ip := net.ParseIP(base.Hostname()); base.Scheme == "http" && !strings.EqualFold(base.Hostname(), "localhost") && !ip.IsLoopback() {
+		_ = level.Warn(b.Logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", a.Name, "url", base.Redacted())
+	}
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
-	a.KeyID = keyedHash(sameAPI(base), key.Key(context.Background()))
+	k := key.Key(context.Background())
+	redact.Remember(k) // before its first call: a log line may quote it sooner
+	a.KeyID = keyedHash(sameAPI(base), k)
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
-	return nil
+	return k, nil
 }
 
-// sameAPI writes base so that spellings of one API are equal: the scheme
-// and host in lower case, without the scheme's default port. A key used
-// on https://SUNOR.cc:443 and on https://sunor.cc spends one budget.
+// sameAPI writes base the same way however the user did: the host in lower
+// case, without the scheme's own port. Two spellings of one API are one
+// key's budget there, so they must give one KeyID.
 func sameAPI(base *url.URL) string {
 	u := *base
-	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
-		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	u.Host = strings.ToLower(u.Host)
+	if p := u.Port(); u.Scheme == "https" && p == "443" || u.Scheme == "http" && p == "80" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+p)
 	}
 	return u.String()
 }
@@ -200,18 +254,4 @@ func NewHTTPClient(hc commoncfg.HTTPClientConfig, userAgent string, maxConns int
 		opts = append(opts, commoncfg.WithDialContextFunc(newConnLimiter(maxConns).DialContext))
 	}
 	return commoncfg.NewClientFromConfig(hc, "sunor", opts...)
-}
-
-func warnPlainHTTP(logger log.Logger, account string, base *url.URL) {
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		_ = level.Warn(logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", account, "url", base.Redacted())
-	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,9 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // TestRedirectsStayOff: follow_redirects: true in http_client_config does
@@ -192,14 +195,10 @@ func TestKeyID(t *testing.T) {
   - {name: c, api_key_file: `+keyFile+`}
   - {name: d, api_key_env: K2}
   - {name: e, api_key_env: K1, url: "https://eu.sunor.cc"}
-  - {name: f, api_key_env: K1, url: "HTTPS://Sunor.CC:443/"}
 `)
 	a, b, c, d, e := accts[0].KeyID, accts[1].KeyID, accts[2].KeyID, accts[3].KeyID, accts[4].KeyID
 	if a == "" || a != b || a != c {
 		t.Errorf("one key, three KeyIDs: %q %q %q", a, b, c)
-	}
-	if f := accts[5].KeyID; f != a {
-		t.Error("one key on the same API spelt https://sunor.cc and HTTPS://Sunor.CC:443/: two KeyIDs, so two budget guards")
 	}
 	if d == a || e == a {
 		t.Error("another key, or another API, has the same KeyID")
@@ -257,5 +256,157 @@ func TestKeyDirectory(t *testing.T) {
 	b.UseKeyFiles(dir, entries[:1])
 	if got := names(); len(got) != 1 {
 		t.Errorf("accounts %v from the files handed over, want a", got)
+	}
+}
+
+// TestKeyAsLabelOrName: a key pasted as an owner label value or as the
+// account name would be exported on every series, where no log redaction
+// reaches: it is refused, and the error does not show it. A key file named
+// after a key is refused too.
+func TestKeyAsLabelOrName(t *testing.T) {
+	const key = "sk-live-0123456789abcdef"
+	t.Setenv("K1", key)
+	t.Setenv("K2", "sk-live-fedcba9876543210")
+	for name, tc := range map[string]struct{ yml, want string }{
+		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
+		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
+		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
+		"name":             {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+	} {
+		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
+		os.WriteFile(b.File, []byte(tc.yml), 0o600)
+		_, err := b.Build()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "holds an API key") {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		} else if strings.Contains(err.Error(), key[:10]) {
+			t.Errorf("%s: the error shows the key: %v", name, err)
+		}
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, key), []byte(key), 0o600)
+	_, err := (&Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}).Build()
+	if err == nil || !strings.Contains(err.Error(), "--sunor.api-key-directory: the name of a key file holds an API key") || strings.Contains(err.Error(), key[:10]) {
+		t.Errorf("a key file named after its key: err = %v", err)
+	}
+	// A key pasted as the key file's name.
+	b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
+	os.WriteFile(b.File, []byte("accounts:\n  - {name: a, api_key_file: "+key+"}\n"), 0o600)
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "sunor.yml:2: accounts[0] (a): api_key_file: no such file (the value is not shown") || strings.Contains(err.Error(), key[:10]) {
+		t.Errorf("a key as api_key_file: err = %v", err)
+	}
+	// Labels and names that merely look like keys stay.
+	build(t, &Builder{}, "accounts:\n  - {name: sk-live-prod, api_key_env: K1, labels: {team: sk-live-music}}\n")
+}
+
+// TestKeyIDSameAPI: one API written two ways is one key's budget there.
+func TestKeyIDSameAPI(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	accts := build(t, &Builder{}, `accounts:
+  - {name: a, api_key_env: K1, url: "https://sunor.cc"}
+  - {name: b, api_key_env: K1, url: "https://SUNOR.cc:443/"}
+  - {name: c, api_key_env: K1, url: "http://sunor.cc"}
+  - {name: d, api_key_env: K1, url: "https://sunor.cc:8443"}
+`)
+	if accts[0].KeyID != accts[1].KeyID {
+		t.Error("https://sunor.cc and https://SUNOR.cc:443/ have two KeyIDs: the key's ceiling is doubled")
+	}
+	if accts[2].KeyID == accts[0].KeyID || accts[3].KeyID == accts[0].KeyID {
+		t.Error("another scheme or port has the same KeyID")
+	}
+}
+
+// TestKeysRedactedFromBuild: a key is in the set the logs are redacted of
+// once it is built, before the account's first call.
+func TestKeysRedactedFromBuild(t *testing.T) {
+	const key = "sk-build-0123456789abcdef"
+	t.Setenv("K1", key)
+	build(t, &Builder{}, "accounts:\n  - {name: a, api_key_env: K1}\n")
+	if got := redact.Known.Clean("echo "+key, 100); strings.Contains(got, key[:10]) {
+		t.Errorf("a built key is not redacted: %q", got)
+	}
+}
+
+// TestRotatedKeyFileKeyID: a key file rotated to the key of another
+// account shares that account's KeyID, and so its budget, from the next
+// Build on (keydir.Watch reports a rotation for that).
+func TestRotatedKeyFileKeyID(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-1"), 0o600)
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-2"), 0o600)
+	b := &Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}
+	accts, err := b.Build()
+	if err != nil || accts[0].KeyID == accts[1].KeyID {
+		t.Fatalf("two keys, one KeyID, or err %v", err)
+	}
+	tmp := filepath.Join(t.TempDir(), "a")
+	os.WriteFile(tmp, []byte("key-2"), 0o600)
+	os.Rename(tmp, filepath.Join(dir, "a"))
+	b.UseKeyFiles(b.KeyFiles())
+	if accts, err = b.Build(); err != nil || accts[0].KeyID != accts[1].KeyID {
+		t.Errorf("a rotated to b's key: KeyIDs equal %v (err %v), want one budget", accts[0].KeyID == accts[1].KeyID, err)
+	}
+}
+
+// TestKeyFileNamedLikeAnAccount: at start-up a key file named like an
+// account of the file stops the exporter; once it runs, the file is
+// skipped with a warning, so that the directory's other changes (a key
+// added, a key removed) still take effect.
+func TestKeyFileNamedLikeAnAccount(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	logs := &testtool.Lines{}
+	b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewLogfmtLogger(logs)}
+	os.WriteFile(b.File, []byte("api_key_directory: "+dir+"\naccounts:\n  - {name: a, api_key_env: K1}\n"), 0o600)
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), `"a" is already the name of an account of the file`) {
+		t.Fatalf("start-up: err = %v", err)
+	}
+	os.Remove(filepath.Join(dir, "a"))
+	os.WriteFile(filepath.Join(dir, "b"), []byte("key-b"), 0o600)
+	if _, err := b.Build(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a"), []byte("key-a"), 0o600)
+	os.Remove(filepath.Join(dir, "b"))
+	os.WriteFile(filepath.Join(dir, "c"), []byte("key-c"), 0o600)
+	accts, err := b.Build()
+	if err != nil {
+		t.Fatalf("a reload with a file named like an account: %v; the key added and the key removed do not take effect", err)
+	}
+	var names []string
+	for _, a := range accts {
+		names = append(names, a.Name+"="+a.APIKeyEnv+filepath.Base(a.APIKeyFile))
+	}
+	if want := []string{"a=K1.", "c=c"}; !slices.Equal(names, want) {
+		t.Errorf("accounts %q, want %q", names, want)
+	}
+	if n := logs.Count("is already the name of an account of the file; skipping the file"); n != 1 {
+		t.Errorf("%d warnings about the file, want 1:\n%s", n, logs)
+	}
+}
+
+// TestPlainHTTPWarns: an http:// API URL on another host is a warning at
+// build time (the key would cross the network unencrypted); loopback, as
+// the fake API and a local proxy use, and https are not.
+func TestPlainHTTPWarns(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	for url, warn := range map[string]bool{
+		"http://api.example.com": true,
+		"http://10.1.2.3:8080":   true,
+		"http://127.0.0.1:18080": false,
+		"http://[::1]:18080":     false,
+		"http://LocalHost:18080": false,
+		"https://sunor.cc":       false,
+	} {
+		var logs testtool.Lines
+		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewLogfmtLogger(&logs)}
+		build(t, b, "accounts:\n  - {name: a, api_key_env: K1, url: \""+url+"\"}\n")
+		got := strings.Contains(logs.String(), "plain http")
+		if got != warn {
+			t.Errorf("%s: warned %v, want %v; log: %q", url, got, warn, logs.String())
+		}
+		if strings.Contains(logs.String(), "key-1") {
+			t.Errorf("%s: the warning shows the key: %q", url, logs.String())
+		}
 	}
 }

@@ -7,12 +7,16 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -23,6 +27,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/agnivade/levenshtein"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
@@ -48,15 +53,13 @@ type Account struct {
 	APIKeyFile string `yaml:"api_key_file"`
 	APIKeyEnv  string `yaml:"api_key_env"`
 	// URL is the API's base URL; once built, without credentials, for logs.
-	URL      string        `yaml:"url"`
-	Timeout  time.Duration `yaml:"timeout" check:">0"`    // the most one API call may take
-	CacheTTL time.Duration `yaml:"cache_ttl" check:">=0"` // reuse a successful answer this long; 0 is off
-	// MaxCallsPerMinute is the most calls the exporter makes with this key
-	// in any minute, over all endpoints; 0 is no ceiling.
-	MaxCallsPerMinute int `yaml:"max_calls_per_minute" check:">=0" zero:"no ceiling"`
+	URL               string        `yaml:"url"`
+	Timeout           time.Duration `yaml:"timeout"`              // the most one API call may take
+	CacheTTL          time.Duration `yaml:"cache_ttl"`            // reuse a successful answer this long
+	MaxCallsPerMinute int           `yaml:"max_calls_per_minute"` // over all endpoints and accounts with the key
 	// RateLimitReserve: when X-RateLimit-Remaining is at or below it, no
 	// call until the window resets. The rest belongs to the user's product.
-	RateLimitReserve int `yaml:"rate_limit_reserve" check:">=0"`
+	RateLimitReserve int `yaml:"rate_limit_reserve"`
 	// HTTPClientConfig carries TLS, CA and proxy settings. Redirects are
 	// never followed, whatever follow_redirects says: the key must not
 	// travel to another host.
@@ -76,13 +79,9 @@ type Account struct {
 	KeyID string `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
 	// of the account; an entry's add to those of defaults: and the flags.
-	Labels map[string]string `yaml:"labels"`
-	// LowCreditsThreshold is the balance, in credits, under which the
-	// account counts as low (sunor_credits_low_threshold).
-	LowCreditsThreshold float64 `yaml:"low_credits_threshold" check:">=0"`
-	// DailyBudget is how many credits a day the account may spend
-	// (sunor_credits_daily_budget); 0 is no budget.
-	DailyBudget float64 `yaml:"daily_budget" check:">=0" zero:"no budget"`
+	Labels              map[string]string `yaml:"labels"`
+	LowCreditsThreshold float64           `yaml:"low_credits_threshold"` // credits; sunor_credits_low_threshold
+	DailyBudget         float64           `yaml:"daily_budget"`          // credits a day; sunor_credits_daily_budget
 
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout
@@ -144,23 +143,31 @@ func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
 // check refuses a setting no account can run with: the one validator for
 // the flags, the defaults: block and every entry.
 func (a *Account) check() error {
-	v := reflect.ValueOf(a).Elem()
-	for i := range v.NumField() {
-		f, value := v.Type().Field(i), v.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		neg := value.CanInt() && value.Int() < 0 || value.CanFloat() && value.Float() < 0
-		switch check, zero := f.Tag.Get("check"), f.Tag.Get("zero"); {
-		case value.CanFloat() && (math.IsNaN(value.Float()) || math.IsInf(value.Float(), 0)):
-			return a.Errorf(name, "must be a number, got %v", value)
-		case check == ">0" && (neg || value.IsZero()):
-			return a.Errorf(name, "must be positive, got %v", value)
-		case check == ">=0" && neg && zero != "":
-			return a.Errorf(name, "must not be negative (0 is %s), got %v", zero, value)
-		case check == ">=0" && neg:
-			return a.Errorf(name, "must not be negative, got %v", value)
+	notNumber := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
+	for _, r := range []struct {
+		field, rule string
+		bad         bool
+		got         any
+	}{
+		{"timeout", "must be positive", a.Timeout <= 0, a.Timeout},
+		{"cache_ttl", "must not be negative", a.CacheTTL < 0, a.CacheTTL},
+		{"max_calls_per_minute", "must not be negative (0 is no ceiling)", a.MaxCallsPerMinute < 0, a.MaxCallsPerMinute},
+		{"rate_limit_reserve", "must not be negative", a.RateLimitReserve < 0, a.RateLimitReserve},
+		{"low_credits_threshold", "must be a number", notNumber(a.LowCreditsThreshold), a.LowCreditsThreshold},
+		{"low_credits_threshold", "must not be negative", a.LowCreditsThreshold < 0, a.LowCreditsThreshold},
+		{"daily_budget", "must be a number", notNumber(a.DailyBudget), a.DailyBudget},
+		{"daily_budget", "must not be negative (0 is no budget)", a.DailyBudget < 0, a.DailyBudget},
+	} {
+		if r.bad {
+			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
 	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
+		// user:password@host without a scheme (or with a mistyped one)
+		// does not parse as credentials, and the error quotes them.
+		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
+			return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
+		}
 		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
 	}
 	if err := a.HTTPClientConfig.Validate(); err != nil {
@@ -173,7 +180,7 @@ func (a *Account) check() error {
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
 			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
 		case !labelValue(a.Labels[k]):
-			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters or whitespace at either end", k)
+			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
 	return nil
@@ -186,7 +193,7 @@ var reservedLabels = []string{"account", "job", "instance", "endpoint", "collect
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
-		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline) or whitespace at either end")
+		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -206,11 +213,18 @@ func (a *Account) checkEntry(seen map[string]string) error {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // labelValue says whether v is a label value someone means: not empty,
-// UTF-8 (Prometheus rejects the rest at scrape time), without control
-// characters or whitespace at either end (" a" and "a" would be two).
+// UTF-8 (Prometheus rejects the rest at scrape time), without control or
+// invisible characters (unseen), nor whitespace at either end (" a" and
+// "a" would be two).
 func labelValue(v string) bool {
-	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
+	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unseen) < 0 && strings.TrimSpace(v) == v
 }
+
+// unseen says whether c is a character a reader of a name does not see as
+// such: a control character, or a format character (a zero-width space, a
+// direction override that shows "a‮cba" as "aabc") that would let two names
+// look alike or one pass for another.
+func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
 
 // suggestScheme is the likely URL meant by one written without a scheme.
 func suggestScheme(u string) string {
@@ -268,16 +282,29 @@ type File struct {
 // block, decoded over the flags. A setting left out, or left empty, keeps
 // the value beneath it.
 func load(path string, d *Directory, flags Account) ([]Account, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil || !utf8.Valid(b) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); (err != nil && err != io.EOF) || !utf8.Valid(b) {
 		return nil, syntaxError(path, b, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: the file is empty; it needs an accounts: list", path)
+	}
+	for {
+		// Only the first document is read: accounts after a --- would be
+		// dropped without a word. An empty one (a trailing ---) is fine.
+		var next yaml.Node
+		if err := dec.Decode(&next); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, syntaxError(path, b, err)
+		} else if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return nil, fmt.Errorf("%s:%d: a second YAML document (after ---): put every account in the one accounts: list", path, next.Line)
+		}
 	}
 	root := doc.Content[0]
 	if err := shape(root, reflect.TypeFor[File](), "", "", map[*yaml.Node]reflect.Type{}); err != nil {
@@ -296,6 +323,9 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		}
 	}
 	if k, v := lookup(root, "api_key_directory"); k != nil && v.Value != "" {
+		if d.Path != "" {
+			return nil, fmt.Errorf("%s:%d: api_key_directory: --sunor.api-key-directory (or SUNOR_API_KEY_DIRECTORY) is set too; set one", path, k.Line)
+		}
 		d.Path, d.Where = v.Value, fmt.Sprintf("%s:%d: api_key_directory", path, k.Line)
 	}
 	d.Settings = base
@@ -318,6 +348,38 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// MaxFileBytes is the largest accounts file read: far above thousands of
+// accounts, far below what the exporter's memory can spare.
+const MaxFileBytes = 16 << 20
+
+// readFile reads the accounts file, refusing what is not a regular file (a
+// named pipe would block the start, or a reload, for ever) or is larger
+// than MaxFileBytes (/dev/zero, a log file named by mistake).
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() { // a character device is a device too
+		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The size Stat gives may be wrong (/proc) or grow: the limit holds.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d MiB; is it the accounts file?", path, MaxFileBytes>>20)
+	}
+	return b, nil
 }
 
 // decode sets what p gives over a, and checks the result.
@@ -397,6 +459,10 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	fail := func(n *yaml.Node, field, format string, args ...any) error {
 		return errors.New(strings.Join(slices.DeleteFunc([]string{strconv.Itoa(n.Line), where, field, fmt.Sprintf(format, args...)}, func(s string) bool { return s == "" }), ": "))
 	}
+	wants := func(n *yaml.Node, what string) error {
+		got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
+		return fail(n, field, "wants %s, got %s", what, got)
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -409,7 +475,6 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	} else if t == reflect.TypeFor[Account]() && field != "" {
 		where, field = whereOf(field, n), ""
 	}
-	got := map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: strconv.Quote(n.Value)}[n.Kind]
 	custom := reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) ||
 		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ UnmarshalYAML(func(any) error) error }]())
 	switch kind := t.Kind(); {
@@ -418,7 +483,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	case custom && n.Kind == yaml.ScalarNode, kind == reflect.Interface:
 	case kind == reflect.Struct || kind == reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+			return wants(n, "a mapping (name: value lines)")
 		}
 		fields, seen := fieldsOf(t), map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -426,7 +491,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
 			switch {
 			case k.Kind != yaml.ScalarNode:
-				return fail(k, field, "wants a name before the colon, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[k.Kind])
+				return wants(k, "a name before the colon")
 			case k.Value == "<<":
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
@@ -444,7 +509,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		}
 	case kind == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return fail(n, field, "wants a list (- item lines), got %s", got)
+			return wants(n, "a list (- item lines)")
 		}
 		for i, e := range n.Content {
 			if err := shape(e, t.Elem(), where, fmt.Sprintf("%s[%d]", field, i), done); err != nil {
@@ -452,7 +517,7 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			}
 		}
 	case n.Kind != yaml.ScalarNode:
-		return fail(n, field, "wants a single value, got %s", got)
+		return wants(n, "a single value")
 	}
 	duration := t == reflect.TypeFor[time.Duration]()
 	if d, err := model.ParseDuration(n.Value); err == nil && duration {
@@ -467,15 +532,18 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	case err == nil && (!whole || n.ShortTag() == "!!int"): // the library would take 1.5 as 1
 		return nil
 	case duration:
-		return fail(n, field, "wants a duration such as 5s or 1m30s, got %s", got)
+		return wants(n, "a duration such as 5s or 1m30s")
 	case whole:
-		return fail(n, field, "wants a whole number such as 12, got %s", got)
+		return wants(n, "a whole number such as 12")
 	case t.Kind() == reflect.Float64:
-		return fail(n, field, "wants a number such as 500, got %s", got)
+		return wants(n, "a number such as 500")
 	case t.Kind() == reflect.Bool:
-		return fail(n, field, "wants true or false, got %s", got)
+		return wants(n, "true or false")
 	case errors.As(err, new(*yaml.TypeError)):
-		return fail(n, field, "wants a mapping (name: value lines), got %s", got)
+		return wants(n, "a mapping (name: value lines)")
+	}
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // url.Error quotes the URL whole, a proxy's password too
 	}
 	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
 }
@@ -497,28 +565,13 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 }
 
 // nearest suggests the known field closest to a mistyped one, within
-// three edits (Levenshtein) or cut short, ignoring _ and -.
+// three edits or cut short, ignoring _ and -.
 func nearest(typo string, fields map[string]reflect.Type) string {
 	norm := strings.NewReplacer("_", "", "-", "").Replace
-	best, dist := "", 4
+	a, best, dist := norm(strings.ToLower(typo)), "", 4
 	for f := range fields {
-		a, b := norm(strings.ToLower(typo)), norm(f)
-		row := make([]int, len(b)+1)
-		for j := range row {
-			row[j] = j
-		}
-		for i := 1; i <= len(a); i++ {
-			prev := row[0]
-			row[0] = i
-			for j := 1; j <= len(b); j++ {
-				sub := prev + 1
-				if a[i-1] == b[j-1] {
-					sub = prev
-				}
-				prev, row[j] = row[j], min(row[j]+1, row[j-1]+1, sub)
-			}
-		}
-		if d := row[len(b)]; d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
+		b := norm(f)
+		if d := levenshtein.ComputeDistance(a, b); d < dist || d == dist && f < best || strings.HasPrefix(b, a) && dist > 3 {
 			best, dist = f, min(d, 3)
 		}
 	}

@@ -140,54 +140,61 @@ func TestClientKeyIgnoresLayout(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	const a = "accounts:\n  - name: a\n    api_key_env: K\n"
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"unknown field":           {"accounts:\n  - name: a\n    api_keyfile: /k\n", `sunor.yml:3: accounts[0] (a): unknown field "api_keyfile" (did you mean "api_key_file"?)`},
-		"unknown field, no guess": {a + "    colour: red\n", `sunor.yml:4: accounts[0] (a): unknown field "colour"`},
-		"unknown nested field":    {a + "    http_client_config:\n      tls_config: {ca_fle: x}\n", `sunor.yml:5: accounts[0] (a): http_client_config.tls_config: unknown field "ca_fle" (did you mean "ca_file"?)`},
-		"unknown top-level field": {"acounts: []\n", `sunor.yml:1: unknown field "acounts" (did you mean "accounts"?)`},
-		"unknown defaults field":  {"defaults: {timout: 1s}\n" + a, `sunor.yml:1: defaults: unknown field "timout" (did you mean "timeout"?)`},
-		"key in defaults":         {"defaults:\n  api_key_env: K\n" + a, "sunor.yml:2: defaults: api_key_env: each account has its own"},
-		"bad defaults value":      {"defaults:\n  timeout: 0s\n" + a, "sunor.yml:2: defaults: timeout: must be positive, got 0s"},
-		"wrong type: duration":    {a + "    timeout: fast\n", `sunor.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got "fast"`},
-		"wrong type: number":      {a + "    max_calls_per_minute: twelve\n", `sunor.yml:4: accounts[0] (a): max_calls_per_minute: wants a whole number such as 12, got "twelve"`},
-		"bad number":              {a + "    rate_limit_reserve: 1.5\n", `sunor.yml:4: accounts[0] (a): rate_limit_reserve: wants a whole number such as 12, got "1.5"`},
-		"wrong type: bool":        {a + "    http_client_config: {follow_redirects: maybe}\n", `sunor.yml:4: accounts[0] (a): http_client_config.follow_redirects: wants true or false, got "maybe"`},
-		"list for a value":        {a + "    url: [a, b]\n", "sunor.yml:4: accounts[0] (a): url: wants a single value, got a list"},
-		"value for a mapping":     {a + "    http_client_config: yes\n", `sunor.yml:4: accounts[0] (a): http_client_config: wants a mapping (name: value lines), got "yes"`},
-		"entry not a mapping":     {"accounts:\n  - a\n", `sunor.yml:2: accounts[0]: wants a mapping (name: value lines), got "a"`},
-		"accounts not a list":     {"accounts: a\n", `sunor.yml:1: accounts: wants a list (- item lines), got "a"`},
-		"anchor in itself":        {"defaults: &d {<<: *d}\naccounts: []\n", "sunor.yml:1: defaults: anchor 'd' value contains itself"},
-		"key not a name":          {a + "    labels: {? [x]: y}\n", "sunor.yml:4: accounts[0] (a): labels: wants a name before the colon, got a list"},
-		"field twice":             {a + "    timeout: 1s\n    timeout: 2s\n", "sunor.yml:5: accounts[0] (a): timeout: given twice (first on line 4)"},
-		"tab":                     {"accounts:\n\t- name: a\n", "sunor.yml:2: a tab in the indentation: YAML is indented with spaces only"},
-		"syntax":                  {"accounts: [\n", "sunor.yml:1: not valid YAML: did not find expected node content"},
-		"not UTF-8":               {"accounts:\n  - name: a\xff\n", "sunor.yml:2: not UTF-8 text"},
-		"duplicate name":          {a + "  - name: a\n    api_key_env: L\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`},
-		"no name":                 {"accounts:\n  - api_key_env: K\n", "sunor.yml:2: accounts[0]: name: the account name (label value) must be non-empty"},
-		"name with spaces":        {"accounts:\n  - name: ' a '\n    api_key_env: K\n", "sunor.yml:2: accounts[0] ( a ): name: the account name (label value) must be non-empty UTF-8, without control characters"},
-		"name with NUL":           {"accounts:\n  - name: \"a\\0b\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\x00b): name: the account name (label value) must be non-empty UTF-8, without control characters`},
-		"name with a newline":     {"accounts:\n  - name: \"a\\nb\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\nb): name: the account name (label value) must be non-empty UTF-8, without control characters`},
-		"no key":                  {"accounts:\n  - name: a\n", "sunor.yml:2: accounts[0] (a): api_key_file: set api_key_file or api_key_env"},
-		"two keys":                {a + "    api_key_file: /k\n", "sunor.yml:3: accounts[0] (a): api_key_env: set api_key_file or api_key_env, not both"},
-		"key in api_key_env":      {"accounts:\n  - name: a\n    api_key_env: sk-live-0123456789abcdef\n", "sunor.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
-		"zero timeout":            {a + "    timeout: 0s\n", "sunor.yml:4: accounts[0] (a): timeout: must be positive, got 0s"},
-		"negative cache_ttl":      {a + "    cache_ttl: -1s\n", "sunor.yml:4: accounts[0] (a): cache_ttl: must not be negative, got -1s"},
-		"negative calls a minute": {a + "    max_calls_per_minute: -1\n", "sunor.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative (0 is no ceiling), got -1"},
-		"negative reserve":        {a + "    rate_limit_reserve: -5\n", "sunor.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative, got -5"},
-		"url without scheme":      {a + "    url: sunor.cc\n", `sunor.yml:4: accounts[0] (a): url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
-		"proxy twice":             {a + "    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", "sunor.yml:5: accounts[0] (a): http_client_config: if proxy_from_environment is configured, proxy_url must not be configured"},
-		"no accounts":             {"accounts: []\n", "sunor.yml: no accounts"},
-		"label name":              {a + "    labels: {te-am: x}\n", `sunor.yml:4: accounts[0] (a): labels: "te-am" is not a label name`},
-		"label job":               {a + "    labels:\n      team: x\n      job: y\n", `sunor.yml:6: accounts[0] (a): labels.job: "job" is reserved`},
-		"label account":           {a + "    labels: {account: y}\n", `sunor.yml:4: accounts[0] (a): labels.account: "account" is reserved`},
-		"label __":                {a + "    labels: {__name__: y}\n", `sunor.yml:4: accounts[0] (a): labels.__name__: "__name__" is reserved`},
-		"label empty value":       {a + "    labels: {team: ''}\n", `sunor.yml:4: accounts[0] (a): labels.team: the value of "team" must be non-empty`},
-		"label in defaults":       {"defaults:\n  labels: {instance: x}\n" + a, `sunor.yml:2: defaults: labels.instance: "instance" is reserved`},
-		"labels not a mapping":    {a + "    labels: [team]\n", "sunor.yml:4: accounts[0] (a): labels: wants a mapping (name: value lines), got a list"},
-		"negative threshold":      {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
-		"threshold not a number":  {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
-		"negative budget":         {a + "    daily_budget: -1\n", "sunor.yml:4: accounts[0] (a): daily_budget: must not be negative (0 is no budget), got -1"},
-		"threshold NaN":           {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
-		"empty file":              {"", "sunor.yml: the file is empty"},
+		"unknown field":                  {"accounts:\n  - name: a\n    api_keyfile: /k\n", `sunor.yml:3: accounts[0] (a): unknown field "api_keyfile" (did you mean "api_key_file"?)`},
+		"unknown field, no guess":        {a + "    colour: red\n", `sunor.yml:4: accounts[0] (a): unknown field "colour"`},
+		"unknown nested field":           {a + "    http_client_config:\n      tls_config: {ca_fle: x}\n", `sunor.yml:5: accounts[0] (a): http_client_config.tls_config: unknown field "ca_fle" (did you mean "ca_file"?)`},
+		"unknown top-level field":        {"acounts: []\n", `sunor.yml:1: unknown field "acounts" (did you mean "accounts"?)`},
+		"unknown defaults field":         {"defaults: {timout: 1s}\n" + a, `sunor.yml:1: defaults: unknown field "timout" (did you mean "timeout"?)`},
+		"key in defaults":                {"defaults:\n  api_key_env: K\n" + a, "sunor.yml:2: defaults: api_key_env: each account has its own"},
+		"bad defaults value":             {"defaults:\n  timeout: 0s\n" + a, "sunor.yml:2: defaults: timeout: must be positive, got 0s"},
+		"wrong type: duration":           {a + "    timeout: fast\n", `sunor.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got "fast"`},
+		"wrong type: number":             {a + "    max_calls_per_minute: twelve\n", `sunor.yml:4: accounts[0] (a): max_calls_per_minute: wants a whole number such as 12, got "twelve"`},
+		"bad number":                     {a + "    rate_limit_reserve: 1.5\n", `sunor.yml:4: accounts[0] (a): rate_limit_reserve: wants a whole number such as 12, got "1.5"`},
+		"wrong type: bool":               {a + "    http_client_config: {follow_redirects: maybe}\n", `sunor.yml:4: accounts[0] (a): http_client_config.follow_redirects: wants true or false, got "maybe"`},
+		"list for a value":               {a + "    url: [a, b]\n", "sunor.yml:4: accounts[0] (a): url: wants a single value, got a list"},
+		"value for a mapping":            {a + "    http_client_config: yes\n", `sunor.yml:4: accounts[0] (a): http_client_config: wants a mapping (name: value lines), got "yes"`},
+		"entry not a mapping":            {"accounts:\n  - a\n", `sunor.yml:2: accounts[0]: wants a mapping (name: value lines), got "a"`},
+		"accounts not a list":            {"accounts: a\n", `sunor.yml:1: accounts: wants a list (- item lines), got "a"`},
+		"anchor in itself":               {"defaults: &d {<<: *d}\naccounts: []\n", "sunor.yml:1: defaults: anchor 'd' value contains itself"},
+		"key not a name":                 {a + "    labels: {? [x]: y}\n", "sunor.yml:4: accounts[0] (a): labels: wants a name before the colon, got a list"},
+		"field twice":                    {a + "    timeout: 1s\n    timeout: 2s\n", "sunor.yml:5: accounts[0] (a): timeout: given twice (first on line 4)"},
+		"tab":                            {"accounts:\n\t- name: a\n", "sunor.yml:2: a tab in the indentation: YAML is indented with spaces only"},
+		"syntax":                         {"accounts: [\n", "sunor.yml:1: not valid YAML: did not find expected node content"},
+		"not UTF-8":                      {"accounts:\n  - name: a\xff\n", "sunor.yml:2: not UTF-8 text"},
+		"duplicate name":                 {a + "  - name: a\n    api_key_env: L\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`},
+		"no name":                        {"accounts:\n  - api_key_env: K\n", "sunor.yml:2: accounts[0]: name: the account name (label value) must be non-empty"},
+		"name with spaces":               {"accounts:\n  - name: ' a '\n    api_key_env: K\n", "sunor.yml:2: accounts[0] ( a ): name: the account name (label value) must be non-empty UTF-8, without control characters"},
+		"name with NUL":                  {"accounts:\n  - name: \"a\\0b\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\x00b): name: the account name (label value) must be non-empty UTF-8, without control characters`},
+		"name with a newline":            {"accounts:\n  - name: \"a\\nb\"\n    api_key_env: K\n", `sunor.yml:2: accounts[0] (a\nb): name: the account name (label value) must be non-empty UTF-8, without control characters`},
+		"name with a direction override": {"accounts:\n  - name: \"prod\\u202eved\"\n    api_key_env: K\n", "name: the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones"},
+		"label zero-width":               {a + "    labels: {team: \"\\u200b\"}\n", `labels.team: the value of "team" must be non-empty UTF-8, without control characters, invisible ones`},
+		"no key":                         {"accounts:\n  - name: a\n", "sunor.yml:2: accounts[0] (a): api_key_file: set api_key_file or api_key_env"},
+		"two keys":                       {a + "    api_key_file: /k\n", "sunor.yml:3: accounts[0] (a): api_key_env: set api_key_file or api_key_env, not both"},
+		"key in api_key_env":             {"accounts:\n  - name: a\n    api_key_env: sk-live-0123456789abcdef\n", "sunor.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
+		"zero timeout":                   {a + "    timeout: 0s\n", "sunor.yml:4: accounts[0] (a): timeout: must be positive, got 0s"},
+		"negative cache_ttl":             {a + "    cache_ttl: -1s\n", "sunor.yml:4: accounts[0] (a): cache_ttl: must not be negative, got -1s"},
+		"negative calls a minute":        {a + "    max_calls_per_minute: -1\n", "sunor.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative (0 is no ceiling), got -1"},
+		"negative reserve":               {a + "    rate_limit_reserve: -5\n", "sunor.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative, got -5"},
+		"url without scheme":             {a + "    url: sunor.cc\n", `sunor.yml:4: accounts[0] (a): url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
+		"proxy twice":                    {a + "    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", "sunor.yml:5: accounts[0] (a): http_client_config: if proxy_from_environment is configured, proxy_url must not be configured"},
+		"no accounts":                    {"accounts: []\n", "sunor.yml: no accounts"},
+		"label name":                     {a + "    labels: {te-am: x}\n", `sunor.yml:4: accounts[0] (a): labels: "te-am" is not a label name`},
+		"label job":                      {a + "    labels:\n      team: x\n      job: y\n", `sunor.yml:6: accounts[0] (a): labels.job: "job" is reserved`},
+		"label account":                  {a + "    labels: {account: y}\n", `sunor.yml:4: accounts[0] (a): labels.account: "account" is reserved`},
+		"label __":                       {a + "    labels: {__name__: y}\n", `sunor.yml:4: accounts[0] (a): labels.__name__: "__name__" is reserved`},
+		"label empty value":              {a + "    labels: {team: ''}\n", `sunor.yml:4: accounts[0] (a): labels.team: the value of "team" must be non-empty`},
+		"label in defaults":              {"defaults:\n  labels: {instance: x}\n" + a, `sunor.yml:2: defaults: labels.instance: "instance" is reserved`},
+		"labels not a mapping":           {a + "    labels: [team]\n", "sunor.yml:4: accounts[0] (a): labels: wants a mapping (name: value lines), got a list"},
+		"negative threshold":             {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
+		"threshold not a number":         {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
+		"negative budget":                {a + "    daily_budget: -1\n", "sunor.yml:4: accounts[0] (a): daily_budget: must not be negative (0 is no budget), got -1"},
+		"threshold NaN":                  {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
+		"empty file":                     {"", "sunor.yml: the file is empty"},
+		"second document":                {a + "---\naccounts:\n  - name: b\n    api_key_env: K\n", "sunor.yml:4: a second YAML document (after ---): put every account in the one accounts: list"},
+		"bad second document":            {a + "---\n: [\n", "not valid YAML: did not find expected key"},
+		"url password, no scheme":        {a + "    url: user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host, such as https://sunor.cc; the value is not shown"},
+		"url password, scheme mistyped":  {a + "    url: https:/user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host"},
+		"proxy URL password":             {a + "    http_client_config:\n      proxy_url: 'http://u:sk-live-0123456789@[::1'\n", "sunor.yml:5: accounts[0] (a): http_client_config.proxy_url: missing ']' in host"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "")
@@ -204,6 +211,38 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
 		t.Errorf("missing file: %v", err)
+	}
+	// An empty document after the accounts (a trailing ---) drops nothing.
+	if _, _, err := Accounts(write(t, a+"---\n"), "", flags()); err != nil {
+		t.Errorf("a trailing ---: %v", err)
+	}
+}
+
+// TestNotAnAccountsFile: what is not a regular file, or is far too large
+// for one, is refused at once: reading a named pipe or /dev/zero would hang
+// the start, or a reload, for ever or fill the memory.
+func TestNotAnAccountsFile(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.yml")
+	if err := os.WriteFile(huge, []byte("accounts: []\n#"+strings.Repeat("x", MaxFileBytes)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		dir:        dir + " is a directory, not a regular file",
+		os.DevNull: os.DevNull + " is a device, not a regular file",
+		huge:       huge + ": larger than 16 MiB",
+	} {
+		done := make(chan error, 1)
+		go func() { _, _, err := Accounts(path, "", flags()); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: err = %v, want %q", path, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Accounts has not returned after 10s", path)
+		}
 	}
 }
 
@@ -281,6 +320,10 @@ func TestDirectory(t *testing.T) {
 	}
 	if _, _, err := Accounts(write(t, "api_key_dir: /run/keys\n"), "", flags()); err == nil || !strings.Contains(err.Error(), `(did you mean "api_key_directory"?)`) {
 		t.Errorf("a typo: %v", err)
+	}
+	// Two directories: neither is dropped without a word.
+	if _, _, err := Accounts(write(t, "api_key_directory: /run/keys\n"), "/other/keys", flags()); err == nil || !strings.Contains(err.Error(), "sunor.yml:1: api_key_directory: --sunor.api-key-directory (or SUNOR_API_KEY_DIRECTORY) is set too; set one") {
+		t.Errorf("the flag and the file: %v", err)
 	}
 }
 

@@ -13,8 +13,10 @@
 //
 // Watch re-reads the directory on its own, by polling, so that keys added,
 // removed or renamed take effect without a reload signal. A rotated key
-// (new contents under the same name) needs nothing from here: the
-// apikey.File of its Entry reads the file again on every call.
+// (new contents under the same name) is read by the apikey.File of its
+// Entry on every call; Watch reports it too, so that what is derived from
+// the key at build time (the KeyID that tells which accounts share one
+// key's budget) is derived again.
 package keydir
 
 import (
@@ -115,6 +117,8 @@ func checkName(name string) string {
 		return "leading or trailing white space"
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "a control character"
+	case strings.IndexFunc(name, func(c rune) bool { return unicode.Is(unicode.Cf, c) }) >= 0:
+		return "an invisible character: zero-width, or a direction override"
 	}
 	return ""
 }
@@ -133,8 +137,9 @@ func shortQuote(name string) string {
 // key. from is what the caller built its accounts from (what Scan
 // returned); if dir already differs from it, onChange is called after the
 // first interval. Entries whose file is still there are handed on as they
-// were, Key included: a rotated key does not call onChange, since its
-// apikey.File already reads the file on every call. Each new warning (a
+// were, Key included (its apikey.File reads the file on every call); a
+// rotated file (another inode, size, mode or time) calls onChange too, so
+// that the caller derives the key's KeyID again. Each new warning (a
 // file skipped) is logged once, except on the first read, whose warnings
 // the caller's Scan already gave. A directory that cannot be read is
 // logged once too, and the entries stay as they were until it can be.
@@ -160,7 +165,7 @@ type watcher struct {
 	dir    string
 	logger log.Logger
 	known  map[string]Entry // the entries handed on last, by name
-	seen   map[string]stamp // every name listed by the last read, with its file's stamp when it was skipped
+	seen   map[string]stamp // every name listed by the last read, with its file's stamp
 	warned map[string]bool  // the warnings of the last read; nil before the first, whose warnings the caller's Scan gave
 	failed string           // the error the directory last failed with; "" after a good read
 }
@@ -183,9 +188,9 @@ func newWatcher(dir string, from []Entry, logger log.Logger) *watcher {
 	return w
 }
 
-// poll reads the directory and returns the entries and whether they are
-// not the ones handed on last. Only names not seen before, and skipped
-// files whose stamp changed, are read.
+// poll reads the directory and returns the entries and whether they, or
+// the files of known ones, are not the ones handed on last. Only names not
+// seen before, and skipped files whose stamp changed, are read.
 func (w *watcher) poll() ([]Entry, bool) {
 	names, err := list(w.dir)
 	if err != nil {
@@ -200,11 +205,11 @@ func (w *watcher) poll() ([]Entry, bool) {
 		level.Info(w.logger).Log("msg", "key directory can be read again", "dir", w.dir)
 	}
 	seen := make(map[string]stamp, len(names))
+	rotated := false
 	for _, name := range names {
-		if _, ok := w.known[name]; ok {
-			seen[name] = stamp{}
-		} else {
-			seen[name] = stampOf(filepath.Join(w.dir, name))
+		seen[name] = stampOf(filepath.Join(w.dir, name))
+		if _, ok := w.known[name]; ok && w.seen != nil && !stampEqual(seen[name], w.seen[name]) {
+			rotated = true
 		}
 	}
 	if w.seen != nil && mapsEqual(seen, w.seen) {
@@ -224,7 +229,7 @@ func (w *watcher) poll() ([]Entry, bool) {
 		}
 	}
 	w.warned = warned
-	changed := len(entries) != len(w.known)
+	changed := rotated || len(entries) != len(w.known)
 	known := make(map[string]Entry, len(entries))
 	for _, e := range entries {
 		if _, ok := w.known[e.Name]; !ok {
@@ -249,9 +254,13 @@ func mapsEqual(a, b map[string]stamp) bool {
 		return false
 	}
 	for k, v := range a {
-		if w, ok := b[k]; !ok || !w.mtime.Equal(v.mtime) || w.id != v.id || w.mode != v.mode || w.size != v.size || w.err != v.err {
+		if w, ok := b[k]; !ok || !stampEqual(v, w) {
 			return false
 		}
 	}
 	return true
+}
+
+func stampEqual(a, b stamp) bool {
+	return a.mtime.Equal(b.mtime) && a.id == b.id && a.mode == b.mode && a.size == b.size && a.err == b.err
 }

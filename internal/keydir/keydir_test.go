@@ -147,6 +147,8 @@ func TestScan(t *testing.T) {
 		"trailing\t":       "leading or trailing white space",
 		"new\nline":        "a control character",
 		"del\x7f":          "a control character",
+		"prod\u202eved":    "an invisible character: zero-width, or a direction override",
+		"\u200b":           "an invisible character: zero-width, or a direction override",
 		"latin1-\xe9t\xe9": "not valid UTF-8",
 		long:               "longer than 128 bytes",
 	}
@@ -260,10 +262,13 @@ func TestWatcher(t *testing.T) {
 	}
 	c := entries[1]
 	d.write("c", "key-c-rotated")
-	poll(t, w, "c rotated")
-	if got := keyOf(t, c); got != "key-c-rotated" {
-		t.Errorf("c after the rotation: key %q, want key-c-rotated", got)
+	// Reported, so that the caller derives c's KeyID again: c may now
+	// hold the key of another account, whose budget it must share.
+	entries = poll(t, w, "c rotated", "a", "c", "d")
+	if got := keyOf(t, c); got != "key-c-rotated" || entries[1].Key != c.Key {
+		t.Errorf("c after the rotation: key %q from a new source %v, want key-c-rotated from its own", got, entries[1].Key != c.Key)
 	}
+	poll(t, w, "nothing changed since the rotation")
 
 	d.write(" x", "secret-x")
 	d.write("e", "")
@@ -281,7 +286,7 @@ func TestWatcher(t *testing.T) {
 		t.Errorf("e: key %q, want key-e", got)
 	}
 	d.write("e", "")
-	poll(t, w, "e emptied: a rotation its key source refuses")
+	poll(t, w, "e emptied: a rotation its key source refuses", "a", "c", "d", "e")
 	if strings.Contains(logs.String(), "secret") {
 		t.Errorf("the log shows what a file holds:\n%s", logs)
 	}
@@ -366,7 +371,8 @@ func TestKubernetesSecret(t *testing.T) {
 	poll(t, w, "nothing changed")
 
 	update("11_00_00.2", map[string]string{"prod": "key-prod-2", "staging": "key-staging-2"})
-	poll(t, w, "Secret updated")
+	poll(t, w, "Secret updated", "prod", "staging")
+	poll(t, w, "nothing changed since the update")
 	if got := keyOf(t, entries[0]); got != "key-prod-2" {
 		t.Errorf("prod after the update: key %q, want key-prod-2", got)
 	}

@@ -6,9 +6,10 @@ import (
 	"sync"
 )
 
-// MaxKeys is how many keys Known holds: the most recently used ones. It
-// bounds the memory redaction takes, far above the accounts one exporter
-// serves, so that a key leaves the set only long after its last use.
+// MaxKeys is how many keys Known holds at least: the most recently used
+// ones. It bounds the memory redaction takes (about 1 KiB a key); the
+// accounts builder raises it to twice the accounts in use (AtLeast), so
+// that a key leaves the set only long after its last use.
 const MaxKeys = 4096
 
 // Known is the process-wide set of keys in use: the API client adds every
@@ -60,6 +61,17 @@ func (s *Set) Add(key string) {
 	}
 	s.used[key] = s.clock
 	s.r.add(key)
+}
+
+// AtLeast raises the set's bound to n keys when it is lower. The keys of
+// every account in use must fit: a key dropped while in use is no longer
+// redacted from what the network sends back (an idle connection's
+// unsolicited bytes come after the call), and every call of a key not in
+// the set makes Add scan the set.
+func (s *Set) AtLeast(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.most = max(s.most, n)
 }
 
 // Len is how many keys the set holds.

@@ -88,6 +88,21 @@ func TestSetDropsTheLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// TestSetAtLeast: a set raised to the keys in use keeps them all; it is
+// never lowered.
+func TestSetAtLeast(t *testing.T) {
+	s := NewSet(2)
+	s.AtLeast(3)
+	s.AtLeast(1)
+	keys := []string{"sk-AAAAAAAAAAAAAAAA", "sk-BBBBBBBBBBBBBBBB", "sk-CCCCCCCCCCCCCCCC"}
+	for _, k := range keys {
+		s.Add(k)
+	}
+	if got, want := s.Clean(strings.Join(keys, " "), 500), Redacted+" "+Redacted+" "+Redacted; got != want {
+		t.Errorf("Clean = %q, want %q: a key in use was dropped", got, want)
+	}
+}
+
 // BenchmarkRemember is the cost the API client pays per call.
 func BenchmarkRemember(b *testing.B) {
 	s := NewSet(MaxKeys)
