@@ -74,11 +74,12 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // Accounts whose Name and Identity are unchanged keep their state: cache,
 // counters and the calls in flight; their other settings (timeout, cache
 // TTL, owner labels, threshold, budget) are applied to them, and the
-// ceiling and reserve to their key's guard. Accounts with the same non-empty KeyID
-// share one budget guard, which a reload keeps while any account uses the
-// key, whatever else changed, and while its calls of the window, back-off
-// or reserve pause last once no account does: the ceiling, a back-off and
-// the reserve are the key's. The series of accounts that are gone go with them.
+// ceiling and reserve to their key's guard. Accounts with the same
+// non-empty KeyID share one budget guard, which a reload keeps while any
+// account uses the key, whatever else changed, and while its calls of the
+// window, back-off or reserve pause last once no account does: the
+// ceiling, a back-off and the reserve are the key's. The series of
+// accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
