@@ -180,6 +180,41 @@ func TestDocsListEveryMetric(t *testing.T) {
 	}
 }
 
+// TestDocsExampleHelpIsTheScrapes: every HELP line of docs/metrics.md's
+// example scrape is the HELP a scrape shows for that metric.
+func TestDocsExampleHelpIsTheScrapes(t *testing.T) {
+	_, cfg, _ := twoAccounts(t)
+	e := start(t, "--config.file="+cfg)
+	code, body := e.get(t, "/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	help := map[string]string{}
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name, text, _ := strings.Cut(rest, " ")
+			help[name] = text
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(section(t, "docs/metrics.md", "An example scrape"), "\n") {
+		rest, ok := strings.CutPrefix(line, "# HELP ")
+		if !ok {
+			continue
+		}
+		n++
+		name, text, _ := strings.Cut(rest, " ")
+		if got, ok := help[name]; !ok {
+			t.Errorf("docs/metrics.md's example has %s, which a scrape does not show", name)
+		} else if got != text {
+			t.Errorf("docs/metrics.md's example HELP of %s:\n  %s\na scrape says:\n  %s", name, text, got)
+		}
+	}
+	if n < 15 {
+		t.Fatalf("found %d HELP lines in docs/metrics.md's example; the pattern no longer fits it", n)
+	}
+}
+
 // headingRE finds markdown headings; slugs are GitHub's anchors for them.
 var headingRE = regexp.MustCompile(`(?m)^#{1,6} (.+)$`)
 

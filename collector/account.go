@@ -20,10 +20,9 @@ type account struct {
 	identity string
 	url      string // the redacted base URL, for logs
 	api      accounts.API
-	timeout  time.Duration
-	cacheTTL time.Duration
-	guard    *guard // the key's, shared with every account of the same key
-	calls    *pool  // the exporter's cap on calls in flight; nil: none
+	timing   atomic.Pointer[timing] // a reload that keeps the account may change it
+	guard    *guard                 // the key's, shared with every account of the same key
+	calls    *pool                  // the exporter's cap on calls in flight; nil: none
 	now      func() time.Time
 	logger   log.Logger
 	removed  atomic.Bool // by a reload: its queued calls are not made
@@ -38,8 +37,6 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 		identity: cfg.Identity,
 		url:      cfg.URL,
 		api:      cfg.API,
-		timeout:  cfg.Timeout,
-		cacheTTL: cfg.CacheTTL,
 		guard:    g,
 		calls:    calls,
 		now:      now,
@@ -48,8 +45,33 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 	for _, s := range scrapers {
 		a.endpoints = append(a.endpoints, newEndpointState(s))
 	}
+	a.setTiming(cfg)
 	a.setPolicy(cfg)
 	return a
+}
+
+// timing is how long an account's calls may take and its answers be
+// reused without a call. Neither changes which calls are made, so neither
+// is part of the account's identity: a reload applies them to the
+// account it keeps, with its state.
+type timing struct {
+	timeout  time.Duration
+	cacheTTL time.Duration
+}
+
+func (a *account) setTiming(cfg accounts.Account) {
+	a.timing.Store(&timing{timeout: cfg.Timeout, cacheTTL: cfg.CacheTTL})
+}
+
+func (a *account) timeout() time.Duration  { return a.timing.Load().timeout }
+func (a *account) cacheTTL() time.Duration { return a.timing.Load().cacheTTL }
+
+// balanceAt is when the balance last answered; zero if never.
+func (a *account) balanceAt() time.Time {
+	st := a.endpoints[0] // Balance always comes first
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.lastAt
 }
 
 func (a *account) info(msg string, kv ...any) {

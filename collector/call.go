@@ -23,16 +23,30 @@ type result struct {
 }
 
 // errSkipped answers a scrape for which the guard made no call and no
-// answer young enough could be reused.
+// answer could be reused: none young enough, or the latest call failed.
 type errSkipped struct {
 	reason string
 	until  time.Time
 	keep   time.Duration // how old a reused answer may be
+	failed bool          // the latest call failed
 }
 
 func (e errSkipped) Error() string {
-	return fmt.Sprintf("no API call (%s) until %s, and no answer at most %s old to reuse", e.reason, e.until.UTC().Format(time.RFC3339), humanize(e.keep))
+	instead := "no answer at most " + humanize(e.keep) + " old to reuse"
+	if e.failed {
+		instead = "the latest call failed"
+	}
+	return fmt.Sprintf("no API call (%s) until %s, and %s", e.reason, e.until.UTC().Format(time.RFC3339), instead)
 }
+
+// minCallTime is the least time a call started for a scrape is given,
+// within the account timeout, even when the scrape has less: the key's
+// budget was spent on it. A client scraping with a deadline of a
+// millisecond would otherwise spend every slot of the ceiling on calls
+// abandoned before any answer could come, and every other scraper of the
+// account would see its balance age; a scrape too hurried for the API
+// shows the last good answer, and the call refreshes it for the next.
+const minCallTime = time.Second
 
 // errGaveUp answers a scrape whose deadline passed while the call it waited
 // for was still queued or running, with no good answer to show instead.
@@ -47,12 +61,16 @@ type endpointState struct {
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
 
-	mu         sync.Mutex
-	flight     *flight   // the call queued or in flight, shared by every scrape
-	last       []float64 // the last good answer
-	lastAt     time.Time // zero until the first success
-	lastFailed bool      // the latest call failed: its last answer is not served while a refresh waits
-	skipRun    string    // the reason of the current run of skipped calls
+	mu     sync.Mutex
+	flight *flight   // the call queued or in flight, shared by every scrape
+	last   []float64 // the last good answer
+	lastAt time.Time // zero until the first success
+	// lastFailed: the latest call failed, other than by a 429. Its last
+	// answer is not served while a refresh waits or the guard makes no
+	// call. A 429 is the API guarding the key's budget, not an API that
+	// fails: the back-off it starts shows the last good answer.
+	lastFailed bool
+	skipRun    string // the reason of the current run of skipped calls
 	// budgetLogged is when a run of budget skips was last logged.
 	budgetLogged time.Time
 }
@@ -120,14 +138,17 @@ type ask struct {
 // it will wait for. A scrape asks every account before it waits for any,
 // so that every account's call is queued or running at once.
 func (a *account) ask(ctx context.Context) []ask {
-	deadline := time.Now().Add(a.timeout) // the real clock: deadlines are real
+	now, timeout := time.Now(), a.timeout() // the real clock: deadlines are real
+	deadline := now.Add(timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
+	// The least a call started now is given: see minCallTime.
+	least := now.Add(min(minCallTime, timeout))
 	asks := make([]ask, len(a.endpoints))
 	for i, st := range a.endpoints {
 		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}
-		asks[i].r, asks[i].f = a.begin(ctx, st, deadline)
+		asks[i].r, asks[i].f = a.begin(ctx, st, deadline, least)
 	}
 	return asks
 }
@@ -149,14 +170,15 @@ func (a *account) answers(ctx context.Context, asks []ask) ([]result, []time.Dur
 
 // begin answers st at once from the cache, or from the last good answer
 // when the guard says no call or the refresh waits behind the cap on
-// calls; else it returns the call to wait for, joined or started. Times
-// of answers and of the guard are a.now's; deadline is the real clock's.
-func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Time) (result, *flight) {
+// calls; else it returns the call to wait for, joined or started: a call
+// it starts runs until deadline, and at least until least. Times of
+// answers and of the guard are a.now's; deadlines are the real clock's.
+func (a *account) begin(ctx context.Context, st *endpointState, deadline, least time.Time) (result, *flight) {
 	now := a.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if a.cacheTTL > 0 {
-		if r, ok := st.reuse(now, a.cacheTTL-time.Nanosecond); ok {
+	if ttl := a.cacheTTL(); ttl > 0 {
+		if r, ok := st.reuse(now, ttl-time.Nanosecond); ok {
 			st.skipped[skipCache].Add(1)
 			return r, nil
 		}
@@ -182,6 +204,9 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline time.Ti
 		st.skipRun = ""
 		f = &flight{done: make(chan struct{}), slot: s}
 		st.flight = f
+		// The key's budget is spent on this call: it gets a fair chance
+		// to answer, whatever the deadline of the scrape that starts it.
+		f.extend(least)
 		f.queued = !a.calls.submit(st.balance, func(queued bool) { a.run(st, f, queued) })
 	}
 	f.extend(deadline)
@@ -221,13 +246,20 @@ func (a *account) instead(st *endpointState, now time.Time) result {
 }
 
 // skip answers a scrape for which the guard makes no call: the last good
-// answer, if young enough, is reused. It counts and logs the skip; st.mu
+// answer, if young enough and the latest call did not fail (see
+// lastFailed), is reused. After a failure, a skipped scrape shows the
+// failure still: were it up with an older answer, sunor_api_up would flap
+// between 0 and 1 while the API fails, and an alert on it waiting `for:` a
+// while would start over at every skip. It counts and logs the skip; st.mu
 // is held.
 func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
-	keep := max(MaxStale, a.cacheTTL)
+	keep := max(MaxStale, a.cacheTTL())
 	r, ok := st.reuse(now, keep)
+	if st.lastFailed {
+		r, ok = result{}, false
+	}
 	if !ok {
-		r.err = errSkipped{reason, until, keep}
+		r.err = errSkipped{reason, until, keep, st.lastFailed}
 	}
 	logIt := st.skipRun != reason
 	if reason == skipBudget {
@@ -280,7 +312,8 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 		st.flight = nil
 	}
 	if r.called {
-		st.lastFailed = !r.ok
+		var e *sunor.Error
+		st.lastFailed = !r.ok && !(errors.As(r.err, &e) && e.Reason == sunor.ReasonRateLimited)
 		if r.ok {
 			st.last, st.lastAt = r.values, a.now()
 		}
@@ -305,7 +338,7 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx contex
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()
-	f.latest = start.Add(a.timeout)
+	f.latest = start.Add(a.timeout())
 	if queued || f.deadline.After(f.latest) {
 		f.deadline = f.latest
 	}

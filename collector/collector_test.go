@@ -40,7 +40,7 @@ sunor_api_errors_total{account="prod",endpoint="balance",reason="unauthorized"} 
 func TestBalanceSuccess(t *testing.T) {
 	e := newEnv(t)
 	want := `
-# HELP sunor_api_up 1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard), else 0.
+# HELP sunor_api_up 1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard) or while the account's refresh waits in the queue (--sunor.max-concurrent-calls), else 0.
 # TYPE sunor_api_up gauge
 sunor_api_up{account="prod"} 1
 # HELP sunor_credits_available Credits available to spend (1 credit = 0.01 USD).` + fromLastAnswer + `

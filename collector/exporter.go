@@ -72,10 +72,14 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 
 // SetAccounts replaces the accounts, as on a reload of the config file.
 // Accounts whose Name and Identity are unchanged keep their state: cache,
-// counters and the calls in flight. Accounts with the same non-empty KeyID
-// share one budget guard, which a reload keeps while any account uses the
-// key, whatever else changed: the ceiling, a back-off and the reserve are
-// the key's. The series of accounts that are gone go with them.
+// counters and the calls in flight; their other settings (timeout, cache
+// TTL, owner labels, threshold, budget) are applied to them, and the
+// ceiling and reserve to their key's guard. Accounts with the same
+// non-empty KeyID share one budget guard, which a reload keeps while any
+// account uses the key, whatever else changed, and while its calls of the
+// window, back-off or reserve pause last once no account does: the
+// ceiling, a back-off and the reserve are the key's. The series of
+// accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -100,11 +104,21 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
 		}
+		a.setTiming(cfg) // timeout and cache TTL may change alone
 		a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		next = append(next, a)
 		byName[cfg.Name] = a
 	}
 	configure(next, accts)
+	// A key that leaves and comes back soon (a key file while its
+	// directory is rewritten) finds its calls of the window and its
+	// back-off as it left them; a guard is forgotten once idle.
+	now := e.opts.Now()
+	for k, g := range e.guards {
+		if guards[k] == nil && !g.idle(now) {
+			guards[k] = g
+		}
+	}
 	for name, a := range e.byName {
 		if byName[name] != a {
 			a.removed.Store(true)
@@ -184,13 +198,25 @@ func (e *Exporter) snapshot() []*account {
 // collect scrapes accounts: it starts or joins every account's calls
 // first, then waits for each in turn, so that every call is queued or in
 // flight at once and a slow account delays no other beyond the deadline.
-// Each scrape asks from another account on: accounts sharing a key take
-// turns at a slot that frees, and at the head of the queue.
+// The account whose balance answered longest ago asks first, and among
+// equals each scrape starts from another account: accounts sharing a key
+// take turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
 	asks := make([][]ask, len(accts))
 	first := int(e.rotation.Add(1))
-	for i := range accts {
-		j := (first + i) % len(accts)
+	order := make([]int, len(accts))
+	for i := range order {
+		order[i] = (first + i) % len(accts)
+	}
+	// When a key's slots free together, a minute after a burst, they go
+	// to the balances that waited longest, not each time to the same
+	// ones of the rotation.
+	lastAt := make([]time.Time, len(accts))
+	for i, a := range accts {
+		lastAt[i] = a.balanceAt()
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return lastAt[i].Compare(lastAt[j]) })
+	for _, j := range order {
 		asks[j] = accts[j].ask(ctx)
 	}
 	for i, a := range accts {

@@ -142,6 +142,20 @@ func (g *guard) start(s *slot, now time.Time) (reason string, until time.Time) {
 	return "", time.Time{}
 }
 
+// idle reports whether the guard holds nothing at now that a key coming
+// back would need: no call in the window or waiting, no back-off, no
+// reserve pause.
+func (g *guard) idle(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.calls {
+		if s.at.IsZero() || now.Sub(s.at) < Window+windowSlack {
+			return false
+		}
+	}
+	return !now.Before(g.backoffUntil) && !now.Before(g.reserveUntil)
+}
+
 // release frees the slot of a call that was never made.
 func (g *guard) release(s *slot) {
 	g.mu.Lock()
@@ -177,10 +191,9 @@ func (g *guard) observe(now time.Time, rl sunor.RateLimit) time.Time {
 	}
 	until := now.Add(reserveWindow)
 	if rl.HasReset && rl.Reset.After(now) {
-		until = rl.Reset
-		if latest := now.Add(MaxReservePause); until.After(latest) {
-			until = latest
-		}
+		// As a time from now: X-RateLimit-Reset is a wall-clock time, and
+		// a wall clock stepped back would stretch the pause by the step.
+		until = now.Add(min(rl.Reset.Sub(now), MaxReservePause))
 	}
 	if until.After(g.reserveUntil) {
 		g.reserveUntil = until

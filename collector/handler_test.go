@@ -74,11 +74,11 @@ func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 	}{
 		// lo is a little under the budget: the call starts a moment after
 		// the scrape's deadline is set.
-		{"header lowers the timeout", "0.8", 500 * time.Millisecond, 10 * time.Second, 250 * time.Millisecond, 2 * time.Second},
+		{"header lowers the timeout", "1.8", 500 * time.Millisecond, 10 * time.Second, 1250 * time.Millisecond, 2 * time.Second},
 		{"timeout lower than header", "30", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
 		{"no header", "", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
-		// Half of 2 s, not 2 s (no offset) nor 10 s (the account's).
-		{"offset leaves nothing", "2", 3 * time.Second, 10 * time.Second, 900 * time.Millisecond, 1900 * time.Millisecond},
+		// Half of 3 s, not 3 s (no offset) nor 10 s (the account's).
+		{"offset leaves nothing", "3", 4 * time.Second, 10 * time.Second, 1400 * time.Millisecond, 2900 * time.Millisecond},
 		// 1e10 s overflowed time.Duration into an instant timeout.
 		{"huge header", "1e10", 500 * time.Millisecond, 200 * time.Millisecond, 150 * time.Millisecond, 2 * time.Second},
 	} {

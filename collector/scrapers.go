@@ -88,7 +88,7 @@ var skipReasons = []string{skipBackoff, skipBudget, skipCache, skipReserve}
 // The series every account has, whatever its scrapers.
 var (
 	upDesc = prometheus.NewDesc(namespace+"_api_up",
-		"1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard), else 0.", accountLabel, nil)
+		"1 if this scrape has a good balance answer: a call that succeeded, or an answer reused without a call (cache, budget guard) or while the account's refresh waits in the queue (--sunor.max-concurrent-calls), else 0.", accountLabel, nil)
 	lastSuccessDesc = prometheus.NewDesc(namespace+"_last_success_timestamp_seconds",
 		"Unix time of the last successful balance call. Absent before the first success.", accountLabel, nil)
 	requestDurationDesc = prometheus.NewDesc(namespace+"_api_request_duration_seconds",

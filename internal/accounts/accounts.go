@@ -225,7 +225,7 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	redact.Remember(k) // before its first call: a log line may quote it sooner
 	a.KeyID = keyedHash(sameAPI(base), k)
 	// The collector applies the rest of a kept account's settings anew.
-	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey, a.Timeout.String(), a.CacheTTL.String())
+	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
 	return k, nil
 }
 

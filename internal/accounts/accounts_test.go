@@ -162,6 +162,8 @@ func TestIdentityIsWhatChangesTheCalls(t *testing.T) {
 		"a comment":    "# the account of the music team\n" + base,
 		"fields moved": "accounts:\n  - timeout: 5s\n    api_key_env: K1\n    name: a\n    http_client_config:\n      basic_auth:\n        password: p\n        username: u\n",
 		"policy":       base + "    labels: {team: music}\n    low_credits_threshold: 2000\n    max_calls_per_minute: 6\n    rate_limit_reserve: 20\n",
+		"timeout":      strings.Replace(base, "5s", "7s", 1),
+		"cache_ttl":    base + "    cache_ttl: 1m\n",
 	} {
 		if got := build(t, &Builder{}, yml)[0].Identity; got != id {
 			t.Errorf("%s: the identity changed", name)
@@ -171,9 +173,6 @@ func TestIdentityIsWhatChangesTheCalls(t *testing.T) {
 		"key":      strings.Replace(base, "K1", "K2", 1),
 		"url":      base + "    url: https://eu.sunor.cc\n",
 		"password": strings.Replace(base, "password: p", "password: q", 1),
-		// Until the collector applies them to an account it keeps.
-		"timeout":   strings.Replace(base, "5s", "7s", 1),
-		"cache_ttl": base + "    cache_ttl: 1m\n",
 	} {
 		if got := build(t, &Builder{}, yml)[0].Identity; got == id {
 			t.Errorf("%s: the identity stayed", name)

@@ -67,8 +67,9 @@ type Account struct {
 
 	API API `yaml:"-"` // the client holding this account's key
 	// Identity says what the account's calls are made with: key source,
-	// base URL, HTTP client settings, timeout and cache TTL; never the YAML
-	// text, nor labels or policy. Across a reload, an account with the same
+	// base URL and HTTP client settings; never the YAML text, nor the
+	// timeout, cache TTL, labels or policy, which the collector applies
+	// to the account it keeps. Across a reload, an account with the same
 	// Name and a non-empty, equal Identity keeps its state: cache,
 	// back-off, budget and the call in flight.
 	Identity string `yaml:"-"`
