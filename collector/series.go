@@ -191,6 +191,20 @@ func (s *sample) Write(out *dto.Metric) error {
 	return nil
 }
 
+// fill is Write into the buffers of one family's encoding (stream.go):
+// no allocation per series.
+func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
+	out.Label = s.labels
+	switch {
+	case s.typ == prometheus.CounterValue && s.value == 0:
+		out.Counter = zeroCounter
+	case s.typ == prometheus.CounterValue:
+		out.Counter = b.counter(&s.value)
+	default:
+		out.Gauge = b.gauge(&s.value)
+	}
+}
+
 // emit sends this account's series for one scrape: results and took are
 // what each endpoint gave in this scrape and how long it took.
 func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []time.Duration) {
