@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Why a scrape is encoded here, family by family, and not by promhttp.
@@ -202,6 +203,14 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 	closeOut = sync.OnceFunc(closeOut) // at the end, or on the way out
 	defer closeOut()
 	enc := expfmt.NewEncoder(out, format)
+	// The accounts' families are written as they are: every name in them is
+	// a valid legacy name (metric names here, label names checked when the
+	// configuration is read), which escaping leaves as it is, but only
+	// after copying the family's list of series.
+	verbatim := enc
+	if format.ToEscapingScheme() != model.NoEscaping {
+		verbatim = expfmt.NewEncoder(out, format.WithEscapingScheme(model.NoEscaping))
+	}
 
 	var names map[string]bool
 	if r.URL != nil {
@@ -212,11 +221,11 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			names[n] = true
 		}
 	}
-	write := func(mf *dto.MetricFamily) bool {
+	write := func(mf *dto.MetricFamily, e expfmt.Encoder) bool {
 		if names != nil && !names[mf.GetName()] {
 			return true
 		}
-		if err := enc.Encode(mf); err != nil {
+		if err := e.Encode(mf); err != nil {
 			logError(o.ErrorLog, "error encoding and sending metric family:", err)
 		}
 		// A client that is gone (Prometheus gave up at its timeout) reads
@@ -230,23 +239,27 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 	for _, f := range fams {
 		name := f.proto.GetName()
 		for i < len(own) && own[i].GetName() < name {
-			if !write(own[i]) {
+			if !write(own[i], enc) {
 				return 0, false
 			}
 			i++
 		}
-		mf := buf.build(f)
+		mf, e := buf.build(f), verbatim
+		if !model.IsValidLegacyMetricName(name) {
+			e = enc
+		}
 		if i < len(own) && own[i].GetName() == name {
 			mf.Metric = append(slices.Clone(own[i].Metric), mf.Metric...)
 			slices.SortStableFunc(mf.Metric, compareMetrics)
+			e = enc
 			i++
 		}
-		if !write(mf) {
+		if !write(mf, e) {
 			return 0, false
 		}
 	}
 	for ; i < len(own); i++ {
-		if !write(own[i]) {
+		if !write(own[i], enc) {
 			return 0, false
 		}
 	}

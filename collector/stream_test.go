@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,5 +158,23 @@ func TestMetricsHandlerReservesEncodingTime(t *testing.T) {
 	}
 	if got := time.Duration(h.encoding.Load()); got <= 0 || got >= time.Second {
 		t.Errorf("recorded encoding time %s, want this scrape's own (above 0, far under the 1 s before)", got)
+	}
+}
+
+// TestEncodeStopsWhenClientGone: once the client has gone (Prometheus gave
+// up at its timeout), a scrape writes no more families, so that it does
+// not run on into the next scrape, and reports that it did not finish.
+func TestEncodeStopsWhenClientGone(t *testing.T) {
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/metrics", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	_, done := encode(rec, req, exp.WithContext(context.Background()), HandlerOpts{})
+	if done {
+		t.Error("encode reported a finished answer to a client that was gone")
+	}
+	if n := strings.Count(rec.Body.String(), "# TYPE "); n != 1 {
+		t.Errorf("%d families written after the client had gone, want 1 (the one being written when it was noticed):\n%s", n, rec.Body)
 	}
 }

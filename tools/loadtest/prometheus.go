@@ -136,6 +136,9 @@ func promRow(o options, dir string, n int, path string) bool {
 			body = buf.String()
 		}
 		d := time.Since(start)
+		if o.promVerbose && path == "metrics" {
+			fmt.Printf("%8s   scrape at %5.1fs: %s, %d up, err %v\n", "", start.Sub(begin).Seconds(), ms(d), countUp(body), err)
+		}
 		if time.Since(begin) < time.Minute {
 			return
 		}
