@@ -33,10 +33,10 @@ type HandlerOpts struct {
 // MetricsHandler serves every account, with the exporter's own metrics.
 // Each scrape gets the deadline announced in its
 // X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset and less
-// twice the time the last scrape took to encode its answer, so that the API
-// calls give up before Prometheus does and the scrape still returns
-// sunor_api_up 0 instead of nothing. With thousands of accounts encoding
-// takes seconds, which a fixed offset does not leave.
+// twice the time the last scrape took, or would have taken, to encode its
+// answer, so that the API calls give up before Prometheus does and the
+// scrape still returns sunor_api_up 0 instead of nothing. With thousands
+// of accounts encoding takes seconds, which a fixed offset does not leave.
 func MetricsHandler(e *Exporter, o HandlerOpts) http.Handler {
 	return &metricsHandler{e: e, o: o}
 }
@@ -44,8 +44,9 @@ func MetricsHandler(e *Exporter, o HandlerOpts) http.Handler {
 type metricsHandler struct {
 	e *Exporter
 	o HandlerOpts
-	// encoding is how long the last scrape that was written to the end
-	// took to build and write its answer once its calls were over.
+	// encoding is how long the last scrape took to encode its answer once
+	// its calls were over; for one cut short by a client that was gone,
+	// how long all of it would have taken at the pace it went.
 	encoding atomic.Int64 // time.Duration
 }
 
@@ -56,8 +57,8 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	if took, done := encode(w, r, h.e.WithContext(ctx), h.o); done {
-		h.encoding.Store(int64(took))
+	if enc := encode(w, r, h.e.WithContext(ctx), h.o); enc.written > 0 {
+		h.encoding.Store(int64(float64(enc.took) * float64(enc.series) / float64(enc.written)))
 	}
 }
 

@@ -181,9 +181,8 @@ func compareMetrics(x, y *dto.Metric) int {
 // encode answers one scrape of c together with the exporter's own registry
 // when there is one, as node_exporter does: it writes their families, one
 // by one, in the format and compression the request asks for, as promhttp
-// does. It returns how long it took once c's collection was over, and
-// whether it wrote the answer to the end.
-func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o HandlerOpts) (time.Duration, bool) {
+// does. It stops early when the client is gone.
+func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o HandlerOpts) encoded {
 	fams := gatherFamilies(c)
 	start := time.Now()
 	var own []*dto.MetricFamily
@@ -192,6 +191,18 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		if own, err = o.Own.Gather(); err != nil {
 			logError(o.ErrorLog, "error gathering metrics:", err)
 		}
+	}
+
+	var res encoded
+	for _, mf := range own {
+		res.series += len(mf.Metric)
+	}
+	for _, f := range fams {
+		res.series += len(f.samples) + len(f.others)
+	}
+	finish := func() encoded {
+		res.took = time.Since(start)
+		return res
 	}
 
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
@@ -228,6 +239,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		if err := e.Encode(mf); err != nil {
 			logError(o.ErrorLog, "error encoding and sending metric family:", err)
 		}
+		res.written += len(mf.Metric)
 		// A client that is gone (Prometheus gave up at its timeout) reads
 		// no more: stop building for it, rather than overlap the next
 		// scrape.
@@ -240,7 +252,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		name := f.proto.GetName()
 		for i < len(own) && own[i].GetName() < name {
 			if !write(own[i], enc) {
-				return 0, false
+				return finish()
 			}
 			i++
 		}
@@ -255,12 +267,12 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			i++
 		}
 		if !write(mf, e) {
-			return 0, false
+			return finish()
 		}
 	}
 	for ; i < len(own); i++ {
 		if !write(own[i], enc) {
-			return 0, false
+			return finish()
 		}
 	}
 	if closer, ok := enc.(expfmt.Closer); ok {
@@ -269,7 +281,14 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		}
 	}
 	closeOut()
-	return time.Since(start), r.Context().Err() == nil
+	return finish()
+}
+
+// encoded is what encode did: how long it took once the collection was
+// over, and how many series there were and it wrote.
+type encoded struct {
+	took            time.Duration
+	series, written int
 }
 
 func logError(l interface{ Println(...any) }, msg string, err error) {
