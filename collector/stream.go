@@ -118,8 +118,7 @@ type familyBuffer struct {
 func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 	n := len(f.samples) + len(f.others)
 	if cap(b.metrics) < n {
-		b.metrics = make([]dto.Metric, n)
-		b.ptrs = make([]*dto.Metric, n)
+		b.metrics, b.ptrs = make([]dto.Metric, n), make([]*dto.Metric, n)
 	}
 	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
 	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
@@ -246,7 +245,14 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		return r.Context().Err() == nil
 	}
 
+	// The buffers once, for the largest family: growing them family by
+	// family would leave the smaller ones behind as garbage.
 	var buf familyBuffer
+	most := 0
+	for _, f := range fams {
+		most = max(most, len(f.samples)+len(f.others))
+	}
+	buf.metrics, buf.ptrs = make([]dto.Metric, 0, most), make([]*dto.Metric, 0, most)
 	i := 0
 	for _, f := range fams {
 		name := f.proto.GetName()
