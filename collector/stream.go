@@ -232,13 +232,13 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		}
 	}
 	write := func(mf *dto.MetricFamily, e expfmt.Encoder) bool {
+		res.written += len(mf.Metric) // or left out: done with, either way
 		if names != nil && !names[mf.GetName()] {
 			return true
 		}
 		if err := e.Encode(mf); err != nil {
 			logError(o.ErrorLog, "error encoding and sending metric family:", err)
 		}
-		res.written += len(mf.Metric)
 		// A client that is gone (Prometheus gave up at its timeout) reads
 		// no more: stop building for it, rather than overlap the next
 		// scrape.
@@ -263,7 +263,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			i++
 		}
 		mf, e := buf.build(f), verbatim
-		if !model.IsValidLegacyMetricName(name) {
+		if !model.LegacyValidation.IsValidMetricName(name) {
 			e = enc
 		}
 		if i < len(own) && own[i].GetName() == name {
@@ -291,7 +291,8 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 }
 
 // encoded is what encode did: how long it took once the collection was
-// over, and how many series there were and it wrote.
+// over, how many series there were, and how many it was done with
+// (written, or left out by the name[] filter) when it stopped.
 type encoded struct {
 	took            time.Duration
 	series, written int
