@@ -25,9 +25,13 @@ import (
 // names, with "" where it has none. That is valid (Prometheus drops an
 // empty label), but it puts names an account does not have on its /probe,
 // and a new name on one account changes every account's series on the
-// wire. So the Exporter is an unchecked collector (Describe sends nothing):
-// the registry still checks every scrape for what matters, one HELP and
-// one type per name, valid and sorted label names, no duplicate series.
+// wire. So the Exporter is an unchecked collector (Describe sends nothing).
+// What a registry checks on every scrape is made sure of where the series
+// are made: one HELP and one type per name (the descriptors here), valid
+// label names (checked when the configuration is read), sorted label pairs
+// without a repeated name (labelSet), no duplicate series (distinct
+// account names). The handlers encode without a registry (stream.go); the
+// tests gather through one, which checks all of it.
 //
 // The label set of every series of an account is the same from scrape to
 // scrape; only the values change. It is built once, when the account is
