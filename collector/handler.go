@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,19 +32,34 @@ type HandlerOpts struct {
 
 // MetricsHandler serves every account, with the exporter's own metrics.
 // Each scrape gets the deadline announced in its
-// X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset, so that
-// the API calls give up before Prometheus does and the scrape still returns
-// sunor_api_up 0 instead of nothing.
+// X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset and less
+// twice the time the last scrape took, or would have taken, to encode its
+// answer, so that the API calls give up before Prometheus does and the
+// scrape still returns sunor_api_up 0 instead of nothing. With thousands
+// of accounts encoding takes seconds, which a fixed offset does not leave.
 func MetricsHandler(e *Exporter, o HandlerOpts) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel, err := scrapeContext(r, o.TimeoutOffset)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		defer cancel()
-		serve(w, r, e.WithContext(ctx), o)
-	})
+	return &metricsHandler{e: e, o: o}
+}
+
+type metricsHandler struct {
+	e *Exporter
+	o HandlerOpts
+	// encoding is how long the last scrape took to encode its answer once
+	// its calls were over; for one cut short by a client that was gone,
+	// how long all of it would have taken at the pace it went.
+	encoding atomic.Int64 // time.Duration
+}
+
+func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel, err := scrapeContext(r, h.o.TimeoutOffset+2*time.Duration(h.encoding.Load()))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	defer cancel()
+	if enc := encode(w, r, h.e.WithContext(ctx), h.o); enc.written > 0 {
+		h.encoding.Store(int64(float64(enc.took) * float64(enc.series) / float64(enc.written)))
+	}
 }
 
 // ProbeHandler serves one account, named by the account parameter, for the
@@ -69,7 +85,7 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			http.Error(w, fmt.Sprintf("unknown account %s (see /sd for the names)", strconv.Quote(truncate(name, 64))), http.StatusBadRequest)
 			return
 		}
-		serve(w, r, c, HandlerOpts{TimeoutOffset: o.TimeoutOffset, ErrorLog: o.ErrorLog})
+		encode(w, r, c, HandlerOpts{TimeoutOffset: o.TimeoutOffset, ErrorLog: o.ErrorLog})
 	})
 }
 
@@ -98,25 +114,6 @@ func SDHandler(e *Exporter) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(groups)
 	})
-}
-
-// serve answers one scrape of c, in a registry made for it (as
-// blackbox_exporter makes one per probe), together with the exporter's own
-// registry when there is one, as node_exporter does.
-func serve(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o HandlerOpts) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	var g prometheus.Gatherer = reg
-	if o.Own != nil {
-		g = prometheus.Gatherers{o.Own, reg}
-	}
-	promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      o.ErrorLog,
-		ErrorHandling: promhttp.ContinueOnError,
-	}).ServeHTTP(w, r)
 }
 
 // maxScrapeTimeout bounds what X-Prometheus-Scrape-Timeout-Seconds may say

@@ -25,9 +25,13 @@ import (
 // names, with "" where it has none. That is valid (Prometheus drops an
 // empty label), but it puts names an account does not have on its /probe,
 // and a new name on one account changes every account's series on the
-// wire. So the Exporter is an unchecked collector (Describe sends nothing):
-// the registry still checks every scrape for what matters, one HELP and
-// one type per name, valid and sorted label names, no duplicate series.
+// wire. So the Exporter is an unchecked collector (Describe sends nothing).
+// What a registry checks on every scrape is made sure of where the series
+// are made: one HELP and one type per name (the descriptors here), valid
+// label names (checked when the configuration is read), sorted label pairs
+// without a repeated name (labelSet), no duplicate series (distinct
+// account names). The handlers encode without a registry (stream.go); the
+// tests gather through one, which checks all of it.
 //
 // The label set of every series of an account is the same from scrape to
 // scrape; only the values change. It is built once, when the account is
@@ -189,6 +193,20 @@ func (s *sample) Write(out *dto.Metric) error {
 		out.Gauge = &dto.Gauge{Value: &s.value}
 	}
 	return nil
+}
+
+// fill is Write into the buffers of one family's encoding (stream.go):
+// no allocation per series.
+func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
+	out.Label = s.labels
+	switch {
+	case s.typ == prometheus.CounterValue && s.value == 0:
+		out.Counter = zeroCounter
+	case s.typ == prometheus.CounterValue:
+		out.Counter = b.counter(&s.value)
+	default:
+		out.Gauge = b.gauge(&s.value)
+	}
 }
 
 // emit sends this account's series for one scrape: results and took are

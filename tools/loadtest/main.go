@@ -83,6 +83,7 @@ type options struct {
 	promInterval  time.Duration
 	promAccounts  []int
 	promPaths     []string
+	promVerbose   bool
 }
 
 func main() {
@@ -101,6 +102,7 @@ func main() {
 	flag.DurationVar(&o.promInterval, "prom-interval", 15*time.Second, "the scrape interval of the like-Prometheus table")
 	promAccts := flag.String("prom-accounts", "1000", "account counts of the like-Prometheus table (comma-separated)")
 	promPaths := flag.String("prom-paths", "metrics", "what the like-Prometheus table scrapes: metrics, probe or both (comma-separated)")
+	flag.BoolVar(&o.promVerbose, "prom-verbose", false, "print every scrape of the like-Prometheus table for /metrics: when it began, how long it took, accounts up, error")
 	flag.BoolVar(&o.check, "check", false, "exit 1 if a goal is missed (not for CI: timings on a shared machine are noisy)")
 	flag.Parse()
 	for _, s := range strings.Split(*accts, ",") {

@@ -136,6 +136,9 @@ func promRow(o options, dir string, n int, path string) bool {
 			body = buf.String()
 		}
 		d := time.Since(start)
+		if o.promVerbose && path == "metrics" {
+			fmt.Printf("%8s   scrape at %5.1fs: %s, %d up, err %v\n", "", start.Sub(begin).Seconds(), ms(d), countUp(body), err)
+		}
 		if time.Since(begin) < time.Minute {
 			return
 		}
@@ -177,6 +180,9 @@ func promRow(o options, dir string, n int, path string) bool {
 		}
 		time.Sleep(time.Until(next))
 		rssSamples = append(rssSamples, peakRSS(exp.Pid()))
+		if o.promVerbose {
+			fmt.Printf("%8s   at %5.1fs: peak RSS so far %.1fMiB\n", "", time.Since(begin).Seconds(), float64(rssSamples[len(rssSamples)-1])/(1<<20))
+		}
 	}
 	wg.Wait()
 	most, total := rec.busiest()

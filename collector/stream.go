@@ -1,0 +1,365 @@
+package collector
+
+import (
+	"cmp"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Why a scrape is encoded here, family by family, and not by promhttp.
+//
+// A prometheus.Registry gathers every series of a scrape into dto.Metric
+// protos at once, with a hash of each for the duplicate check, and
+// prometheus.Gatherers does it a second time to merge in the exporter's own
+// registry; only then does promhttp encode. With ten thousand accounts that
+// is hundreds of thousands of protos alive together, several times what
+// the accounts themselves keep, and the heap doubles that before Go
+// collects. Here the scrape's samples (small, one array per account) are
+// grouped by metric name, and each name is built into one family in
+// buffers reused from name to name, encoded and dropped: the protos alive
+// at once are those of one name. The output is what the registry and
+// promhttp wrote: families sorted by name, series sorted as the registry
+// sorts them, the same formats and compressions (TestServeMatchesRegistry).
+//
+// What the registry checked on every scrape is checked where it is made:
+// label names when the configuration is read, one label set per series by
+// the policy (series.go), distinct account names by the accounts package.
+
+// family is the series of one metric name in one scrape.
+type family struct {
+	proto   *dto.MetricFamily // name, help and type; no series
+	samples []*sample         // the accounts' series
+	others  []prometheus.Metric
+}
+
+// gatherFamilies collects c and groups what it sends by metric name, in
+// name order.
+func gatherFamilies(c prometheus.Collector) []*family {
+	ch := make(chan prometheus.Metric, 1024)
+	go func() {
+		defer close(ch)
+		c.Collect(ch)
+	}()
+	byDesc := map[*prometheus.Desc]*family{}
+	byName := map[string]*family{}
+	for m := range ch {
+		f := byDesc[m.Desc()]
+		if f == nil {
+			proto := familyProto(m)
+			if f = byName[proto.GetName()]; f == nil {
+				f = &family{proto: proto}
+				byName[proto.GetName()] = f
+			}
+			byDesc[m.Desc()] = f
+		}
+		if s, ok := m.(*sample); ok {
+			f.samples = append(f.samples, s)
+		} else {
+			f.others = append(f.others, m)
+		}
+	}
+	out := make([]*family, 0, len(byName))
+	for _, f := range byName {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(x, y *family) int { return strings.Compare(x.proto.GetName(), y.proto.GetName()) })
+	return out
+}
+
+// familyProtos caches, per descriptor, the name, help and type of its
+// family. prometheus.Desc keeps them to itself; a registry of the one
+// metric reads them out, once per descriptor.
+var familyProtos sync.Map // *prometheus.Desc -> *dto.MetricFamily
+
+func familyProto(m prometheus.Metric) *dto.MetricFamily {
+	if p, ok := familyProtos.Load(m.Desc()); ok {
+		return p.(*dto.MetricFamily)
+	}
+	reg := prometheus.NewRegistry()
+	proto := &dto.MetricFamily{Name: new(""), Type: dto.MetricType_UNTYPED.Enum()}
+	if err := reg.Register(oneMetric{m}); err == nil {
+		if mfs, err := reg.Gather(); err == nil && len(mfs) == 1 {
+			proto = &dto.MetricFamily{Name: mfs[0].Name, Help: mfs[0].Help, Type: mfs[0].Type, Unit: mfs[0].Unit}
+		}
+	}
+	p, _ := familyProtos.LoadOrStore(m.Desc(), proto)
+	return p.(*dto.MetricFamily)
+}
+
+// oneMetric is an unchecked collector of one metric.
+type oneMetric struct{ m prometheus.Metric }
+
+func (oneMetric) Describe(chan<- *prometheus.Desc)      {}
+func (o oneMetric) Collect(ch chan<- prometheus.Metric) { ch <- o.m }
+
+// familyBuffer holds the protos of one family at a time, reused by the
+// next.
+type familyBuffer struct {
+	mf       dto.MetricFamily
+	metrics  []dto.Metric
+	ptrs     []*dto.Metric
+	gauges   []dto.Gauge
+	counters []dto.Counter
+}
+
+// build returns f's family in b's buffers, valid until the next build.
+func (b *familyBuffer) build(f *family) *dto.MetricFamily {
+	n := len(f.samples) + len(f.others)
+	if cap(b.metrics) < n {
+		b.metrics, b.ptrs = make([]dto.Metric, n), make([]*dto.Metric, n)
+	}
+	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
+	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
+	for i, s := range f.samples {
+		out := &b.metrics[i]
+		*out = dto.Metric{}
+		s.fill(out, b)
+		b.ptrs = append(b.ptrs, out)
+	}
+	for i, m := range f.others {
+		out := &b.metrics[len(f.samples)+i]
+		*out = dto.Metric{}
+		if err := m.Write(out); err != nil {
+			continue // as the registry does: the family goes without it
+		}
+		b.ptrs = append(b.ptrs, out)
+	}
+	slices.SortFunc(b.ptrs, compareMetrics)
+	b.mf = dto.MetricFamily{Name: f.proto.Name, Help: f.proto.Help, Type: f.proto.Type, Unit: f.proto.Unit, Metric: b.ptrs}
+	return &b.mf
+}
+
+// gauge and counter return a value proto from b's buffers.
+func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
+	if len(b.gauges) == cap(b.gauges) {
+		b.gauges = slices.Grow(b.gauges, max(64, cap(b.gauges)))
+	}
+	b.gauges = b.gauges[:len(b.gauges)+1]
+	g := &b.gauges[len(b.gauges)-1]
+	*g = dto.Gauge{Value: v}
+	return g
+}
+
+func (b *familyBuffer) counter(v *float64) *dto.Counter {
+	if len(b.counters) == cap(b.counters) {
+		b.counters = slices.Grow(b.counters, max(64, cap(b.counters)))
+	}
+	b.counters = b.counters[:len(b.counters)+1]
+	c := &b.counters[len(b.counters)-1]
+	*c = dto.Counter{Value: v}
+	return c
+}
+
+// compareMetrics orders series as the registry does
+// (client_golang's internal.MetricSorter): fewer labels first, then by
+// label values in order.
+func compareMetrics(x, y *dto.Metric) int {
+	if c := cmp.Compare(len(x.Label), len(y.Label)); c != 0 {
+		return c
+	}
+	for i, lp := range x.Label {
+		if c := strings.Compare(lp.GetValue(), y.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// encode answers one scrape of c together with the exporter's own registry
+// when there is one, as node_exporter does: it writes their families, one
+// by one, in the format and compression the request asks for, as promhttp
+// does. It stops early when the client is gone.
+func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o HandlerOpts) encoded {
+	fams := gatherFamilies(c)
+	start := time.Now()
+	var own []*dto.MetricFamily
+	if o.Own != nil {
+		var err error
+		if own, err = o.Own.Gather(); err != nil {
+			logError(o.ErrorLog, "error gathering metrics:", err)
+		}
+	}
+
+	var res encoded
+	for _, mf := range own {
+		res.series += len(mf.Metric)
+	}
+	for _, f := range fams {
+		res.series += len(f.samples) + len(f.others)
+	}
+	finish := func() encoded {
+		res.took = time.Since(start)
+		return res
+	}
+
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	h := w.Header()
+	h.Add("Vary", "Accept")
+	h.Add("Vary", "Accept-Encoding")
+	h.Set("Content-Type", string(format))
+	out, closeOut := compressed(w, r)
+	closeOut = sync.OnceFunc(closeOut) // at the end, or on the way out
+	defer closeOut()
+	enc := expfmt.NewEncoder(out, format)
+	// The accounts' families are written as they are: every name in them is
+	// a valid legacy name (metric names here, label names checked when the
+	// configuration is read), which escaping leaves as it is, but only
+	// after copying the family's list of series.
+	verbatim := enc
+	if format.ToEscapingScheme() != model.NoEscaping {
+		verbatim = expfmt.NewEncoder(out, format.WithEscapingScheme(model.NoEscaping))
+	}
+
+	var names map[string]bool
+	if r.URL != nil {
+		for _, n := range r.URL.Query()["name[]"] {
+			if names == nil {
+				names = map[string]bool{}
+			}
+			names[n] = true
+		}
+	}
+	write := func(mf *dto.MetricFamily, e expfmt.Encoder) bool {
+		res.written += len(mf.Metric) // or left out: done with, either way
+		if names != nil && !names[mf.GetName()] {
+			return true
+		}
+		if err := e.Encode(mf); err != nil {
+			logError(o.ErrorLog, "error encoding and sending metric family:", err)
+		}
+		// A client that is gone (Prometheus gave up at its timeout) reads
+		// no more: stop building for it, rather than overlap the next
+		// scrape.
+		return r.Context().Err() == nil
+	}
+
+	// The buffers once, for the largest family: growing them family by
+	// family would leave the smaller ones behind as garbage.
+	var buf familyBuffer
+	most := 0
+	for _, f := range fams {
+		most = max(most, len(f.samples)+len(f.others))
+	}
+	buf.metrics, buf.ptrs = make([]dto.Metric, 0, most), make([]*dto.Metric, 0, most)
+	i := 0
+	for _, f := range fams {
+		name := f.proto.GetName()
+		for i < len(own) && own[i].GetName() < name {
+			if !write(own[i], enc) {
+				return finish()
+			}
+			i++
+		}
+		mf, e := buf.build(f), verbatim
+		if !model.LegacyValidation.IsValidMetricName(name) {
+			e = enc
+		}
+		if i < len(own) && own[i].GetName() == name {
+			mf.Metric = append(slices.Clone(own[i].Metric), mf.Metric...)
+			slices.SortStableFunc(mf.Metric, compareMetrics)
+			e = enc
+			i++
+		}
+		if !write(mf, e) {
+			return finish()
+		}
+	}
+	for ; i < len(own); i++ {
+		if !write(own[i], enc) {
+			return finish()
+		}
+	}
+	if closer, ok := enc.(expfmt.Closer); ok {
+		if err := closer.Close(); err != nil {
+			logError(o.ErrorLog, "error encoding and sending metric family:", err)
+		}
+	}
+	closeOut()
+	return finish()
+}
+
+// encoded is what encode did: how long it took once the collection was
+// over, how many series there were, and how many it was done with
+// (written, or left out by the name[] filter) when it stopped.
+type encoded struct {
+	took            time.Duration
+	series, written int
+}
+
+func logError(l interface{ Println(...any) }, msg string, err error) {
+	if l != nil {
+		l.Println(msg, err)
+	}
+}
+
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// compressed returns the response body writer in the compression the
+// request accepts best (identity, gzip or zstd, as promhttp offers them)
+// and sets Content-Encoding; closing it ends the compressed stream.
+func compressed(w http.ResponseWriter, r *http.Request) (io.Writer, func()) {
+	switch acceptedEncoding(r.Header.Get("Accept-Encoding"), "identity", "gzip", "zstd") {
+	case "gzip":
+		gz := gzipWriters.Get().(*gzip.Writer)
+		gz.Reset(w)
+		w.Header().Set("Content-Encoding", "gzip")
+		return gz, func() { _ = gz.Close(); gzipWriters.Put(gz) }
+	case "zstd":
+		z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return w, func() {}
+		}
+		w.Header().Set("Content-Encoding", "zstd")
+		return z, func() { _ = z.Close() }
+	}
+	return w, func() {}
+}
+
+// acceptedEncoding picks from offers the one the Accept-Encoding header
+// rates highest, the first offer on a tie, as promhttp does; identity
+// when none is acceptable.
+func acceptedEncoding(header string, offers ...string) string {
+	type spec struct {
+		value string
+		q     float64
+	}
+	var specs []spec
+	for part := range strings.SplitSeq(header, ",") {
+		value, params, _ := strings.Cut(part, ";")
+		s := spec{value: strings.ToLower(strings.TrimSpace(value)), q: 1}
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+				if q, err := strconv.ParseFloat(v, 64); err == nil {
+					s.q = q
+				}
+			}
+		}
+		if s.value != "" {
+			specs = append(specs, s)
+		}
+	}
+	best, bestQ := "identity", -1.0
+	for _, offer := range offers {
+		for _, s := range specs {
+			if s.q > bestQ && (s.value == "*" || s.value == offer) {
+				best, bestQ = offer, s.q
+			}
+		}
+	}
+	if bestQ == 0 {
+		return "identity"
+	}
+	return best
+}

@@ -1,0 +1,180 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
+)
+
+// replay sends the same metrics on every Collect, so that two encoders
+// can be given one scrape.
+type replay []prometheus.Metric
+
+func (replay) Describe(chan<- *prometheus.Desc) {}
+func (r replay) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r {
+		ch <- m
+	}
+}
+
+// TestServeMatchesRegistry: the family-by-family encoding writes, byte for
+// byte, what a per-scrape registry merged with the exporter's own registry
+// and encoded by promhttp wrote, in every format and compression, with
+// accounts of different owner label sets, counters at 0 and not, and the
+// name[] filter.
+func TestServeMatchesRegistry(t *testing.T) {
+	accts := append(twoTeams(),
+		accounts.Account{Name: "alpha", Identity: "k3", API: failingAPI{}, Timeout: time.Second,
+			Labels: map[string]string{"env": "dev", "zone": "eu"}, LowCreditsThreshold: 1},
+		accounts.Account{Name: "zeta", Identity: "k4", API: answeringAPI{}, Timeout: time.Second, LowCreditsThreshold: 7, DailyBudget: 3},
+	)
+	exp := New(accts, Options{Scrapers: []Scraper{Usage}})
+	exp.WithContext(context.Background()).Collect(make(chan prometheus.Metric, 1000)) // a first scrape: counters move
+	ch := make(chan prometheus.Metric, 1000)
+	exp.WithContext(context.Background()).Collect(ch)
+	close(ch)
+	var scrape replay
+	for m := range ch {
+		scrape = append(scrape, m)
+	}
+
+	own := prometheus.NewRegistry()
+	for _, name := range []string{"aaa_own", "sunor_exporter_own", "zzz_own"} {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "Own " + name + "."}, []string{"x"})
+		g.WithLabelValues("b").Set(2)
+		g.WithLabelValues("a").Set(1)
+		own.MustRegister(g)
+	}
+	o := HandlerOpts{Own: own}
+	registryWay := func(w http.ResponseWriter, r *http.Request) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(scrape)
+		promhttp.HandlerFor(prometheus.Gatherers{own, reg}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	}
+	ours := func(w http.ResponseWriter, r *http.Request) { encode(w, r, scrape, o) }
+
+	get := func(h http.HandlerFunc, target string, header http.Header) (string, http.Header) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", target, nil)
+		req.Header = header
+		h(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
+		}
+		var body io.Reader = rec.Body
+		switch rec.Header().Get("Content-Encoding") {
+		case "gzip":
+			zr, err := gzip.NewReader(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		case "zstd":
+			zr, err := zstd.NewReader(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer zr.Close()
+			body = zr
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), rec.Header()
+	}
+	for _, tc := range []struct {
+		name, target string
+		header       http.Header
+	}{
+		{"no headers", "/metrics", http.Header{}},
+		{"like Prometheus", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"}, "Accept-Encoding": {"gzip"}}},
+		{"text 0.0.4", "/metrics", http.Header{"Accept": {"text/plain;version=0.0.4"}}},
+		{"protobuf", "/metrics", http.Header{"Accept": {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"}}},
+		{"zstd", "/metrics", http.Header{"Accept-Encoding": {"zstd"}}},
+		{"gzip refused", "/metrics", http.Header{"Accept-Encoding": {"gzip;q=0, identity"}}},
+		{"name filter", "/metrics?name[]=sunor_api_up&name[]=zzz_own", http.Header{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, wantHeader := get(registryWay, tc.target, tc.header)
+			got, gotHeader := get(ours, tc.target, tc.header)
+			if got != want {
+				t.Errorf("body differs from the registry's:\n--- got\n%s\n--- want\n%s", got, want)
+			}
+			if len(want) < 100 {
+				t.Errorf("the registry's body is too short to compare: %q", want)
+			}
+			for _, k := range []string{"Content-Type", "Content-Encoding", "Vary"} {
+				if g, w := gotHeader.Values(k), wantHeader.Values(k); !bytes.Equal([]byte(join(g)), []byte(join(w))) {
+					t.Errorf("%s: got %q, want %q", k, g, w)
+				}
+			}
+		})
+	}
+}
+
+func join(v []string) string {
+	var b bytes.Buffer
+	for _, s := range v {
+		b.WriteString(s + "\n")
+	}
+	return b.String()
+}
+
+// TestMetricsHandlerReservesEncodingTime: a scrape's calls give up early
+// enough to leave twice the time the last scrape took to encode, on top of
+// the offset, and a scrape records its own encoding time.
+func TestMetricsHandlerReservesEncodingTime(t *testing.T) {
+	api := &blockingAPI{block: make(chan struct{})}
+	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+	h := &metricsHandler{e: exp, o: HandlerOpts{TimeoutOffset: 500 * time.Millisecond}}
+	h.encoding.Store(int64(time.Second))
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "3")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("status %d, body %q", rec.Code, rec.Body)
+	}
+	// 3 s less 0.5 s less 2 × 1 s: 0.5 s, where the offset alone left 2.5 s.
+	api.mu.Lock()
+	given := api.given
+	api.mu.Unlock()
+	if len(given) != 1 || given[0] < 350*time.Millisecond || given[0] > 2*time.Second {
+		t.Errorf("the call was abandoned after %v, want about 0.5 s (3 s less 0.5 s offset less 2 s reserved)", given)
+	}
+	if got := time.Duration(h.encoding.Load()); got <= 0 || got >= time.Second {
+		t.Errorf("recorded encoding time %s, want this scrape's own (above 0, far under the 1 s before)", got)
+	}
+}
+
+// TestEncodeStopsWhenClientGone: once the client has gone (Prometheus gave
+// up at its timeout), a scrape writes no more families, so that it does
+// not run on into the next scrape, and reports that it did not finish.
+func TestEncodeStopsWhenClientGone(t *testing.T) {
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/metrics", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	enc := encode(rec, req, exp.WithContext(context.Background()), HandlerOpts{})
+	if enc.written == 0 || enc.written >= enc.series {
+		t.Errorf("encode wrote %d of %d series to a client that was gone, want some (the first family) and not all", enc.written, enc.series)
+	}
+	if n := strings.Count(rec.Body.String(), "# TYPE "); n != 1 {
+		t.Errorf("%d families written after the client had gone, want 1 (the one being written when it was noticed):\n%s", n, rec.Body)
+	}
+}
