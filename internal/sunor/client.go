@@ -94,6 +94,12 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("%q must not carry credentials", redactedURL(u))
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		// A query would go with every call and into every log line that
+		// names the URL, and a token is what people put there: the value
+		// is not shown.
+		return nil, fmt.Errorf("must be a base URL without ?query or #fragment (the value is not shown: it may hold a token); the key goes in the key file")
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u, nil
 }

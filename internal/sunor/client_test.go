@@ -127,9 +127,12 @@ func TestParseRateLimitReset(t *testing.T) {
 }
 
 func TestParseBaseURL(t *testing.T) {
-	for _, bad := range []string{"", "sunor.cc", "ftp://sunor.cc", "http://", "https://user:pw@sunor.cc", "://x"} {
+	for _, bad := range []string{"", "sunor.cc", "ftp://sunor.cc", "http://", "https://user:pw@sunor.cc", "://x",
+		"https://sunor.cc/?token=s3cr3t-t0ken", "https://sunor.cc?", "https://sunor.cc/#s3cr3t-t0ken"} {
 		if _, err := ParseBaseURL(bad); err == nil {
 			t.Errorf("ParseBaseURL(%q) accepted a bad URL", bad)
+		} else if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("ParseBaseURL(%q): the error shows the token: %v", bad, err)
 		}
 	}
 	u, err := ParseBaseURL("https://sunor.cc/")
