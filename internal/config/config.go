@@ -173,8 +173,13 @@ func (a *Account) check() error {
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
 	}
+	if len(a.Labels) > maxLabels {
+		return a.Errorf("labels", "%d labels; at most %d: each is on every series of the account", len(a.Labels), maxLabels)
+	}
 	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		switch {
+		case len(k) > maxValueBytes || len(a.Labels[k]) > maxValueBytes:
+			return a.Errorf("labels", "a label name or value longer than %d bytes", maxValueBytes)
 		case !model.LegacyValidation.IsValidLabelName(k):
 			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
@@ -186,6 +191,13 @@ func (a *Account) check() error {
 	return nil
 }
 
+// Bounds on what the file puts on every series of an account: owner
+// labels are a team and an environment, not a document.
+const (
+	maxLabels     = 32
+	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
+)
+
 // reservedLabels are set by the exporter or by Prometheus.
 var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
 
@@ -194,6 +206,9 @@ var reservedLabels = []string{"account", "job", "instance", "endpoint", "collect
 func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
 		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
+	}
+	if len(a.Name) > maxValueBytes {
+		return a.Errorf("name", "the account name is longer than %d bytes", maxValueBytes)
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)

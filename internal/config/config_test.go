@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -187,6 +188,10 @@ func TestLoadErrors(t *testing.T) {
 		"labels not a mapping":           {a + "    labels: [team]\n", "sunor.yml:4: accounts[0] (a): labels: wants a mapping (name: value lines), got a list"},
 		"negative threshold":             {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
 		"threshold not a number":         {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
+		"33 labels":                      {a + "    labels: {" + manyLabels(33) + "}\n", "sunor.yml:4: accounts[0] (a): labels: 33 labels; at most 32"},
+		"long label value":               {a + "    labels: {team: " + strings.Repeat("x", 129) + "}\n", "sunor.yml:4: accounts[0] (a): labels: a label name or value longer than 128 bytes"},
+		"long name":                      {"accounts:\n  - name: " + strings.Repeat("n", 129) + "\n    api_key_env: K\n", "name: the account name is longer than 128 bytes"},
+		"url with a query":               {a + "    url: https://sunor.cc/?token=s3cr3t\n", "sunor.yml:4: accounts[0] (a): url: must be a base URL without ?query or #fragment (the value is not shown"},
 		"negative budget":                {a + "    daily_budget: -1\n", "sunor.yml:4: accounts[0] (a): daily_budget: must not be negative (0 is no budget), got -1"},
 		"threshold NaN":                  {a + "    low_credits_threshold: .nan\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must be a number, got NaN"},
 		"empty file":                     {"", "sunor.yml: the file is empty"},
@@ -350,4 +355,13 @@ func FuzzAccounts(f *testing.F) {
 			t.Errorf("more than one line: %q", err)
 		}
 	})
+}
+
+// manyLabels is n labels in flow style: l0: v, l1: v, ...
+func manyLabels(n int) string {
+	var b []string
+	for i := range n {
+		b = append(b, fmt.Sprintf("l%d: v", i))
+	}
+	return strings.Join(b, ", ")
 }
