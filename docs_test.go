@@ -467,3 +467,35 @@ func TestVersionIsTheSameEverywhere(t *testing.T) {
 		t.Errorf("found %d pinned images in %v; the compose file and the README pin one each", pins, files)
 	}
 }
+
+// TestREADMEAccountsFile: the accounts file the README shows passes
+// --config.check once its key file exists and its variable is set.
+func TestREADMEAccountsFile(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(# sunor.yml.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README.md has no ```yaml block starting with # sunor.yml")
+	}
+	dir := t.TempDir()
+	yml := string(m[1])
+	for _, f := range regexp.MustCompile(`api_key_file: (\S+)`).FindAllStringSubmatch(yml, -1) {
+		key := filepath.Join(dir, filepath.Base(f[1]))
+		if err := os.WriteFile(key, []byte("sk-readme-example\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		yml = strings.ReplaceAll(yml, f[0], "api_key_file: "+key)
+	}
+	for _, v := range regexp.MustCompile(`api_key_env: (\S+)`).FindAllStringSubmatch(yml, -1) {
+		t.Setenv(v[1], "sk-readme-example-2")
+	}
+	t.Setenv("SUNOR_API_KEY", "")
+	cfg := filepath.Join(dir, "sunor.yml")
+	writeConfig(t, cfg, yml)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "OK") {
+		t.Errorf("--config.check of the README's accounts file: exit %d, %s%s", code, stdout.String(), stderr.String())
+	}
+}
