@@ -3,50 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
-
-// recorder wraps the fake API and keeps when each key called it.
-type recorder struct {
-	next http.Handler
-	mu   sync.Mutex
-	at   map[string][]time.Time
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if strings.HasPrefix(req.URL.Path, "/api/") {
-		r.mu.Lock()
-		k := req.Header.Get("x-api-key")
-		r.at[k] = append(r.at[k], time.Now())
-		r.mu.Unlock()
-	}
-	r.next.ServeHTTP(w, req)
-}
-
-// busiest returns the most calls of key within any 60 s, and all its calls.
-func (r *recorder) busiest(key string) (most, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ts := r.at[key]
-	j := 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= time.Minute {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most, len(ts)
-}
 
 var (
 	lastSuccessRE = regexp.MustCompile(`(?m)^sunor_last_success_timestamp_seconds\{account="([^"]+)"[^}]*\} (\S+)$`)
@@ -61,7 +27,7 @@ func windowRun(ctx context.Context, dir string, ceiling int, d, interval time.Du
 	const sharedKey, ownKey = "budget-load-shared", "budget-load-own"
 	fake := fakesunor.New(sharedKey)
 	fake.SetAccount(ownKey, fakesunor.Account{Available: 7, CreditsUsed: 3})
-	rec := &recorder{next: fake, at: map[string][]time.Time{}}
+	rec := testtool.NewCallRecorder(fake)
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	defer fake.Close()
@@ -131,7 +97,7 @@ func windowRun(ctx context.Context, dir string, ceiling int, d, interval time.Du
 	ok := true
 	fmt.Printf("%-8s %10s %16s %22s %12s\n", "key", "api calls", "most in any 60s", "oldest balance shown", "scrapes down")
 	for _, k := range []struct{ key, accounts string }{{sharedKey, "shared-1"}, {ownKey, "own"}} {
-		most, total := rec.busiest(k.key)
+		most, total := rec.Busiest(k.key)
 		age := oldest[k.accounts]
 		downs := down[k.accounts]
 		if k.key == sharedKey {

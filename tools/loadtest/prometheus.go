@@ -11,57 +11,12 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
-
-// callRecorder wraps the fake API: when each key called it, and the most
-// calls in flight at once.
-type callRecorder struct {
-	next               http.Handler
-	inFlight, mostLive atomic.Int64
-	mu                 sync.Mutex
-	at                 map[string][]time.Time
-}
-
-func (r *callRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if strings.HasPrefix(req.URL.Path, "/api/") {
-		n := r.inFlight.Add(1)
-		defer r.inFlight.Add(-1)
-		for {
-			m := r.mostLive.Load()
-			if n <= m || r.mostLive.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		r.mu.Lock()
-		k := req.Header.Get("x-api-key")
-		r.at[k] = append(r.at[k], time.Now())
-		r.mu.Unlock()
-	}
-	r.next.ServeHTTP(w, req)
-}
-
-// busiest is the most calls of any one key within any 60 s, and all calls.
-func (r *callRecorder) busiest() (most, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ts := range r.at {
-		total += len(ts)
-		j := 0
-		for i := range ts {
-			for ts[i].Sub(ts[j]) >= time.Minute {
-				j++
-			}
-			most = max(most, i-j+1)
-		}
-	}
-	return most, total
-}
 
 var lastSuccessRE = regexp.MustCompile(`(?m)^sunor_last_success_timestamp_seconds\{account="([^"]+)"[^}]*\} (\S+)$`)
 
@@ -78,7 +33,7 @@ func promRow(o options, dir string, n int, path string) bool {
 		fake.SetAccount(keys[i], fakesunor.Account{Available: 950, Frozen: 10, CreditsUsed: 350, Delay: fakesunor.Duration(o.delay)})
 	}
 	fake.RateLimit = 1_000_000 // the reserve never stops a call here
-	rec := &callRecorder{next: fake, at: map[string][]time.Time{}}
+	rec := testtool.NewCallRecorder(fake)
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	defer fake.Close()
@@ -185,11 +140,11 @@ func promRow(o options, dir string, n int, path string) bool {
 		}
 	}
 	wg.Wait()
-	most, total := rec.busiest()
+	most, total := rec.BusiestKey()
 	rss := slices.Max(rssSamples)
 	slices.Sort(took)
 	fmt.Printf("%8d %-8s %9s %9s %6d %8d %10.1fs %11d %9d %8d %7.1fMiB\n", n, "/"+path, ms(percentile(took, 50)), ms(slices.Max(took)), len(took), minUp,
-		oldest, most, rec.mostLive.Load(), total, float64(rss)/(1<<20))
+		oldest, most, rec.MostInFlight(), total, float64(rss)/(1<<20))
 	ok := failed == 0
 	if failed > 0 {
 		fmt.Printf("%8s   %d scrapes failed, the first: %v\n", "", failed, firstErr)
@@ -197,7 +152,7 @@ func promRow(o options, dir string, n int, path string) bool {
 	if n == 1000 && path == "metrics" {
 		fmt.Printf("%8s   goals (1000 accounts): scrape max %s < 5s: %s; all up: %s; oldest %.1fs <= 60s: %s; <= 12 calls/min per key: %s; <= 32 in flight: %s; RSS <= 64 MiB: %s\n", "",
 			ms(slices.Max(took)), verdict(slices.Max(took) < 5*time.Second, &ok), verdict(minUp == n, &ok), oldest, verdict(oldest <= 60, &ok),
-			verdict(most <= 12, &ok), verdict(rec.mostLive.Load() <= 32, &ok), verdict(rss <= 64<<20, &ok))
+			verdict(most <= 12, &ok), verdict(rec.MostInFlight() <= 32, &ok), verdict(rss <= 64<<20, &ok))
 	}
 	return ok
 }

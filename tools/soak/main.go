@@ -54,41 +54,6 @@ func main() {
 	}
 }
 
-// recorder wraps the fake API and keeps the time of every API request by
-// key, to find the busiest 60 s of each key afterwards.
-type recorder struct {
-	next http.Handler
-	mu   sync.Mutex
-	at   map[string][]time.Time
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if strings.HasPrefix(req.URL.Path, "/api/") {
-		r.mu.Lock()
-		k := req.Header.Get("x-api-key")
-		r.at[k] = append(r.at[k], time.Now())
-		r.mu.Unlock()
-	}
-	r.next.ServeHTTP(w, req)
-}
-
-// busiest returns, over all keys, the most requests within any 60 s.
-func (r *recorder) busiest() (most int, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ts := range r.at {
-		total += len(ts)
-		j := 0
-		for i := range ts {
-			for ts[i].Sub(ts[j]) >= time.Minute {
-				j++
-			}
-			most = max(most, i-j+1)
-		}
-	}
-	return most, total
-}
-
 func randomKey() string {
 	b := make([]byte, 20)
 	_, _ = rand.Read(b)
@@ -123,7 +88,7 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 		}
 		fmt.Fprintf(&cfg, "  - name: soak-%d\n    api_key_file: %s\n", i, keyFile)
 	}
-	rec := &recorder{next: fake, at: map[string][]time.Time{}}
+	rec := testtool.NewCallRecorder(fake)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -264,7 +229,7 @@ func run(ctx context.Context, duration time.Duration, n int, modeEvery time.Dura
 	if err != nil {
 		return err
 	}
-	most, total := rec.busiest()
+	most, total := rec.BusiestKey()
 	lines, longest, leaks, perMinute := logs.summary(elapsed)
 
 	fmt.Printf("soak: %s, %d accounts (%d keys), failure mode changed every %s, /metrics every 250 ms, /probe of each account every 1 s\n",
