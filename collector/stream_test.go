@@ -141,23 +141,24 @@ func TestMetricsHandlerReservesEncodingTime(t *testing.T) {
 	api := &blockingAPI{block: make(chan struct{})}
 	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
 	h := &metricsHandler{e: exp, o: HandlerOpts{TimeoutOffset: 500 * time.Millisecond}}
-	h.encoding.Store(int64(time.Second))
+	h.encoding.Store(int64(2 * time.Second))
 	req := httptest.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "3")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "6")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Fatalf("status %d, body %q", rec.Code, rec.Body)
 	}
-	// 3 s less 0.5 s less 2 × 1 s: 0.5 s, where the offset alone left 2.5 s.
+	// 6 s less 0.5 s less 2 × 2 s: 1.5 s, where the offset alone left
+	// 5.5 s. (Above the second a call started for a scrape always gets.)
 	api.mu.Lock()
 	given := api.given
 	api.mu.Unlock()
-	if len(given) != 1 || given[0] < 350*time.Millisecond || given[0] > 2*time.Second {
-		t.Errorf("the call was abandoned after %v, want about 0.5 s (3 s less 0.5 s offset less 2 s reserved)", given)
+	if len(given) != 1 || given[0] < 1200*time.Millisecond || given[0] > 4*time.Second {
+		t.Errorf("the call was abandoned after %v, want about 1.5 s (6 s less 0.5 s offset less 4 s reserved)", given)
 	}
 	if got := time.Duration(h.encoding.Load()); got <= 0 || got >= time.Second {
-		t.Errorf("recorded encoding time %s, want this scrape's own (above 0, far under the 1 s before)", got)
+		t.Errorf("recorded encoding time %s, want this scrape's own (above 0, far under the 2 s before)", got)
 	}
 }
 
