@@ -520,17 +520,7 @@ type scaleResult struct {
 }
 
 func scaleRow(o options, dir, fakeURL string, n int) scaleResult {
-	cfg := filepath.Join(dir, fmt.Sprintf("accounts-%d.yml", n))
-	var b bytes.Buffer
-	env := []string{}
-	b.WriteString("accounts:\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "  - name: acct-%d\n    api_key_env: SUNOR_KEY_%d\n", i, i)
-		env = append(env, fmt.Sprintf("SUNOR_KEY_%d=key-%d", i, i))
-	}
-	if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
-		fatal(err)
-	}
+	cfg, env := writeAccounts(dir, fmt.Sprintf("accounts-%d.yml", n), n)
 	control := &http.Client{Timeout: 10 * time.Second}
 	post(control, fakeURL+"/fake/connections/reset")
 	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"], append([]string{"--sunor.url=" + fakeURL, "--web.listen-address=127.0.0.1:0", "--config.file=" + cfg}, o.exporterFlags...)...)
@@ -785,4 +775,20 @@ func gunzip(r io.Reader) io.Reader {
 		fatal(err)
 	}
 	return z
+}
+
+// writeAccounts writes an accounts file of n accounts acct-1 ... acct-n in
+// dir, their keys key-1 ... key-n in the environment variables it returns.
+func writeAccounts(dir, name string, n int) (cfg string, env []string) {
+	var b bytes.Buffer
+	b.WriteString("accounts:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  - name: acct-%d\n    api_key_env: SUNOR_KEY_%d\n", i, i)
+		env = append(env, fmt.Sprintf("SUNOR_KEY_%d=key-%d", i, i))
+	}
+	cfg = filepath.Join(dir, name)
+	if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
+		fatal(err)
+	}
+	return cfg, env
 }

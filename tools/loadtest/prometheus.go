@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,17 +36,7 @@ func promRow(o options, dir string, n int, path string) bool {
 	defer srv.Close()
 	defer fake.Close()
 
-	cfg := filepath.Join(dir, fmt.Sprintf("prom-%d.yml", n))
-	var b bytes.Buffer
-	env := []string{}
-	b.WriteString("accounts:\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "  - name: acct-%d\n    api_key_env: SUNOR_KEY_%d\n", i, i)
-		env = append(env, fmt.Sprintf("SUNOR_KEY_%d=key-%d", i, i))
-	}
-	if err := os.WriteFile(cfg, b.Bytes(), 0o600); err != nil {
-		fatal(err)
-	}
+	cfg, env := writeAccounts(dir, fmt.Sprintf("prom-%d.yml", n), n)
 	exp, addr := startProc(exporterAddrRE, append(env, o.exporterEnv...), o.bins["exporter"],
 		append([]string{"--sunor.url=" + srv.URL, "--web.listen-address=127.0.0.1:0", "--config.file=" + cfg}, o.exporterFlags...)...)
 	defer exp.Stop(20 * time.Second)
