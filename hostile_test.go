@@ -537,16 +537,7 @@ func TestReloadRefusesCrossSite(t *testing.T) {
 // requests counter the user sees is what the API read.
 func TestRequestsTotalCountsRetries(t *testing.T) {
 	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1,"tasks_created":1,"credits_used":1,"credits_topped_up":1}}`
-	var mu sync.Mutex
-	perConn := map[string]int{}
-	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
-		mu.Lock()
-		defer mu.Unlock()
-		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
-			return hostileapi.Reply{} // a kept connection closed, unanswered
-		}
-		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
-	})
+	srv := hostileapi.New(t, hostileapi.OneAnswerPerConnection(body))
 	t.Setenv("SUNOR_API_KEY", canaryKey)
 	e := start(t, "--sunor.url="+srv.URL, "--sunor.max-calls-per-minute=0")
 	var total float64

@@ -11,6 +11,7 @@ package hostileapi
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +43,23 @@ type Reply struct {
 // RemoteAddr tells connections apart. It runs on the server's goroutine,
 // so it must not call t.Fatal.
 type Handler func(req *http.Request, key string) Reply
+
+// OneAnswerPerConnection answers the first request of each connection
+// with a 200 and body, keeping the connection, and closes the connection
+// unanswered on any later request: what makes Go's transport send a
+// request again by itself on a new connection.
+func OneAnswerPerConnection(body string) Handler {
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	return func(req *http.Request, _ string) Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
+			return Reply{} // a kept connection closed, unanswered
+		}
+		return Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
+	}
+}
 
 // Server is a listening fake. Its zero value is not usable; see New.
 type Server struct {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -428,16 +427,7 @@ func TestErrorNamesThePathCalled(t *testing.T) {
 // retries is what the API saw, whenever the client reuses a connection.
 func TestRetriesAreCounted(t *testing.T) {
 	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
-	var mu sync.Mutex
-	perConn := map[string]int{}
-	srv := hostileapi.New(t, func(req *http.Request, _ string) hostileapi.Reply {
-		mu.Lock()
-		defer mu.Unlock()
-		if perConn[req.RemoteAddr]++; perConn[req.RemoteAddr] > 1 {
-			return hostileapi.Reply{} // a kept connection closed, unanswered
-		}
-		return hostileapi.Reply{Raw: fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body), KeepAlive: true}
-	})
+	srv := hostileapi.New(t, hostileapi.OneAnswerPerConnection(body))
 	base, err := ParseBaseURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)
