@@ -23,6 +23,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,7 +213,7 @@ func (w *watcher) poll() ([]Entry, bool) {
 			rotated = true
 		}
 	}
-	if w.seen != nil && mapsEqual(seen, w.seen) {
+	if w.seen != nil && maps.EqualFunc(seen, w.seen, stampEqual) {
 		return nil, false
 	}
 	w.seen = seen
@@ -247,18 +248,6 @@ func stampOf(path string) stamp {
 		return stamp{err: err.Error()}
 	}
 	return stamp{id: idOf(fi), mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime()}
-}
-
-func mapsEqual(a, b map[string]stamp) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !stampEqual(v, w) {
-			return false
-		}
-	}
-	return true
 }
 
 func stampEqual(a, b stamp) bool {
