@@ -103,9 +103,10 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		}
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
+		} else {
+			a.setTiming(cfg) // timeout and cache TTL may change alone
+			a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		}
-		a.setTiming(cfg) // timeout and cache TTL may change alone
-		a.setPolicy(cfg) // owner labels, threshold and budget may change alone
 		next = append(next, a)
 		byName[cfg.Name] = a
 	}

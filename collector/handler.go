@@ -12,8 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	// zstd for Prometheus servers that ask for it; gzip is built in.
-	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 )
 
 // HandlerOpts configure the HTTP handlers.

@@ -228,10 +228,7 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 		}
 		if i == 0 { // the balance: sunor_api_up is its alone
 			add(upDesc, prometheus.GaugeValue, boolValue(r.ok), p.account)
-			st.mu.Lock()
-			at := st.lastAt
-			st.mu.Unlock()
-			if !at.IsZero() {
+			if at := a.balanceAt(); !at.IsZero() {
 				add(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9, p.account)
 			}
 		}

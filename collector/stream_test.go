@@ -14,6 +14,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	// zstd for promhttp's output, which the streaming encoder is compared with.
+	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 )
