@@ -216,7 +216,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		// now and the call refreshes it for a later scrape. An optional
 		// endpoint never holds the scrape for a queued call: with many
 		// accounts, the queue serves the balances first.
-		if r, ok := a.reusable(st, now); ok || !st.balance {
+		if r, ok := a.reusable(st, now, MaxStale); ok || !st.balance {
 			if !ok {
 				r.err = errGaveUp
 			}
@@ -227,19 +227,19 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 }
 
 // reusable returns the last good answer, if it may stand in for a call that
-// is not done: at most MaxStale old, and the latest call did not fail;
+// is not done: at most maxAge old, and the latest call did not fail;
 // st.mu is held.
-func (a *account) reusable(st *endpointState, now time.Time) (result, bool) {
+func (a *account) reusable(st *endpointState, now time.Time, maxAge time.Duration) (result, bool) {
 	if st.lastFailed {
 		return result{}, false
 	}
-	return st.reuse(now, MaxStale)
+	return st.reuse(now, maxAge)
 }
 
 // instead is what a scrape shows when its deadline came before the call's
 // outcome; st.mu is held.
 func (a *account) instead(st *endpointState, now time.Time) result {
-	if r, ok := a.reusable(st, now); ok {
+	if r, ok := a.reusable(st, now, MaxStale); ok {
 		return r
 	}
 	return result{err: errGaveUp}
@@ -254,10 +254,7 @@ func (a *account) instead(st *endpointState, now time.Time) result {
 // is held.
 func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
 	keep := max(MaxStale, a.cacheTTL())
-	r, ok := st.reuse(now, keep)
-	if st.lastFailed {
-		r, ok = result{}, false
-	}
+	r, ok := a.reusable(st, now, keep)
 	if !ok {
 		r.err = errSkipped{reason, until, keep, st.lastFailed}
 	}
