@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 // smallBuffers accepts connections whose send buffer is small, so that an
@@ -321,6 +322,44 @@ func BenchmarkSD(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				h.ServeHTTP(discard{}, req)
+			}
+		})
+	}
+}
+
+// TestSkipLogSaysWhatIsShown: the line logged when the guard makes no call
+// says what the scrape shows instead. After a restart and a 429 there is no
+// good answer, and the line said "reusing the last good answer" all the
+// same.
+func TestSkipLogSaysWhatIsShown(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		answerOnce bool // a good answer before the 429
+		want       string
+	}{
+		{"no answer yet", false, "no good answer yet to show: sunor_api_up 0"},
+		{"an answer before", true, "showing the last good answer while it is at most 5 minutes old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &scriptedAPI{answer: func(n int) ([]float64, sunor.RateLimit, error) {
+				if tc.answerOnce && n == 1 {
+					return []float64{1, 1, 2}, sunor.RateLimit{}, nil
+				}
+				return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: "balance", Reason: sunor.ReasonRateLimited, StatusCode: 429, RetryAfter: time.Minute}
+			}}
+			g := newGuardEnv(t, api, 0, 0)
+			if tc.answerOnce {
+				g.scrape()
+			}
+			g.scrape() // the 429
+			mfs := g.scrape()
+			lines := logLines(g.log.String(), "Not calling the Sunor API")
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Fatalf("skip log lines %q, want one saying %q", lines, tc.want)
+			}
+			up := mustValue(t, mfs, "sunor_api_up", map[string]string{"account": "prod"})
+			if want := boolValue(tc.answerOnce); up != want {
+				t.Errorf("sunor_api_up = %v while the 429's back-off runs, want %v", up, want)
 			}
 		})
 	}
