@@ -360,6 +360,22 @@ func logError(l interface{ Println(...any) }, msg string, err error) {
 
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
+// zstdWriters are reused as gzip's are. Each compresses on the scrape's own
+// goroutine (concurrency 1), within a window of zstdWindow: with the
+// library's defaults (a goroutine and buffers per core, an 8 MiB window)
+// 40 concurrent zstd scrapes of 1000 accounts peaked at 876 MiB of heap,
+// against 327 MiB with gzip (BenchmarkConcurrentZstd).
+var zstdWriters = sync.Pool{New: func() any {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil
+	}
+	return z
+}}
+
+const zstdWindow = 1 << 20
+
 // compressed returns the response body writer in the compression the
 // request accepts best (identity, gzip or zstd, as promhttp offers them)
 // and sets Content-Encoding; closing it ends the compressed stream.
@@ -371,12 +387,13 @@ func compressed(w http.ResponseWriter, r *http.Request) (io.Writer, func()) {
 		w.Header().Set("Content-Encoding", "gzip")
 		return gz, func() { _ = gz.Close(); gzipWriters.Put(gz) }
 	case "zstd":
-		z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
-		if err != nil {
+		z, ok := zstdWriters.Get().(*zstd.Encoder)
+		if !ok {
 			return w, func() {}
 		}
+		z.Reset(w)
 		w.Header().Set("Content-Encoding", "zstd")
-		return z, func() { _ = z.Close() }
+		return z, func() { _ = z.Close(); z.Reset(nil); zstdWriters.Put(z) }
 	}
 	return w, func() {}
 }
