@@ -68,7 +68,7 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 	}
 	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...)}
 	if opts.MaxConcurrentCalls > 0 {
-		e.calls = &pool{size: opts.MaxConcurrentCalls}
+		e.calls = &pool{size: opts.MaxConcurrentCalls, now: opts.Now}
 	}
 	e.SetAccounts(accts)
 	return e
