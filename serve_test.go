@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,53 @@ func TestSDCountsInMaxRequests(t *testing.T) {
 	}
 	if code := get(); code != http.StatusOK {
 		t.Errorf("/sd once the slot is free: %d, want 200", code)
+	}
+}
+
+// TestReloadRefusesDNSRebinding: a page on a name that its owner then
+// points at the exporter's address (DNS rebinding) is "same origin" to the
+// browser, so the cross-site check let it reload. A browser's request is
+// now taken only at an IP address or localhost; curl and reloaders, which
+// send neither Origin nor Sec-Fetch-Site, reload at any name (a Kubernetes
+// Service's, say).
+func TestReloadRefusesDNSRebinding(t *testing.T) {
+	_, url := fakeAPI(t, canaryKey)
+	t.Setenv("SUNOR_API_KEY", canaryKey)
+	e := start(t, "--sunor.url="+url)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(e.url, "http://"))
+	post := func(host string, browser bool) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.url+"/-/reload", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host + ":" + port
+		if browser {
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			req.Header.Set("Origin", "http://"+req.Host)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		host    string
+		browser bool
+		want    int
+	}{
+		{"rebind.example", true, http.StatusForbidden},
+		{"sunor-exporter.monitoring.svc", true, http.StatusForbidden},
+		{"rebind.example", false, http.StatusOK}, // curl at a name
+		{"localhost", true, http.StatusOK},
+		{"127.0.0.1", true, http.StatusOK},
+		{"[::1]", true, http.StatusOK},
+	} {
+		if got := post(tc.host, tc.browser); got != tc.want {
+			t.Errorf("POST /-/reload at %s (browser %v): %d, want %d", tc.host, tc.browser, got, tc.want)
+		}
 	}
 }
