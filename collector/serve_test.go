@@ -113,8 +113,8 @@ func TestNeverReadingClientReleasesSlot(t *testing.T) {
 		{"write timeout", HandlerOpts{WriteTimeout: 500 * time.Millisecond}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &lines{}
-			tc.opts.Own, tc.opts.ErrorLog, tc.opts.DebugLog = bigOwn(20_000), logs, logs
+			errs, debug := &lines{}, &lines{}
+			tc.opts.Own, tc.opts.ErrorLog, tc.opts.DebugLog = bigOwn(20_000), errs, debug
 			h, done := served(LimitInFlight(MetricsHandler(exp, tc.opts), 1))
 			srv := startServer(t, h)
 			neverReads(t, srv.Listener.Addr().String(), "/metrics", tc.header)
@@ -127,8 +127,13 @@ func TestNeverReadingClientReleasesSlot(t *testing.T) {
 			if code := statusOf(t, srv.URL+"/metrics?name[]=sunor_api_up"); code != http.StatusOK {
 				t.Errorf("the next scrape: %d, want 200", code)
 			}
-			if n := len(logs.get()); n != 1 || !strings.Contains(logs.get()[0], "did not take the whole answer") {
-				t.Errorf("log lines %q, want one (at debug) saying the client did not take the answer", logs.get())
+			// A client that does not take its answer is its own trouble,
+			// not the exporter's: one line at debug, none at error.
+			if l := debug.get(); len(l) != 1 || !strings.Contains(l[0], "did not take the whole answer") {
+				t.Errorf("debug lines %q, want one saying the client did not take the answer", l)
+			}
+			if l := errs.get(); len(l) != 0 {
+				t.Errorf("%d error lines for a client that did not read, want none: %q", len(l), l)
 			}
 		})
 	}
@@ -431,11 +436,27 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestZstdEncoderReusedAfterClientGone: the zstd encoders are pooled; one
-// whose client hung up mid-answer serves the next scrape a whole answer.
+// TestZstdEncoderReusedAfterClientGone: a client that hangs up mid-answer
+// is logged once at debug, in every compression; the zstd encoders are
+// pooled, and one whose client hung up serves the next scrape a whole
+// answer.
 func TestZstdEncoderReusedAfterClientGone(t *testing.T) {
 	exp := New(twoTeams(), Options{})
-	h := MetricsHandler(exp, HandlerOpts{Own: bigOwn(2000)})
+	errs, debug := &lines{}, &lines{}
+	h := MetricsHandler(exp, HandlerOpts{Own: bigOwn(2000), ErrorLog: errs, DebugLog: debug})
+	for _, enc := range []string{"identity", "gzip", "zstd"} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		h.ServeHTTP(&failingWriter{n: 5000}, req)
+	}
+	// A client that hangs up mid-answer: one line at debug each, none at
+	// error (there was one per family left).
+	if l := errs.get(); len(l) != 0 {
+		t.Errorf("error lines for clients that hung up: %q", l)
+	}
+	if l := debug.get(); len(l) != 3 {
+		t.Errorf("debug lines for 3 clients that hung up: %q, want 3", l)
+	}
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	req.Header.Set("Accept-Encoding", "zstd")
 	for range 3 {
