@@ -347,6 +347,7 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	opts := collector.HandlerOpts{
 		TimeoutOffset: f.timeoutOffset,
 		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
+		DebugLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelDebug),
 		Own:           own,
 	}
 	var metrics http.Handler = collector.MetricsHandler(exporter, opts)
@@ -355,7 +356,7 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	}
 	mux.Handle(f.metricsPath, collector.LimitInFlight(metrics, f.maxRequests))
 	mux.Handle("/probe", collector.LimitInFlight(collector.ProbeHandler(exporter, opts), f.maxRequests))
-	mux.Handle("/sd", collector.SDHandler(exporter))
+	mux.Handle("/sd", collector.LimitInFlight(collector.SDHandler(exporter), f.maxRequests))
 	return mux
 }
 

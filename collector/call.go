@@ -270,10 +270,25 @@ func (a *account) skip(st *endpointState, now time.Time, reason string, until ti
 	st.skipRun = reason
 	st.skipped[reason].Add(1)
 	if logIt {
-		a.info("Not calling the Sunor API, to spare the key's request budget; reusing the last good answer while it is at most "+humanize(keep)+" old",
+		a.info("Not calling the Sunor API, to spare the key's request budget; "+skipShows(st, ok, keep),
 			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
 	}
 	return r
+}
+
+// skipShows says what a skipped scrape shows instead of a call: the last
+// good answer only when there is one to reuse (after a restart and a 429
+// there is none); st.mu is held.
+func skipShows(st *endpointState, reused bool, keep time.Duration) string {
+	switch {
+	case reused:
+		return "showing the last good answer while it is at most " + humanize(keep) + " old"
+	case st.lastFailed:
+		return "the latest call failed: sunor_api_up 0 until a call succeeds"
+	case st.lastAt.IsZero():
+		return "no good answer yet to show: sunor_api_up 0 until calls resume"
+	}
+	return "the last good answer is over " + humanize(keep) + " old: sunor_api_up 0 until calls resume"
 }
 
 // extend moves the flight's deadline to a waiter's, if that is later, up
@@ -407,9 +422,14 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 		var e *sunor.Error
 		if ctx.Err() != nil && (!errors.As(err, &e) || e.Reason == sunor.ReasonTimeout) {
 			// The call's deadline passed: say so, rather than the
-			// transport's "context canceled".
-			err = &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
+			// transport's "context canceled", keeping the path called and
+			// the status of an answer whose body did not come in time.
+			t := &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
 				Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
+			if e != nil {
+				t.Path, t.StatusCode = e.Path, e.StatusCode
+			}
+			err = t
 		}
 		a.failed(st, err)
 		r.err = err

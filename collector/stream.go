@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -191,6 +192,11 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			logError(o.ErrorLog, "error gathering metrics:", err)
 		}
 	}
+	// The answer's writing ends by the scrape's deadline: a client that
+	// does not read must not hold a slot of --web.max-requests for longer.
+	setWriteDeadline(w, o.writeDeadline(time.Now()))
+	cw := &clientWriter{ResponseWriter: w}
+	w = cw
 
 	var res encoded
 	for _, mf := range own {
@@ -200,7 +206,12 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		res.series += len(f.samples) + len(f.others)
 	}
 	finish := func() encoded {
-		res.took = time.Since(start)
+		// The client's pace is not the encoding's: a slow reader must not
+		// shorten the next scrape's time for API calls.
+		res.took = max(0, time.Since(start)-cw.waited())
+		if err := cw.failed(); err != nil {
+			logError(o.DebugLog, "the client did not take the whole answer (gone, or too slow for the write deadline):", err)
+		}
 		return res
 	}
 
@@ -236,13 +247,13 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		if names != nil && !names[mf.GetName()] {
 			return true
 		}
-		if err := e.Encode(mf); err != nil {
+		if err := e.Encode(mf); err != nil && cw.failed() == nil {
 			logError(o.ErrorLog, "error encoding and sending metric family:", err)
 		}
-		// A client that is gone (Prometheus gave up at its timeout) reads
-		// no more: stop building for it, rather than overlap the next
-		// scrape.
-		return r.Context().Err() == nil
+		// A client that is gone (Prometheus gave up at its timeout), or
+		// past the write deadline, reads no more: stop building for it,
+		// rather than overlap the next scrape.
+		return r.Context().Err() == nil && cw.failed() == nil
 	}
 
 	// The buffers once, for the largest family: growing them family by
@@ -282,7 +293,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		}
 	}
 	if closer, ok := enc.(expfmt.Closer); ok {
-		if err := closer.Close(); err != nil {
+		if err := closer.Close(); err != nil && cw.failed() == nil {
 			logError(o.ErrorLog, "error encoding and sending metric family:", err)
 		}
 	}
@@ -298,6 +309,49 @@ type encoded struct {
 	series, written int
 }
 
+// clientWriter is the response as the client takes it. It keeps the first
+// error writing to the client (gone, or past the write deadline), after
+// which nothing more is encoded for it, and how long writes waited for the
+// client, which the time to encode leaves out. The zstd encoder writes from
+// goroutines of its own.
+type clientWriter struct {
+	http.ResponseWriter
+	wait atomic.Int64 // time.Duration
+
+	mu  sync.Mutex
+	err error
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	start := time.Now()
+	n, err := c.ResponseWriter.Write(p)
+	c.wait.Add(int64(time.Since(start)))
+	if err != nil {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *clientWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *clientWriter) waited() time.Duration { return time.Duration(c.wait.Load()) }
+
+func (c *clientWriter) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// setWriteDeadline bounds the writing of w's answer; a writer that cannot
+// (httptest's recorder) is left as it is.
+func setWriteDeadline(w http.ResponseWriter, t time.Time) {
+	_ = http.NewResponseController(w).SetWriteDeadline(t)
+}
+
 func logError(l interface{ Println(...any) }, msg string, err error) {
 	if l != nil {
 		l.Println(msg, err)
@@ -305,6 +359,22 @@ func logError(l interface{ Println(...any) }, msg string, err error) {
 }
 
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// zstdWriters are reused as gzip's are. Each compresses on the scrape's own
+// goroutine (concurrency 1), within a window of zstdWindow: with the
+// library's defaults (a goroutine and buffers per core, an 8 MiB window)
+// 40 concurrent zstd scrapes of 1000 accounts peaked at 876 MiB of heap,
+// against 327 MiB with gzip (BenchmarkConcurrentZstd).
+var zstdWriters = sync.Pool{New: func() any {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil
+	}
+	return z
+}}
+
+const zstdWindow = 1 << 20
 
 // compressed returns the response body writer in the compression the
 // request accepts best (identity, gzip or zstd, as promhttp offers them)
@@ -317,12 +387,13 @@ func compressed(w http.ResponseWriter, r *http.Request) (io.Writer, func()) {
 		w.Header().Set("Content-Encoding", "gzip")
 		return gz, func() { _ = gz.Close(); gzipWriters.Put(gz) }
 	case "zstd":
-		z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
-		if err != nil {
+		z, ok := zstdWriters.Get().(*zstd.Encoder)
+		if !ok {
 			return w, func() {}
 		}
+		z.Reset(w)
 		w.Header().Set("Content-Encoding", "zstd")
-		return z, func() { _ = z.Close() }
+		return z, func() { _ = z.Close(); z.Reset(nil); zstdWriters.Put(z) }
 	}
 	return w, func() {}
 }
