@@ -26,6 +26,7 @@ type account struct {
 	now      func() time.Time
 	logger   log.Logger
 	removed  atomic.Bool // by a reload: its queued calls are not made
+	recent   *callRing   // the exporter's, for the status page
 
 	endpoints []*endpointState // in the order of the exporter's scrapers
 	policy    atomic.Pointer[policy]
@@ -113,6 +114,9 @@ func (a *account) failed(st *endpointState, err error) {
 // begun by ask are in.
 func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
 	results, took := a.answers(ctx, asks)
+	if t := traceOf(ctx); t != nil {
+		t.answered(a, results) // a debug probe
+	}
 
 	a.emit(ch, results, took)
 }

@@ -20,6 +20,7 @@ type result struct {
 	duration time.Duration   // of that call
 	rl       sunor.RateLimit // headers of that call's answer
 	err      error
+	call     *Call // the record of that call, for the debug probe
 }
 
 // errSkipped answers a scrape for which the guard made no call and no
@@ -60,6 +61,7 @@ type endpointState struct {
 	requests atomic.Uint64
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
+	seen     seen                            // for the status page
 
 	mu     sync.Mutex
 	flight *flight   // the call queued or in flight, shared by every scrape
@@ -180,6 +182,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 	if ttl := a.cacheTTL(); ttl > 0 {
 		if r, ok := st.reuse(now, ttl-time.Nanosecond); ok {
 			st.skipped[skipCache].Add(1)
+			a.decide(ctx, st, now, skipCache, "an answer younger than the cache TTL of "+ttl.String()+": no call", st.lastAt.Add(ttl))
 			return r, nil
 		}
 	}
@@ -188,6 +191,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		if ctx.Err() != nil {
 			// The scrape is over already: no call that nobody would wait
 			// for, and no slot of the budget spent on it.
+			a.decide(ctx, st, now, "late", "the scrape was over before a call could start: no call", time.Time{})
 			return a.instead(st, now), nil
 		}
 		age := time.Duration(math.MaxInt64)
@@ -196,6 +200,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		}
 		s, reason, until := a.guard.allow(now, st.balance, age)
 		if reason != "" {
+			a.decide(ctx, st, now, reason, skipWhy(reason), until)
 			return a.skip(st, now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
@@ -208,6 +213,13 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		// to answer, whatever the deadline of the scrape that starts it.
 		f.extend(least)
 		f.queued = !a.calls.submit(st.balance, func(queued bool) { a.run(st, f, queued) })
+		if f.queued {
+			a.decide(ctx, st, now, "queued", "the guard allowed a call; it waits for a slot of --sunor.max-concurrent-calls", time.Time{})
+		} else {
+			a.decide(ctx, st, now, "call", "the guard allowed a call", time.Time{})
+		}
+	} else if t := traceOf(ctx); t != nil {
+		t.decided(st.scraper.Name(), &Decision{At: now, What: "joined", Why: "a call of this endpoint was already queued or in flight: this probe waits for it"})
 	}
 	f.extend(deadline)
 	if f.queued {
@@ -347,6 +359,7 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx contex
 		return nil, result{err: errGaveUp}, false
 	}
 	if reason, until := a.guard.start(f.slot, now); reason != "" {
+		a.decide(context.Background(), st, now, reason, skipWhy(reason)+" (came while the call was queued)", until)
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()
@@ -433,9 +446,11 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 		}
 		a.failed(st, err)
 		r.err = err
+		r.call = a.recordCall(st, a.statusGuard(), start, r, err)
 		return r
 	}
 	r.ok = true
+	r.call = a.recordCall(st, a.statusGuard(), start, r, nil)
 	return r
 }
 

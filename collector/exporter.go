@@ -56,6 +56,9 @@ type Exporter struct {
 	// built once per generation.
 	generation atomic.Uint64
 	sd         sdCache
+
+	recent   *callRing           // the last API calls, for the status page
+	settings map[string]Settings // by account name, under mu
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -66,7 +69,7 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...)}
+	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...), recent: new(callRing)}
 	if opts.MaxConcurrentCalls > 0 {
 		e.calls = &pool{size: opts.MaxConcurrentCalls, now: opts.Now}
 	}
@@ -131,6 +134,14 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	}
 	e.accounts, e.byName, e.guards = next, byName, guards
 	e.generation.Add(1)
+	// For the status page and the debug probe.
+	e.settings = make(map[string]Settings, len(accts))
+	for i, a := range next {
+		if a.recent == nil { // a new account, not yet seen by any scrape
+			a.recent = e.recent
+		}
+		e.settings[a.name] = settingsOf(accts[i])
+	}
 }
 
 // configure sets each guard from the accounts that share it: the lowest

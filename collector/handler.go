@@ -121,6 +121,11 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			return
 		}
 		defer cancel()
+		var trace *probeTrace
+		debug := r.URL.Query().Get("debug") == "true"
+		if debug {
+			ctx, trace = withTrace(ctx)
+		}
 		c, ok := e.Probe(ctx, name)
 		if !ok {
 			// The name is the caller's own input: quoted, and cut short.
@@ -128,6 +133,10 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			return
 		}
 		po := o.withScrapeEnd(r, arrived)
+		if debug {
+			serveDebug(w, e, name, c, trace, po.writeDeadline(time.Now()))
+			return
+		}
 		po.Own = nil // the exporter's own metrics are on /metrics only
 		encode(w, r, c, po)
 	})
