@@ -7,7 +7,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -37,6 +36,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/keydir"
+	"github.com/sunor-community/sunor_exporter/internal/status"
 )
 
 // keyDirEvery is how often the key directory is read for added and removed
@@ -256,22 +256,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
 	mux.HandleFunc("/-/reload", reload.serveHTTP)
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "Sunor Exporter",
-		Description: "Prometheus exporter for the credit balance of the Sunor API",
-		Version:     version.Info(),
-		Profiling:   "false", // no pprof handlers are served
-		ExtraHTML:   landingAccounts(accts),
-		Links: []web.LandingLinks{
-			{Address: f.metricsPath, Text: "Metrics"},
-			{Address: "/sd", Text: "Accounts as Prometheus HTTP service discovery targets, for /probe?account=NAME"},
-			{Address: "/-/healthy", Text: "Health"},
-		},
-	})
-	if err != nil {
-		return fail("Cannot build the landing page", err)
-	}
-	mux.Handle("/", landing)
+	// The status page: every account in force, current after each reload.
+	page := status.Handler(exporter, status.Options{MetricsPath: f.metricsPath, Version: version.Info()})
+	mux.Handle("/", page)
+	mux.Handle("/status", page)
 
 	listeners, err := listen(f)
 	if err != nil {
@@ -360,21 +348,9 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	return mux
 }
 
-// landingAccounts lists the accounts on the landing page: names only, no
-// key, no URL credentials (ParseBaseURL refuses them).
-func landingAccounts(accts []accounts.Account) string {
-	var b strings.Builder
-	b.WriteString("<p>Accounts at start-up:")
-	for _, a := range accts {
-		fmt.Fprintf(&b, " <code>%s</code>", html.EscapeString(a.Name))
-	}
-	b.WriteString("</p>")
-	return b.String()
-}
-
 // reservedPaths are served by the exporter itself; --web.telemetry-path
 // must not take one of them.
-var reservedPaths = []string{"/", "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload"}
+var reservedPaths = []string{"/", "/status", "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload"}
 
 // checkFlags checks what kingpin's types cannot, so that a bad value stops
 // the exporter with one line naming the flag, never a panic. The accounts'
