@@ -446,11 +446,11 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 		}
 		a.failed(st, err)
 		r.err = err
-		r.call = a.recordCall(st, a.statusGuard(), start, r, err)
+		r.call = a.recordCall(st, a.statusGuard(), r, err)
 		return r
 	}
 	r.ok = true
-	r.call = a.recordCall(st, a.statusGuard(), start, r, nil)
+	r.call = a.recordCall(st, a.statusGuard(), r, nil)
 	return r
 }
 

@@ -251,9 +251,9 @@ func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, 
 }
 
 // recordCall keeps a call made, for the status page and the recent calls.
-func (a *account) recordCall(st *endpointState, g *guard, start time.Time, r result, err error) *Call {
+func (a *account) recordCall(st *endpointState, g *guard, r result, err error) *Call {
 	ep := st.scraper.Endpoint
-	c := &Call{At: start, Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
+	c := &Call{At: a.now().Add(-r.duration), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
 		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining, Guard: g.used(a.now())}
 	var e *sunor.Error
 	switch {
