@@ -103,7 +103,7 @@ func DescribeCall(c *Call) string {
 	} else {
 		fmt.Fprintf(&b, "HTTP %d", c.Status)
 	}
-	fmt.Fprintf(&b, " in %s", c.Duration.Round(time.Millisecond))
+	fmt.Fprintf(&b, " in %s", roundDuration(c.Duration))
 	if c.HasRemaining {
 		fmt.Fprintf(&b, "; X-RateLimit-Remaining %g", c.Remaining)
 	}
@@ -141,4 +141,12 @@ func writeSettings(b *bytes.Buffer, s Settings) {
 		fmt.Fprintf(b, " %s=%s", k, strconv.Quote(s.Labels[k]))
 	}
 	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(s.KeySource))
+}
+
+// roundDuration keeps two or three digits of a call's duration.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }
