@@ -531,12 +531,18 @@ func TestKeyNeverLeaks(t *testing.T) {
 		seen.WriteString(body)
 		_, page := e.get(t, "/")
 		seen.WriteString(page)
+		// The status page as JSON and the debug probe show the last
+		// call's API message: redacted as the log is.
+		_, page = e.get(t, "/status?format=json")
+		seen.WriteString(page)
+		_, page = e.get(t, "/probe?account=default&debug=true")
+		seen.WriteString(page)
 	}
 	if !strings.Contains(seen.String(), `reason="rate_limited"} 1`) {
 		t.Fatal("the modes were not all driven: no 429 counted")
 	}
 	if strings.Contains(seen.String(), canaryKey) {
-		t.Error("/metrics or / shows the key")
+		t.Error("/metrics, /, /status?format=json or the debug probe shows the key")
 	}
 	if e.stop(); strings.Contains(e.log.String(), canaryKey) {
 		t.Errorf("the log shows the key:\n%s", e.log)

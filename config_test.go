@@ -5,11 +5,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -224,6 +227,28 @@ func TestReload(t *testing.T) {
 	if v, _ := sample(t, m, "sunor_api_errors_total", map[string]string{"account": "staging", "endpoint": "balance", "reason": "server_error"}); v != 1 {
 		t.Errorf("staging's counter = %v after the reload, want 1 (kept)", v)
 	}
+	// The status page lists the accounts in force, at the next load.
+	if got := statusAccounts(t, e); got != "[staging third]" {
+		t.Errorf("the status page after the reload lists %s, want [staging third]", got)
+	}
+}
+
+// statusAccounts returns the accounts the status page lists, sorted.
+func statusAccounts(t *testing.T, e *exporter) string {
+	t.Helper()
+	_, body := e.get(t, "/status?format=json")
+	var page struct {
+		Accounts []struct{ Account string } `json:"accounts"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatalf("/status?format=json: %v\n%s", err, body)
+	}
+	var names []string
+	for _, a := range page.Accounts {
+		names = append(names, a.Account)
+	}
+	slices.Sort(names)
+	return fmt.Sprint(names)
 }
 
 // TestBinarySIGHUPReloads: SIGHUP reloads the file in the real binary.
@@ -295,6 +320,9 @@ func TestKeyDirectory(t *testing.T) {
 	os.Remove(filepath.Join(dir, "a"))
 	e.log.WaitFor(t, regexp.MustCompile(`msg="Config reloaded".* accounts=2\b`), 10*time.Second)
 	check(map[string]float64{"b": 42, "c": 7})
+	if got := statusAccounts(t, e); got != "[b c]" {
+		t.Errorf("the status page after the key directory changed lists %s, want [b c]", got)
+	}
 
 	if strings.Contains(e.log.String(), "key-") {
 		t.Error("a key shows in the log")

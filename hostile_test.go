@@ -169,6 +169,8 @@ func TestHostileAPI(t *testing.T) {
 				e := start(t, "--sunor.url="+srv.URL, "--sunor.timeout=500ms", "--sunor.max-calls-per-minute=0")
 				metrics := fetchPage(t, e.url+"/metrics")
 				landing := fetchPage(t, e.url+"/")
+				statusJSON := fetchPage(t, e.url+"/status?format=json")
+				debug := fetchPage(t, e.url+"/probe?account=default&debug=true")
 				if srv.Requests() == 0 {
 					t.Fatal("the API was not called")
 				}
@@ -176,7 +178,7 @@ func TestHostileAPI(t *testing.T) {
 					tc.check(t, metrics, e.log.String(), srv, e)
 				}
 				e.stop()
-				checkNoLeak(t, e.log.String(), []string{metrics, landing}, key)
+				checkNoLeak(t, e.log.String(), []string{metrics, landing, statusJSON, debug}, key)
 			})
 		}
 	}
@@ -273,7 +275,7 @@ func TestHostileKeyFile(t *testing.T) {
 	scrape := func(want string) {
 		t.Helper()
 		begin := time.Now()
-		pages = append(pages, fetchPage(t, e.url+"/metrics"), fetchPage(t, e.url+"/"))
+		pages = append(pages, fetchPage(t, e.url+"/metrics"), fetchPage(t, e.url+"/"), fetchPage(t, e.url+"/status?format=json"), fetchPage(t, e.url+"/probe?account=default&debug=true"))
 		if took := time.Since(begin); took > 5*time.Second {
 			t.Errorf("the scrape took %v", took)
 		}
