@@ -25,7 +25,8 @@ import (
 // accounts: a bounded ring, whatever the number of accounts.
 const RecentCallsKept = 100
 
-// Call is one API call made, as the status page and the debug probe show
+// Call is one API call made (At: when its answer came, by the
+// exporter's clock), as the status page and the debug probe show
 // it. Message is the failure's text as the client made it: redacted of the
 // key and cut (sunor.MaxTextChars), as in the logs.
 type Call struct {
@@ -253,7 +254,7 @@ func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, 
 // recordCall keeps a call made, for the status page and the recent calls.
 func (a *account) recordCall(st *endpointState, g *guard, r result, err error) *Call {
 	ep := st.scraper.Endpoint
-	c := &Call{At: a.now().Add(-r.duration), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
+	c := &Call{At: a.now(), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
 		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining, Guard: g.used(a.now())}
 	var e *sunor.Error
 	switch {

@@ -68,7 +68,7 @@ func account(t testing.TB, url, name, key string, labels map[string]string) acco
 		t.Fatal(err)
 	}
 	return accounts.Account{Name: name, API: sunor.NewClient(base, &http.Client{}, apikey.Static(key).Key), URL: url,
-		Timeout: 5 * time.Second, LowCreditsThreshold: 500, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+		Timeout: 5 * time.Second, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, RateLimitReserve: 10, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
 }
 
 // newDemo builds the accounts and drives each into its state: stale's
