@@ -27,6 +27,7 @@ type accountSettings struct {
 	Labels              map[string]string `json:"labels"`
 	LowCreditsThreshold *float64          `json:"low_credits_threshold"`
 	DailyBudget         *float64          `json:"daily_budget"`
+	TaskCost            *float64          `json:"task_cost"`
 	HTTPClientConfig    map[string]any    `json:"http_client_config"`
 }
 
@@ -104,6 +105,9 @@ func TestHelmSchemaRejectsUnknownValues(t *testing.T) {
 		{acct + "defaults.dailyBudget=5", "'dailyBudget' not allowed"},
 		{acct + "accounts[0].daily_budget=-1", "/accounts/0/daily_budget"},
 		{acct + "accounts[0].low_credits_threshold=many", "/accounts/0/low_credits_threshold"},
+		{acct + "accounts[0].task_cost=0", "/accounts/0/task_cost"},
+		{acct + "defaults.task_cost=-5", "/defaults/task_cost"},
+		{"sunor.taskCost=0", "/sunor/taskCost"},
 		{"serviceMonitor.interval=1min", "/serviceMonitor/interval"},
 		{"scrapeConfig.scheme=ftp", "/scrapeConfig/scheme"},
 		{"goMemLimitRatio=1.5", "/goMemLimitRatio"},
@@ -195,7 +199,7 @@ func TestHelmChartManyAccountsOneVolume(t *testing.T) {
 // whole (each entry a file the kubelet updates), with the defaults block.
 func TestHelmChartKeyDirectory(t *testing.T) {
 	o := render(t, "--set", "keyDirectory.secretName=sunor-customer-keys", "--set", "defaults.labels.team=customers",
-		"--set", "defaults.low_credits_threshold=250")
+		"--set", "defaults.low_credits_threshold=250", "--set", "defaults.task_cost=5")
 	pod := o.Deployments[0].Spec.Template.Spec
 	c := pod.Containers[0]
 	if flagValue(c.Args, "--sunor.api-key-file") != "" || flagValue(c.Args, "--sunor.account") != "" {
@@ -213,7 +217,8 @@ func TestHelmChartKeyDirectory(t *testing.T) {
 			t.Errorf("the key directory is mounted with subPath %q: the kubelet would never update it", m.SubPath)
 		}
 	}
-	if f.Defaults == nil || f.Defaults.Labels["team"] != "customers" || f.Defaults.LowCreditsThreshold == nil || *f.Defaults.LowCreditsThreshold != 250 {
+	if f.Defaults == nil || f.Defaults.Labels["team"] != "customers" || f.Defaults.LowCreditsThreshold == nil || *f.Defaults.LowCreditsThreshold != 250 ||
+		f.Defaults.TaskCost == nil || *f.Defaults.TaskCost != 5 {
 		t.Errorf("defaults %+v", f.Defaults)
 	}
 	if len(o.Secrets) != 0 {
@@ -227,11 +232,11 @@ func TestHelmChartKeyDirectory(t *testing.T) {
 func TestHelmChartSingleAccountPolicy(t *testing.T) {
 	c := render(t).Deployments[0].Spec.Template.Spec.Containers[0]
 	for _, a := range c.Args {
-		if strings.HasPrefix(a, "--sunor.label") || strings.HasPrefix(a, "--sunor.low-credits") || strings.HasPrefix(a, "--sunor.daily") {
+		if strings.HasPrefix(a, "--sunor.label") || strings.HasPrefix(a, "--sunor.low-credits") || strings.HasPrefix(a, "--sunor.daily") || strings.HasPrefix(a, "--sunor.task-cost") {
 			t.Errorf("default args carry %s", a)
 		}
 	}
-	c = render(t, "--set", "sunor.lowCreditsThreshold=2000,sunor.dailyBudget=0,sunor.labels.team=music,sunor.labels.env=prod").
+	c = render(t, "--set", "sunor.lowCreditsThreshold=2000,sunor.dailyBudget=0,sunor.taskCost=5,sunor.labels.team=music,sunor.labels.env=prod").
 		Deployments[0].Spec.Template.Spec.Containers[0]
 	var labels []string
 	for _, a := range c.Args {
@@ -239,7 +244,7 @@ func TestHelmChartSingleAccountPolicy(t *testing.T) {
 			labels = append(labels, v)
 		}
 	}
-	if flagValue(c.Args, "--sunor.low-credits-threshold") != "2000" || flagValue(c.Args, "--sunor.daily-budget") != "0" ||
+	if flagValue(c.Args, "--sunor.low-credits-threshold") != "2000" || flagValue(c.Args, "--sunor.daily-budget") != "0" || flagValue(c.Args, "--sunor.task-cost") != "5" ||
 		!slices.Equal(labels, []string{"env=prod", "team=music"}) {
 		t.Errorf("args %v", c.Args)
 	}
