@@ -228,6 +228,9 @@ func TestChaos(t *testing.T) {
 	// whole test; the back-off itself is still exercised.
 	fake.RetryAfter = "1"
 	fake.RedirectTo = "http://127.0.0.1:1/elsewhere"
+	// The low-remaining card says when the window resets: the reserve
+	// pause it checks ends at X-RateLimit-Reset, an older API's header.
+	fake.LimitHeaders = true
 	keys := map[string]string{} // by account name
 	var cfg, env strings.Builder
 	cfg.WriteString("accounts:\n")

@@ -35,7 +35,8 @@ func main() {
 	nAccounts := flag.Int("accounts", 0, "also accept the keys <key-prefix>1 ... <key-prefix>N, each its own account")
 	keyPrefix := flag.String("key-prefix", "key-", "prefix of the keys --accounts creates")
 	delay := flag.Duration("delay", 0, "hold every API answer back this long (a slow API)")
-	rateLimit := flag.Int("rate-limit", 120, "requests per minute per key announced in X-RateLimit-* headers (not enforced); 0 sends no such headers")
+	rateLimit := flag.Int("rate-limit", 120, "requests per minute per key counted down in X-RateLimit-Remaining (not enforced); 0 sends no rate-limit header")
+	limitHeaders := flag.Bool("limit-headers", false, "also send X-RateLimit-Limit and X-RateLimit-Reset, as older API versions did (the current docs promise X-RateLimit-Remaining only)")
 	flag.Parse()
 	if len(keys) == 0 && *nAccounts == 0 {
 		keys = keyList{"demo-key"}
@@ -45,6 +46,7 @@ func main() {
 	}
 	srv := fakesunor.New("")
 	srv.RateLimit = *rateLimit
+	srv.LimitHeaders = *limitHeaders
 	for _, k := range keys {
 		srv.SetAccount(k, fakesunor.Account{Available: 950, Frozen: 10, TasksCreated: 42, CreditsUsed: 350, CreditsToppedUp: 1000,
 			BurnPerMinute: *burn, Delay: fakesunor.Duration(*delay)})

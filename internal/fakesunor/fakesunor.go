@@ -5,7 +5,10 @@
 // /fake/ (so shell scripts can drive it too).
 //
 // It enforces the real API's documented behaviour: an unknown or missing key
-// is a 401, and every answer carries the rate-limit headers of that key.
+// is a 401, and every answer carries X-RateLimit-Remaining for that key,
+// the one rate-limit header the API's current docs promise.
+// X-RateLimit-Limit and X-RateLimit-Reset, which older API versions sent,
+// are an option: Server.LimitHeaders, or Account.LimitHeaders for one key.
 package fakesunor
 
 import (
@@ -59,6 +62,9 @@ type Account struct {
 	BurnPerMinute float64 `json:"burn_per_minute,omitempty"`
 	// Delay holds every answer back this long (a slow API).
 	Delay Duration `json:"delay,omitempty"`
+	// LimitHeaders adds X-RateLimit-Limit and X-RateLimit-Reset to this
+	// key's answers, as older API versions did (see Server.LimitHeaders).
+	LimitHeaders bool `json:"limit_headers,omitempty"`
 
 	burnSince time.Time
 }
@@ -95,7 +101,11 @@ type Server struct {
 	RateLimit  int    // requests per minute per key; 0 disables the headers
 	RetryAfter string // value of Retry-After on a 429; "" omits the header
 	RedirectTo string // Location of a redirect
-	NoReset    bool   // omit X-RateLimit-Reset (older API versions)
+	// LimitHeaders adds X-RateLimit-Limit and X-RateLimit-Reset to every
+	// answer, as older API versions did; by default only
+	// X-RateLimit-Remaining is sent, as the API's current docs promise.
+	LimitHeaders bool
+	NoReset      bool // with LimitHeaders, still omit X-RateLimit-Reset
 	now        func() time.Time
 	hang       chan struct{} // closed by Close to release hanging handlers
 	closeOnce  sync.Once
@@ -193,9 +203,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 		s.burn(acct)
 		a = *acct
 	}
-	s.setRateHeaders(w.Header(), key)
+	limitHeaders := s.LimitHeaders || a.LimitHeaders
+	s.setRateHeaders(w.Header(), key, limitHeaders)
 	if ok && s.chaos != nil {
-		s.drawChaos(&a, w.Header(), key, endpoint)
+		s.drawChaos(&a, w.Header(), key, endpoint, limitHeaders)
 	}
 	s.mu.Unlock()
 
@@ -249,9 +260,10 @@ func (s *Server) burn(a *Account) {
 	a.burnSince = now
 }
 
-// setRateHeaders counts the request against key's one-minute window; s.mu
-// is held.
-func (s *Server) setRateHeaders(h http.Header, key string) {
+// setRateHeaders counts the request against key's one-minute window and
+// sets X-RateLimit-Remaining, and with limitHeaders X-RateLimit-Limit and
+// X-RateLimit-Reset too; s.mu is held.
+func (s *Server) setRateHeaders(h http.Header, key string, limitHeaders bool) {
 	if s.RateLimit <= 0 {
 		return
 	}
@@ -266,8 +278,11 @@ func (s *Server) setRateHeaders(h http.Header, key string) {
 	if remaining < 0 {
 		remaining = 0
 	}
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	if !limitHeaders {
+		return
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
 	if !s.NoReset {
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(win.start.Add(time.Minute).Unix(), 10))
 	}
@@ -346,7 +361,8 @@ type Served struct {
 	Values   []float64 // a good answer's fields in the API's order: available, frozen, total; tasks_created, credits_used, credits_topped_up
 	// LowUntil is set on a good answer that said the key's window is
 	// nearly spent (by the user's own traffic): X-RateLimit-Remaining 3,
-	// and X-RateLimit-Reset this time, one or two seconds ahead.
+	// and, with the limit headers, X-RateLimit-Reset this time, one or two
+	// seconds ahead; without them, a minute after At (the API's window).
 	LowUntil time.Time
 }
 
@@ -383,7 +399,7 @@ func (s *Server) Served() []Served {
 
 // drawChaos sets a, the copy of key's account that answers this request,
 // and h, its headers, to the next card, and records it; s.mu is held.
-func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
+func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string, limitHeaders bool) {
 	c := s.chaos
 	if len(c.deck) == 0 {
 		for _, m := range FailModes {
@@ -397,9 +413,15 @@ func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
 	rec := Served{At: s.now(), Key: key, Endpoint: endpoint}
 	if mode == lowRemaining {
 		// The reset in whole seconds, as the header has it.
-		rec.LowUntil = time.Unix(rec.At.Unix()+2, 0)
 		h.Set("X-RateLimit-Remaining", "3")
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(rec.LowUntil.Unix(), 10))
+		if limitHeaders {
+			rec.LowUntil = time.Unix(rec.At.Unix()+2, 0)
+			h.Set("X-RateLimit-Reset", strconv.FormatInt(rec.LowUntil.Unix(), 10))
+		} else {
+			// No Reset: the exporter waits out the API's documented
+			// one-minute window from the answer.
+			rec.LowUntil = rec.At.Add(time.Minute)
+		}
 		mode = FailNone
 	}
 	a.Fail, a.FailUsage, rec.Fail = mode, mode, mode
