@@ -106,11 +106,11 @@ type Server struct {
 	// X-RateLimit-Remaining is sent, as the API's current docs promise.
 	LimitHeaders bool
 	NoReset      bool // with LimitHeaders, still omit X-RateLimit-Reset
-	now        func() time.Time
-	hang       chan struct{} // closed by Close to release hanging handlers
-	closeOnce  sync.Once
-	chaos      *chaos // nil unless Chaos was called
-	served     []Served
+	now          func() time.Time
+	hang         chan struct{} // closed by Close to release hanging handlers
+	closeOnce    sync.Once
+	chaos        *chaos // nil unless Chaos was called
+	served       []Served
 }
 
 type rateWindow struct {
