@@ -36,6 +36,7 @@ func main() {
 	keyPrefix := flag.String("key-prefix", "key-", "prefix of the keys --accounts creates")
 	delay := flag.Duration("delay", 0, "hold every API answer back this long (a slow API)")
 	rateLimit := flag.Int("rate-limit", 120, "requests per minute per key counted down in X-RateLimit-Remaining (not enforced); 0 sends no rate-limit header")
+	noUsage := flag.Bool("no-usage", false, "answer GET /api/v1/account/usage with 404 for every key, as an API without the usage endpoint")
 	limitHeaders := flag.Bool("limit-headers", false, "also send X-RateLimit-Limit and X-RateLimit-Reset, as older API versions did (the current docs promise X-RateLimit-Remaining only)")
 	flag.Parse()
 	if len(keys) == 0 && *nAccounts == 0 {
@@ -47,6 +48,7 @@ func main() {
 	srv := fakesunor.New("")
 	srv.RateLimit = *rateLimit
 	srv.LimitHeaders = *limitHeaders
+	srv.NoUsage = *noUsage
 	for _, k := range keys {
 		srv.SetAccount(k, fakesunor.Account{Available: 950, Frozen: 10, TasksCreated: 42, CreditsUsed: 350, CreditsToppedUp: 1000,
 			BurnPerMinute: *burn, Delay: fakesunor.Duration(*delay)})

@@ -42,6 +42,15 @@ const (
 	FailEchoKey      = "echo_key"      // 401 whose message repeats the key, as a careless API might
 )
 
+// An API without the endpoint: the usage endpoint is documented on one of
+// the API's doc sites and not on the other. Not in FailModes, which Chaos
+// deals: the exporter leaves such an endpoint alone for an hour.
+const (
+	FailNotFound         = "not_found"          // 404 with the API's error body
+	FailMethodNotAllowed = "method_not_allowed" // 405
+	FailNotImplemented   = "not_implemented"    // 501
+)
+
 // FailModes lists every failure mode, for tests that go through them all.
 var FailModes = []string{FailUnauthorized, FailRateLimited, FailServerError, FailBadGateway, FailPayment,
 	FailAPIError, FailDecode, FailMissingField, FailStringNumber, FailHugeBody, FailRedirect, FailHang,
@@ -106,11 +115,14 @@ type Server struct {
 	// X-RateLimit-Remaining is sent, as the API's current docs promise.
 	LimitHeaders bool
 	NoReset      bool // with LimitHeaders, still omit X-RateLimit-Reset
-	now          func() time.Time
-	hang         chan struct{} // closed by Close to release hanging handlers
-	closeOnce    sync.Once
-	chaos        *chaos // nil unless Chaos was called
-	served       []Served
+	// NoUsage answers the usage endpoint 404 for every key, as an API
+	// without it would (its requests are still counted).
+	NoUsage   bool
+	now       func() time.Time
+	hang      chan struct{} // closed by Close to release hanging handlers
+	closeOnce sync.Once
+	chaos     *chaos // nil unless Chaos was called
+	served    []Served
 }
 
 type rateWindow struct {
@@ -231,6 +243,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 	if endpoint == "usage" && a.FailUsage != "" {
 		fail = a.FailUsage
 	}
+	if endpoint == "usage" && s.NoUsage {
+		fail = FailNotFound
+	}
 	if s.fail(w, r, fail) {
 		return
 	}
@@ -310,6 +325,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, mode string) bool 
 		fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
 	case FailPayment:
 		writeError(w, http.StatusPaymentRequired, "insufficient credits")
+	case FailNotFound:
+		writeError(w, http.StatusNotFound, "not found")
+	case FailMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	case FailNotImplemented:
+		writeError(w, http.StatusNotImplemented, "not implemented")
 	case FailAPIError:
 		writeJSON(w, http.StatusOK, map[string]any{"code": 500, "message": "balance service unavailable"})
 	case FailDecode:
