@@ -462,11 +462,57 @@ func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string, limi
 	s.served = append(s.served, rec)
 }
 
-// serveControl is the HTTP control API, for scripts:
-//
-//	PUT  /fake/accounts/{key}  body: Account JSON (fields left out keep their value)
-//	GET  /fake/accounts/{key}
-//	GET  /fake/requests        {"balance":N,"usage":N}
+// ControlAPI documents the HTTP control API, for `fakesunor -h` and
+// docs/development.md (a test keeps the three in step with Account and
+// the failure modes).
+const ControlAPI = `Control API (no key needed; for scripts and people):
+
+  PUT  /fake/accounts/{key}  create or change the account of that key; the body
+                             is JSON with any of the fields below, and a field
+                             left out keeps its value (0 or "" for a new key)
+  GET  /fake/accounts/{key}  the account, as JSON
+  GET  /fake/requests        requests that reached each endpoint: {"balance":N,"usage":N}
+  GET  /fake/connections     (the fakesunor command) TCP connections open now,
+                             the most at once and the total: {"open":N,"peak":N,"total":N}
+  POST /fake/connections/reset  start a new peak and total
+
+Fields of an account:
+
+  available          credits available (balance endpoint)
+  frozen             credits frozen by running tasks; total is available + frozen
+  tasks_created      lifetime counters of the usage endpoint
+  credits_used
+  credits_topped_up
+  fail               a failure mode for both endpoints (below); "" answers normally
+  fail_usage         a failure mode for the usage endpoint only, over fail
+  burn_per_minute    credits moved from available to credits_used each minute
+  delay              hold every answer back this long: "1.5s", or a number of seconds
+  limit_headers      true: also send X-RateLimit-Limit and X-RateLimit-Reset (older API)
+
+Failure modes (fail, fail_usage):
+
+  unauthorized        401 with the API's error body
+  rate_limited        429 with Retry-After: 30
+  server_error        500 with the API's error body
+  bad_gateway         502 with an HTML page, as a proxy sends
+  http_status         402 insufficient credits
+  api_error           HTTP 200 whose body code is 500
+  decode              HTTP 200, a body that is not JSON
+  missing_field       HTTP 200 without the total field
+  string_number       HTTP 200 with "available":"950"
+  huge_body           a body over 1 MiB
+  redirect            302 elsewhere
+  hang                no answer until the client gives up
+  slow_body           headers at once, a body that never ends
+  echo_key            401 whose message repeats the key
+  not_found           404: an API without the endpoint (as usage may be)
+  method_not_allowed  405
+  not_implemented     501
+
+Example: curl -X PUT -d '{"available":8}' http://127.0.0.1:18080/fake/accounts/demo-key
+`
+
+// serveControl is the HTTP control API, for scripts: see ControlAPI.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/fake/requests" {
 		s.mu.Lock()
