@@ -136,11 +136,13 @@ func TestHelmChartRefusesBadAccounts(t *testing.T) {
 		{two(), "at '/accounts/1': missing property 'name'"},
 		{[]string{"--set", "accounts[0].name=prod"}, "accounts[0] (prod): set existingSecret or apiKey"},
 		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].existingSecret=s"}, "accounts[0] (prod): set existingSecret or apiKey, not both"},
-		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.job=x"}, `accounts[0] (prod): labels: "job" is reserved`},
-		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.__team=x"}, `accounts[0] (prod): labels: "__team" is reserved`},
+		// Reserved names: refused by the schema, whose message lists them
+		// all (TestHelmChartRefusesReservedLabels).
+		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.job=x"}, `at '/accounts/0/labels/job': value must be 'reserved label name`},
+		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.__team=x"}, `at '/accounts/0/labels/__team': value must be 'reserved label name`},
 		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team-name=x"}, `accounts[0] (prod): labels: "team-name" is not a valid Prometheus label name`},
-		{[]string{"--set", "keyDirectory.secretName=k,defaults.labels.account=x"}, `defaults: labels: "account" is reserved`},
-		{[]string{"--set", "sunor.labels.instance=x"}, `sunor: labels: "instance" is reserved`},
+		{[]string{"--set", "keyDirectory.secretName=k,defaults.labels.account=x"}, `at '/defaults/labels/account': value must be 'reserved label name`},
+		{[]string{"--set", "sunor.labels.instance=x"}, `at '/sunor/labels/instance': value must be 'reserved label name`},
 		// "a b" has no plain file name: its key file is account-1.
 		{[]string{"--set", "accounts[0].name=account-1,accounts[0].apiKey=k1,accounts[1].name=a b,accounts[1].apiKey=k2"}, `accounts[1] (a b): its key file name "account-1" is that of accounts[0]`},
 		{[]string{"--set", "defaults.daily_budget=10"}, "defaults: applies to the accounts file"},
@@ -192,6 +194,29 @@ func TestHelmChartManyAccountsOneVolume(t *testing.T) {
 	if len(o.Secrets) != 1 || len(o.Secrets[0].StringData) != 100 || o.Secrets[0].StringData["inline-7"] != "sk-7" {
 		t.Errorf("want one Secret holding the 100 inline keys, got %d Secrets", len(o.Secrets))
 	}
+}
+
+// TestHelmChartRefusesReservedLabels: every label name the exporter
+// refuses at start-up (which would crash-loop the pod) fails the render,
+// wherever the chart takes labels, with a message that lists them all;
+// deploy's TestHelmSchemaRefusesTheExportersReservedLabels checks the
+// schema's list against the exporter's own.
+func TestHelmChartRefusesReservedLabels(t *testing.T) {
+	const all = "account, job, instance, endpoint, collector, reason and names starting with __"
+	for _, set := range []string{
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team=music,accounts[0].labels.reason=alice",
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.endpoint=x",
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.collector=x",
+		"keyDirectory.secretName=k,defaults.labels.reason=x",
+		"sunor.labels.endpoint=x",
+		"sunor.labels.__meta_x=x",
+	} {
+		stderr := renderFails(t, "--set", set)
+		if !strings.Contains(stderr, all) {
+			t.Errorf("--set %s: stderr %s; want a refusal listing %q", set, stderr, all)
+		}
+	}
+	render(t, "--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team=music,accounts[0].labels.reasons=x,accounts[0].labels.job_name=x")
 }
 
 // TestHelmChartKeyDirectory: keyDirectory alone is the accounts source:

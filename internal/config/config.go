@@ -206,6 +206,10 @@ const (
 // reservedLabels are set by the exporter or by Prometheus.
 var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
 
+// ReservedLabels returns the owner label names refused besides those
+// starting with "__": the Helm chart's schema refuses the same, tested.
+func ReservedLabels() []string { return slices.Clone(reservedLabels) }
+
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
