@@ -49,10 +49,12 @@ type guard struct {
 	// the slots of the window that other endpoints leave free, so that
 	// the balance, the product, never starves behind optional calls.
 	balances     int
-	calls        []*slot      // calls started within the last Window, or waiting to start
-	backoffUntil time.Time    // after a 429
-	reserveUntil time.Time    // after an answer with little Remaining
-	missing      missingState // whether the key's optional endpoints exist: unavailable.go
+	calls        []*slot   // calls started within the last Window, or waiting to start
+	backoffUntil time.Time // after a 429
+	reserveUntil time.Time // after an answer with little Remaining
+
+	// missing says whether the key's optional endpoints exist: unavailable.go.
+	missing missingState
 }
 
 // A slot is one call in the guard's window. Its time is zero while the
