@@ -190,12 +190,19 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			// for, and no slot of the budget spent on it.
 			return a.instead(st, now), nil
 		}
+		if !st.balance && !a.guard.claimOptional(now) {
+			// The API does not have it (see unavailable.go): no call.
+			return result{err: errMissing}, nil
+		}
 		age := time.Duration(math.MaxInt64)
 		if !st.lastAt.IsZero() {
 			age = now.Sub(st.lastAt)
 		}
 		s, reason, until := a.guard.allow(now, st.balance, age)
 		if reason != "" {
+			if !st.balance {
+				a.guard.optionalDone(now, result{}) // the claim, unused
+			}
 			return a.skip(st, now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
@@ -312,6 +319,9 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 	ctx, r, ok := a.takeOff(st, f, queued)
 	if ok {
 		r = a.call(ctx, st)
+	}
+	if !st.balance {
+		a.optionalDone(st, r)
 	}
 	if f.timer != nil {
 		f.timer.Stop()
@@ -431,7 +441,12 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 			}
 			err = t
 		}
-		a.failed(st, err)
+		if e, missing := missingEndpoint(err); missing && !st.balance {
+			// Counted, but logged once per key by optionalDone.
+			st.errors[e.Reason].Add(1)
+		} else {
+			a.failed(st, err)
+		}
 		r.err = err
 		return r
 	}

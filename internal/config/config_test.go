@@ -18,7 +18,7 @@ func flags() Account {
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.ProxyFromEnvironment = true
 	return Account{Name: "default", URL: "https://sunor.cc", Timeout: 10 * time.Second, CacheTTL: 30 * time.Second,
-		MaxCallsPerMinute: 12, RateLimitReserve: 10, LowCreditsThreshold: 500, HTTPClientConfig: hc}
+		MaxCallsPerMinute: 12, RateLimitReserve: 10, LowCreditsThreshold: 500, TaskCost: 10, HTTPClientConfig: hc}
 }
 
 func write(t *testing.T, content string) string {
