@@ -204,7 +204,9 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		return res
 	}
 
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	// OpenMetrics too, as promhttp offers it with EnableOpenMetrics: what
+	// Prometheus asks for first when it does not scrape protobuf.
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	h := w.Header()
 	h.Add("Vary", "Accept")
 	h.Add("Vary", "Accept-Encoding")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestServeMatchesRegistry(t *testing.T) {
 	registryWay := func(w http.ResponseWriter, r *http.Request) {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(scrape)
-		promhttp.HandlerFor(prometheus.Gatherers{own, reg}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+		promhttp.HandlerFor(prometheus.Gatherers{own, reg}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true}).ServeHTTP(w, r)
 	}
 	ours := func(w http.ResponseWriter, r *http.Request) { encode(w, r, scrape, o) }
 
@@ -109,6 +110,13 @@ func TestServeMatchesRegistry(t *testing.T) {
 		{"zstd", "/metrics", http.Header{"Accept-Encoding": {"zstd"}}},
 		{"gzip refused", "/metrics", http.Header{"Accept-Encoding": {"gzip;q=0, identity"}}},
 		{"name filter", "/metrics?name[]=sunor_api_up&name[]=zzz_own", http.Header{}},
+		{"OpenMetrics 1.0", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}}},
+		{"OpenMetrics 0.0.1", "/metrics", http.Header{"Accept": {"application/openmetrics-text"}}},
+		{"OpenMetrics gzip", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {"gzip"}}},
+		{"OpenMetrics zstd", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {"zstd"}}},
+		{"OpenMetrics name filter", "/metrics?name[]=sunor_api_requests_total&name[]=zzz_own", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}}},
+		{"Prometheus without protobuf", "/metrics", http.Header{"Accept": {prometheusTextAccept}, "Accept-Encoding": {"gzip"}}},
+		{"Prometheus with protobuf", "/metrics", http.Header{"Accept": {prometheusProtobufAccept}, "Accept-Encoding": {"gzip"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, wantHeader := get(registryWay, tc.target, tc.header)
@@ -179,5 +187,60 @@ func TestEncodeStopsWhenClientGone(t *testing.T) {
 	}
 	if n := strings.Count(rec.Body.String(), "# TYPE "); n != 1 {
 		t.Errorf("%d families written after the client had gone, want 1 (the one being written when it was noticed):\n%s", n, rec.Body)
+	}
+}
+
+// The Accept headers of Debian's Prometheus 2.42, as it sent them to a
+// recording target: by default (scrape without protobuf), and with
+// --enable-feature=native-histograms (protobuf first).
+const (
+	prometheusTextAccept     = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	prometheusProtobufAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+// TestServeOpenMetrics: a Prometheus that does not scrape protobuf gets
+// OpenMetrics 1.0, with its content type, counters named as OpenMetrics
+// names them (the family without _total, each sample with it), no
+// _created line (promhttp writes none unless asked) and the closing
+// # EOF; one that scrapes protobuf gets protobuf; a client that asks for
+// nothing in particular gets the classic text format, as before.
+func TestServeOpenMetrics(t *testing.T) {
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	serve := func(accept string) (string, string) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		encode(rec, req, exp.WithContext(context.Background()), HandlerOpts{})
+		return rec.Header().Get("Content-Type"), rec.Body.String()
+	}
+
+	ct, body := serve(prometheusTextAccept)
+	if want := "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"; ct != want {
+		t.Errorf("Content-Type for Prometheus without protobuf: %q, want %q", ct, want)
+	}
+	if !strings.HasSuffix(body, "\n# EOF\n") {
+		t.Errorf("OpenMetrics body does not end with # EOF:\n%s", body)
+	}
+	for _, want := range []string{
+		"# TYPE sunor_api_requests counter\n",
+		"\nsunor_api_requests_total{account=\"video\",endpoint=\"balance\",team=\"video\"} 1.0\n",
+		"# TYPE sunor_credits_available gauge\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("OpenMetrics body lacks %q:\n%s", want, body)
+		}
+	}
+	if regexp.MustCompile(`(?m)^[a-z_]+_created[{ ]`).MatchString(body) {
+		t.Errorf("OpenMetrics body has a _created line, which promhttp does not write by default:\n%s", body)
+	}
+
+	if ct, _ := serve(prometheusProtobufAccept); !strings.HasPrefix(ct, "application/vnd.google.protobuf;") {
+		t.Errorf("Content-Type for Prometheus with protobuf: %q, want protobuf", ct)
+	}
+	if ct, body := serve(""); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(body, "# EOF") {
+		t.Errorf("Content-Type with no Accept header: %q, want the classic text format", ct)
 	}
 }
