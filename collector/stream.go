@@ -41,6 +41,7 @@ import (
 type family struct {
 	proto   *dto.MetricFamily // name, help and type; no series
 	samples []*sample         // the accounts' series
+	hists   []*histogramSample
 	others  []prometheus.Metric
 }
 
@@ -66,6 +67,8 @@ func gatherFamilies(c prometheus.Collector) []*family {
 		}
 		if s, ok := m.(*sample); ok {
 			f.samples = append(f.samples, s)
+		} else if h, ok := m.(*histogramSample); ok {
+			f.hists = append(f.hists, h)
 		} else {
 			f.others = append(f.others, m)
 		}
@@ -112,24 +115,36 @@ type familyBuffer struct {
 	ptrs     []*dto.Metric
 	gauges   []dto.Gauge
 	counters []dto.Counter
+	// histograms' protos, and their native buckets (latency.go)
+	histograms []histogramProto
+	spans      []nativeSpan
+	spanPtrs   []*dto.BucketSpan
+	deltas     []int64
 }
 
 // build returns f's family in b's buffers, valid until the next build.
 func (b *familyBuffer) build(f *family) *dto.MetricFamily {
-	n := len(f.samples) + len(f.others)
+	n := f.size()
 	if cap(b.metrics) < n {
 		b.metrics, b.ptrs = make([]dto.Metric, n), make([]*dto.Metric, n)
 	}
 	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
 	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
+	b.histograms, b.spans, b.spanPtrs, b.deltas = b.histograms[:0], b.spans[:0], b.spanPtrs[:0], b.deltas[:0]
 	for i, s := range f.samples {
 		out := &b.metrics[i]
 		*out = dto.Metric{}
 		s.fill(out, b)
 		b.ptrs = append(b.ptrs, out)
 	}
-	for i, m := range f.others {
+	for i, h := range f.hists {
 		out := &b.metrics[len(f.samples)+i]
+		*out = dto.Metric{}
+		h.fill(out, b)
+		b.ptrs = append(b.ptrs, out)
+	}
+	for i, m := range f.others {
+		out := &b.metrics[len(f.samples)+len(f.hists)+i]
 		*out = dto.Metric{}
 		if err := m.Write(out); err != nil {
 			continue // as the registry does: the family goes without it
@@ -140,6 +155,9 @@ func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 	b.mf = dto.MetricFamily{Name: f.proto.Name, Help: f.proto.Help, Type: f.proto.Type, Unit: f.proto.Unit, Metric: b.ptrs}
 	return &b.mf
 }
+
+// size is the number of series in f.
+func (f *family) size() int { return len(f.samples) + len(f.hists) + len(f.others) }
 
 // gauge and counter return a value proto from b's buffers.
 func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
@@ -197,7 +215,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		res.series += len(mf.Metric)
 	}
 	for _, f := range fams {
-		res.series += len(f.samples) + len(f.others)
+		res.series += f.size()
 	}
 	finish := func() encoded {
 		res.took = time.Since(start)
@@ -252,7 +270,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 	var buf familyBuffer
 	most := 0
 	for _, f := range fams {
-		most = max(most, len(f.samples)+len(f.others))
+		most = max(most, f.size())
 	}
 	buf.metrics, buf.ptrs = make([]dto.Metric, 0, most), make([]*dto.Metric, 0, most)
 	i := 0

@@ -15,6 +15,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	// zstd for promhttp's output, which the streaming encoder is compared with.
 	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 
@@ -228,6 +230,9 @@ func TestServeOpenMetrics(t *testing.T) {
 		"# TYPE sunor_api_requests counter\n",
 		"\nsunor_api_requests_total{account=\"video\",endpoint=\"balance\",team=\"video\"} 1.0\n",
 		"# TYPE sunor_credits_available gauge\n",
+		"# TYPE sunor_api_call_duration_seconds histogram\n",
+		"\nsunor_api_call_duration_seconds_bucket{account=\"video\",endpoint=\"usage\",team=\"video\",le=\"+Inf\"} 1\n",
+		"\nsunor_api_call_duration_seconds_count{account=\"video\",endpoint=\"usage\",team=\"video\"} 1\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("OpenMetrics body lacks %q:\n%s", want, body)
@@ -237,8 +242,28 @@ func TestServeOpenMetrics(t *testing.T) {
 		t.Errorf("OpenMetrics body has a _created line, which promhttp does not write by default:\n%s", body)
 	}
 
-	if ct, _ := serve(prometheusProtobufAccept); !strings.HasPrefix(ct, "application/vnd.google.protobuf;") {
+	ct, body = serve(prometheusProtobufAccept)
+	if !strings.HasPrefix(ct, "application/vnd.google.protobuf;") {
 		t.Errorf("Content-Type for Prometheus with protobuf: %q, want protobuf", ct)
+	}
+	// The histogram is native there: its schema and zero threshold and
+	// the buckets the calls fell in, next to the classic buckets.
+	dec := expfmt.NewDecoder(strings.NewReader(body), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	natives := 0
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			break
+		}
+		for _, m := range mf.Metric {
+			if h := m.GetHistogram(); mf.GetName() == "sunor_api_call_duration_seconds" &&
+				h.GetSchema() == 3 && h.GetZeroThreshold() > 0 && len(h.GetPositiveDelta()) > 0 && len(h.GetBucket()) == 8 {
+				natives++
+			}
+		}
+	}
+	if natives != 4 {
+		t.Errorf("%d native histograms with classic buckets in the protobuf answer, want 4 (2 accounts, 2 endpoints)", natives)
 	}
 	if ct, body := serve(""); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(body, "# EOF") {
 		t.Errorf("Content-Type with no Accept header: %q, want the classic text format", ct)
