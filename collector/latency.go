@@ -110,13 +110,48 @@ func nativeIndex(v float64) int32 {
 // points to, so that a family's histograms are built in one array
 // (familyBuffer) rather than in a dozen allocations each.
 type histogramProto struct {
-	h          dto.Histogram
-	buckets    [len(callDurationBuckets)]dto.Bucket
-	bucketPtrs [len(callDurationBuckets)]*dto.Bucket
-	cumulative [len(callDurationBuckets)]uint64
-	count      uint64
-	sum        float64
-	zero       uint64
+	h       dto.Histogram
+	buckets [len(callDurationBuckets)]*dto.Bucket
+	count   uint64
+	sum     float64
+	zero    uint64
+}
+
+// bucketProto is one classic bucket's proto and the count it points to.
+// Histograms share them: a bucket is its bound and its cumulative count,
+// and the accounts' counts are mostly the same few numbers (a call every
+// refresh), so a family of 20 000 histograms needs a few hundred buckets,
+// not 160 000 of 72 bytes each.
+type bucketProto struct {
+	b     dto.Bucket
+	count uint64
+}
+
+type bucketKey struct {
+	bound int
+	count uint64
+}
+
+// bucket returns the shared proto of the classic bucket bound with the
+// cumulative count n, in b's buffers.
+func (b *familyBuffer) bucket(bound int, n uint64) *dto.Bucket {
+	if p, ok := b.buckets[bucketKey{bound, n}]; ok {
+		return p
+	}
+	if b.buckets == nil {
+		b.buckets = map[bucketKey]*dto.Bucket{}
+	}
+	if len(b.bucketStore) == cap(b.bucketStore) {
+		// A new block rather than a larger copy: the protos handed out
+		// stay where they are.
+		b.bucketStore = make([]bucketProto, 0, 256)
+	}
+	b.bucketStore = b.bucketStore[:len(b.bucketStore)+1]
+	p := &b.bucketStore[len(b.bucketStore)-1]
+	*p = bucketProto{count: n}
+	p.b = dto.Bucket{CumulativeCount: &p.count, UpperBound: &callDurationBuckets[bound]}
+	b.buckets[bucketKey{bound, n}] = &p.b
+	return &p.b
 }
 
 // nativeSpan holds one span of native buckets and the values it points to.
@@ -138,14 +173,15 @@ func (s *histogramSample) Desc() *prometheus.Desc { return s.desc }
 
 // Write is fill with buffers of its own, for the tests' registries.
 func (s *histogramSample) Write(out *dto.Metric) error {
-	var b familyBuffer
+	b := familyBuffer{native: true}
 	s.fill(out, &b)
 	return nil
 }
 
 // fill writes the histogram into out, in b's buffers: what a client_golang
 // histogram writes (without its created timestamp: none of the exporter's
-// counters has one either).
+// counters has one either), the native fields only for a format that
+// carries them.
 func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
 	if len(b.histograms) == cap(b.histograms) {
 		b.histograms = slices.Grow(b.histograms, max(16, cap(b.histograms)))
@@ -156,29 +192,50 @@ func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
 
 	h := s.h
 	h.mu.Lock()
+	if h.count == 0 {
+		h.mu.Unlock()
+		out.Label = s.labels
+		out.Histogram = emptyHistograms[boolIndex(b.native)]
+		return
+	}
 	p.count, p.sum, p.zero = h.count, h.sum, h.zero
 	var cum uint64
 	for i := range callDurationBuckets {
 		cum += h.classic[i]
-		p.cumulative[i] = cum
-		p.buckets[i] = dto.Bucket{CumulativeCount: &p.cumulative[i], UpperBound: &callDurationBuckets[i]}
-		p.bucketPtrs[i] = &p.buckets[i]
+		p.buckets[i] = b.bucket(i, cum)
 	}
-	spans, deltas := b.nativeBuckets(h.native)
+	p.h = dto.Histogram{SampleCount: &p.count, SampleSum: &p.sum, Bucket: p.buckets[:]}
+	if b.native {
+		p.h.Schema, p.h.ZeroThreshold, p.h.ZeroCount = &nativeSchemaValue, &nativeZeroThresholdValue, &p.zero
+		p.h.PositiveSpan, p.h.PositiveDelta = b.nativeBuckets(h.native)
+	}
 	h.mu.Unlock()
 
-	p.h = dto.Histogram{
-		SampleCount:   &p.count,
-		SampleSum:     &p.sum,
-		Bucket:        p.bucketPtrs[:],
-		Schema:        &nativeSchemaValue,
-		ZeroThreshold: &nativeZeroThresholdValue,
-		ZeroCount:     &p.zero,
-		PositiveSpan:  spans,
-		PositiveDelta: deltas,
-	}
 	out.Label = s.labels
 	out.Histogram = &p.h
+}
+
+// emptyHistograms are the histogram of no call yet, shared read-only as
+// zeroCounter is, without and with the native fields: with thousands of
+// accounts, most usage endpoints wait for their first call.
+var emptyHistograms = [2]*dto.Histogram{emptyHistogram(false), emptyHistogram(true)}
+
+func emptyHistogram(native bool) *dto.Histogram {
+	h := &dto.Histogram{SampleCount: new(uint64), SampleSum: new(float64)}
+	for i := range callDurationBuckets {
+		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: new(uint64), UpperBound: &callDurationBuckets[i]})
+	}
+	if native {
+		h.Schema, h.ZeroThreshold, h.ZeroCount = &nativeSchemaValue, &nativeZeroThresholdValue, new(uint64)
+	}
+	return h
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // nativeBuckets returns the spans and deltas of the populated native

@@ -116,10 +116,15 @@ type familyBuffer struct {
 	gauges   []dto.Gauge
 	counters []dto.Counter
 	// histograms' protos, and their native buckets (latency.go)
-	histograms []histogramProto
-	spans      []nativeSpan
-	spanPtrs   []*dto.BucketSpan
-	deltas     []int64
+	// native: fill the native-histogram fields; the text formats
+	// (classic, OpenMetrics 1.0) have no place for them.
+	native      bool
+	histograms  []histogramProto
+	buckets     map[bucketKey]*dto.Bucket
+	bucketStore []bucketProto
+	spans       []nativeSpan
+	spanPtrs    []*dto.BucketSpan
+	deltas      []int64
 }
 
 // build returns f's family in b's buffers, valid until the next build.
@@ -131,6 +136,12 @@ func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
 	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
 	b.histograms, b.spans, b.spanPtrs, b.deltas = b.histograms[:0], b.spans[:0], b.spanPtrs[:0], b.deltas[:0]
+	clear(b.buckets)
+	b.bucketStore = nil
+	if cap(b.histograms) < len(f.hists) {
+		// 400 bytes each: at once for the family, not grown by doubling.
+		b.histograms = make([]histogramProto, 0, len(f.hists))
+	}
 	for i, s := range f.samples {
 		out := &b.metrics[i]
 		*out = dto.Metric{}
@@ -268,6 +279,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 	// The buffers once, for the largest family: growing them family by
 	// family would leave the smaller ones behind as garbage.
 	var buf familyBuffer
+	buf.native = format.FormatType() != expfmt.TypeTextPlain && format.FormatType() != expfmt.TypeOpenMetrics
 	most := 0
 	for _, f := range fams {
 		most = max(most, f.size())

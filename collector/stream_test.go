@@ -54,6 +54,10 @@ func TestServeMatchesRegistry(t *testing.T) {
 	for m := range ch {
 		scrape = append(scrape, m)
 	}
+	// And the histogram of an endpoint not called yet, which every
+	// scrape shares.
+	never, _ := labelSet(nil, nil, &dto.LabelPair{Name: new("account"), Value: new("never")}, sharedPair("endpoint", "balance"))
+	scrape = append(scrape, &histogramSample{desc: callDurationDesc, labels: never, h: &callHistogram{}})
 
 	own := prometheus.NewRegistry()
 	for _, name := range []string{"aaa_own", "sunor_exporter_own", "zzz_own"} {
