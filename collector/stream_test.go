@@ -6,7 +6,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,6 +26,7 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // replay sends the same metrics on every Collect, so that two encoders
@@ -272,4 +278,106 @@ func TestServeOpenMetrics(t *testing.T) {
 	if ct, body := serve(""); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(body, "# EOF") {
 		t.Errorf("Content-Type with no Accept header: %q, want the classic text format", ct)
 	}
+}
+
+// TestRealPrometheusScrapes: Debian's Prometheus scrapes the exporter and
+// stores what it meant: by default it asks for OpenMetrics and gets it
+// (counters under their names, the histogram's classic buckets); with
+// native histograms on it asks for protobuf and stores the histogram as
+// a native one, which histogram_quantile reads.
+func TestRealPrometheusScrapes(t *testing.T) {
+	bin := testtool.Path(t, "prometheus", "prometheus")
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	served := make(chan string, 100) // the Content-Type of each scrape
+	h := MetricsHandler(exp, HandlerOpts{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		select {
+		case served <- w.Header().Get("Content-Type"):
+		default:
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct {
+		name, flag, contentType string
+		queries                 []string
+	}{
+		{"default", "", "application/openmetrics-text; version=1.0.0", []string{
+			`sunor_api_call_duration_seconds_bucket{account="video",endpoint="balance",le="+Inf",team="video"} >= 1`,
+			`sunor_api_call_duration_seconds_count{account="video",endpoint="usage"} >= 1`,
+			`sunor_api_requests_total{account="music-prod",endpoint="balance",team="music",env="prod"} >= 1`,
+		}},
+		{"native histograms", "--enable-feature=native-histograms", "application/vnd.google.protobuf", []string{
+			`histogram_count(sunor_api_call_duration_seconds{account="video",endpoint="balance"}) >= 1`,
+			`histogram_quantile(0.99, sunor_api_call_duration_seconds{account="video",endpoint="balance"}) > 0`,
+			`absent(sunor_api_call_duration_seconds_bucket)`, // native only
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: sunor\n    static_configs: [{targets: ['" + strings.TrimPrefix(srv.URL, "http://") + "']}]\n"
+			if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			addr := freeAddr(t)
+			args := []string{"--config.file=" + filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
+			if tc.flag != "" {
+				args = append(args, tc.flag)
+			}
+			p := testtool.Start(t, exec.Command(bin, args...))
+			defer p.Stop(10 * time.Second)
+
+			deadline := time.After(60 * time.Second)
+			for {
+				select {
+				case ct := <-served:
+					if !strings.HasPrefix(ct, tc.contentType) {
+						continue // the other server's scrape, or one from before
+					}
+				case <-deadline:
+					t.Fatalf("no scrape answered with %s within 60 s; Prometheus said:\n%s", tc.contentType, p.Out)
+				}
+				break
+			}
+			for _, q := range tc.queries {
+				var last string
+				ok := false
+				for end := time.Now().Add(30 * time.Second); !ok && time.Now().Before(end); {
+					last = promQuery(t, addr, q)
+					ok = strings.Contains(last, `"result":[{`)
+					if !ok {
+						select {
+						case <-served: // the next scrape
+						case <-time.After(2 * time.Second):
+						}
+					}
+				}
+				if !ok {
+					t.Errorf("%s: no result; last answer %s\nPrometheus said:\n%s", q, last, p.Out)
+				}
+			}
+		})
+	}
+}
+
+func promQuery(t *testing.T, addr, q string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, body, err := testtool.Request(ctx, "GET", "http://"+addr+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return err.Error()
+	}
+	return body
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
