@@ -115,10 +115,11 @@ type familyBuffer struct {
 	ptrs     []*dto.Metric
 	gauges   []dto.Gauge
 	counters []dto.Counter
-	// histograms' protos, and their native buckets (latency.go)
 	// native: fill the native-histogram fields; the text formats
 	// (classic, OpenMetrics 1.0) have no place for them.
-	native      bool
+	native bool
+	// The histograms' protos, their shared classic buckets and their
+	// native buckets (latency.go).
 	histograms  []histogramProto
 	buckets     map[bucketKey]*dto.Bucket
 	bucketStore []bucketProto
