@@ -60,6 +60,7 @@ type endpointState struct {
 	requests atomic.Uint64
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
+	latency  callHistogram                   // every call's duration (latency.go)
 
 	mu     sync.Mutex
 	flight *flight   // the call queued or in flight, shared by every scrape
@@ -423,6 +424,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	start := time.Now()
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
+	st.latency.observe(r.duration)
 	a.logCall(ep, r.duration, rl, err)
 	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",

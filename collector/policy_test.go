@@ -34,7 +34,7 @@ func (answeringAPI) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, suno
 }
 
 // The labels a series has of its own; every other label is an owner label.
-var ownLabels = []string{"account", "endpoint", "collector", "reason"}
+var ownLabels = []string{"account", "endpoint", "collector", "reason", "le"}
 
 // Every family an account has after a good scrape with the usage
 // collector, but the daily budget.
@@ -45,7 +45,7 @@ var accountFamilies = []string{
 	"sunor_rate_limit_limit", "sunor_rate_limit_remaining", "sunor_rate_limit_reset_timestamp_seconds",
 	"sunor_api_errors_total", "sunor_api_requests_total", "sunor_api_calls_skipped_total",
 	"sunor_tasks_created_total", "sunor_credits_used_total", "sunor_credits_topped_up_total",
-	"sunor_credits_low_threshold", "sunor_credits_task_cost",
+	"sunor_credits_low_threshold", "sunor_credits_task_cost", "sunor_api_call_duration_seconds",
 }
 
 // twoTeams are two accounts of two teams with different label sets: music

@@ -216,6 +216,7 @@ func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
 func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []time.Duration) {
 	p := a.policy.Load()
 	out := make([]sample, 0, p.size) // one allocation for the account's series
+	hists := make([]histogramSample, len(a.endpoints))
 	add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []*dto.LabelPair) {
 		out = append(out, sample{desc: d, labels: labels, typ: t, value: v})
 	}
@@ -246,6 +247,7 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 			a.debug("No answer in this scrape", "endpoint", st.scraper.Name(), "err", r.err)
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
+		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
 		for k, reason := range sunor.Reasons {
 			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errorLabels(k))
 		}
@@ -278,5 +280,8 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 
 	for i := range out {
 		ch <- &out[i]
+	}
+	for i := range hists {
+		ch <- &hists[i]
 	}
 }

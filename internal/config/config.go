@@ -203,8 +203,9 @@ const (
 	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
 )
 
-// reservedLabels are set by the exporter or by Prometheus.
-var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
+// reservedLabels are set by the exporter or by Prometheus (le: the buckets
+// of sunor_api_call_duration_seconds).
+var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason", "le"}
 
 // ReservedLabels returns the owner label names refused besides those
 // starting with "__": the Helm chart's schema refuses the same, tested.
