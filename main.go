@@ -218,6 +218,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stderr, restoreLog := installSafeLogging(stderr)
 	defer restoreLog()
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
+	_, stdlibBase := newLogger(stderr, f.logFormat, "debug")
+	defer logStdlibAs(log.With(stdlibBase, "time", log.DefaultTimestampUTC, "caller", "stdlib"))()
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
 	fail := func(msg string, err error) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
