@@ -16,10 +16,12 @@ import (
 
 // TestJSONLogEveryLine: with --log.format=json every line the real binary
 // writes is a JSON object, the standard library's too (here net/http's
-// "Unsolicited response", from an API that sends bytes after its answer).
+// "Unsolicited response", from an API that sends bytes after its answer),
+// and one cut at redact.MaxLineChars (the bytes quoted are longer).
 func TestJSONLogEveryLine(t *testing.T) {
 	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
-	srv := hostileapi.New(t, reply("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sHTTP/1.1 200 OK\r\nX-Leak: KEY\r\n\r\n", len(body), body))
+	srv := hostileapi.New(t, reply("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sHTTP/1.1 200 OK\r\nX-Leak: KEY\r\nX-Pad: %s\r\n\r\n",
+		len(body), body, strings.Repeat("p", 20_000)))
 	cmd := exec.Command(testtool.ExporterBinary(t), "--web.listen-address=127.0.0.1:0", "--log.format=json",
 		"--sunor.url="+srv.URL, "--no-collector.usage", "--sunor.max-calls-per-minute=0")
 	cmd.Env = append(os.Environ(), "SUNOR_API_KEY="+canaryKey)

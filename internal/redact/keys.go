@@ -103,7 +103,8 @@ const MaxLineChars = 1000
 
 // Writer returns a writer that passes each line written to it on to w with
 // every piece of the keys of s redacted, what is not printable escaped and
-// the line cut to MaxLineChars characters (see Redactor.Clean). A Write
+// the line cut to MaxLineChars characters (see Redactor.Clean; a line that
+// is one JSON object is cut value by value and stays one). A Write
 // is taken to end with a line break: log.Logger, go-kit's loggers and slog
 // write one whole line per call; a Write without one is a line of its own.
 // Writes are passed on one at a time: the log package, go-kit's SyncWriter
@@ -125,7 +126,14 @@ func (lw *writer) Write(p []byte) (int, error) {
 		} else {
 			rest = nil
 		}
-		out = append(out, lw.s.Clean(string(line), MaxLineChars)...)
+		r := lw.s.cur.Load()
+		clean, cut := r.clean(string(line), MaxLineChars)
+		if cut {
+			if j, ok := r.cleanJSON(string(line), MaxLineChars); ok {
+				clean = j // a JSON line stays JSON
+			}
+		}
+		out = append(out, clean...)
 		out = append(out, '\n')
 	}
 	lw.mu.Lock()

@@ -3,10 +3,12 @@ package redact
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // shortKeys are the load script's keys: key-1 … key-n, shorter than
@@ -104,5 +106,38 @@ func TestLongRunIsCut(t *testing.T) {
 	got := r.Clean(strings.Repeat("a", 100_000)+"tail", 20)
 	if got != Redacted+"... (100004 bytes in all)" {
 		t.Errorf("Clean = %q", got)
+	}
+}
+
+// TestWriterCutJSONStaysJSON: a JSON log line too long to keep whole is
+// cut value by value: one valid JSON object, the short fields whole, the
+// long one cut saying how long it was, every key redacted.
+func TestWriterCutJSONStaysJSON(t *testing.T) {
+	const key = "sk-live-0123456789abcdefghij"
+	s := NewSet(2)
+	s.Add(key)
+	var out strings.Builder
+	w := Writer(&out, s)
+	line := fmt.Sprintf(`{"caller":"x.go:1","level":"warn","msg":"Unsolicited response %s","pad":"%s \"quoted\" %s","n":12}`+"\n",
+		key, strings.Repeat("p", 5000), key)
+	if _, err := w.Write([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.TrimSuffix(out.String(), "\n")
+	var v map[string]any
+	if err := json.Unmarshal([]byte(got), &v); err != nil {
+		t.Fatalf("not JSON (%v): %.300s", err, got)
+	}
+	if v["level"] != "warn" || v["caller"] != "x.go:1" || v["msg"] != "Unsolicited response "+Redacted || v["n"] != 12.0 {
+		t.Errorf("fields changed: %v", v)
+	}
+	if pad, _ := v["pad"].(string); !strings.HasSuffix(pad, "... (5038 bytes in all)") {
+		t.Errorf("pad = %.100q…%q, want it cut with its length", pad, pad[max(0, len(pad)-40):])
+	}
+	if n := utf8.RuneCountInString(got); n > MaxLineChars+cutMarkChars {
+		t.Errorf("a line of %d characters", n)
+	}
+	if p := leak(got, key); p != "" {
+		t.Errorf("the line shows %q", p)
 	}
 }

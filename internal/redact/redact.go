@@ -272,6 +272,12 @@ func (r *Redactor) run(t []atomic.Uint64, lengths uint32, lower string, i int) i
 // so the cut cannot leave a piece of a key behind it; the cut never splits
 // a character. Clean is safe to call while keys are added.
 func (r *Redactor) Clean(s string, maxChars int) string {
+	out, _ := r.clean(s, maxChars)
+	return out
+}
+
+// clean is Clean, and whether it cut s.
+func (r *Redactor) clean(s string, maxChars int) (string, bool) {
 	var t []atomic.Uint64
 	var lengths uint32
 	longest := utf8.UTFMax
@@ -289,9 +295,9 @@ func (r *Redactor) Clean(s string, maxChars int) string {
 	lower := fold(s[:min(len(s), limit+MinPiece-1)])
 	var b strings.Builder
 	chars := 0
-	cut := func() string {
+	cut := func() (string, bool) {
 		fmt.Fprintf(&b, "... (%d bytes in all)", len(s))
-		return b.String()
+		return b.String(), true
 	}
 	for i := 0; i < len(in); {
 		n := 0
@@ -328,7 +334,7 @@ func (r *Redactor) Clean(s string, maxChars int) string {
 	if len(in) < len(s) {
 		return cut()
 	}
-	return b.String()
+	return b.String(), false
 }
 
 // escape returns how the character c (n bytes, the first of which is first)
