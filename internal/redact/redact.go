@@ -76,16 +76,16 @@ var seed = maphash.MakeSeed()
 func hash(piece string) uint64 { return max(maphash.String(seed, piece), 1) } // 0 marks an empty slot
 
 // maxLoad is how full the table may get, in tenths: below it, looking up
-// a piece that is not there (most positions of most texts) reads about
-// three slots in a row.
-const maxLoad = 6
+// a piece that is not there (most positions of most texts) reads about six
+// slots in a row, one or two cache lines.
+const maxLoad = 7
 
 // slotsFor is the table size for n hashes. It depends on n alone, so a
 // Redactor rebuilt from some keys is the same as a new one of them.
 func slotsFor(n int) int {
 	s := 16
 	for n*10 > s*maxLoad {
-		s += s / 2 // 1.5 times, not 2: the table is most of the memory
+		s += s / 4 // 1.25 times, not 2: the table is most of the memory
 	}
 	return s
 }
