@@ -44,21 +44,27 @@ type kind struct {
 }
 
 func (r *repeats) Log(keyvals ...any) error {
+	// Most lines are none of those limited: they pass after one look at
+	// their msg, without formatting anything.
 	var msg string
-	vals := make([]string, len(r.keys))
 	for i := 0; i+1 < len(keyvals); i += 2 {
-		k := fmt.Sprint(keyvals[i])
-		if k == "msg" {
-			msg = fmt.Sprint(keyvals[i+1])
-		}
-		for j, want := range r.keys {
-			if k == want {
-				vals[j] = fmt.Sprint(keyvals[i+1])
+		if k, _ := keyvals[i].(string); k == "msg" {
+			if msg, _ = keyvals[i+1].(string); msg == "" {
+				msg = fmt.Sprint(keyvals[i+1])
 			}
 		}
 	}
 	if !r.limited(msg) {
 		return r.next.Log(keyvals...)
+	}
+	vals := make([]string, len(r.keys))
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		k, _ := keyvals[i].(string)
+		for j, want := range r.keys {
+			if k == want {
+				vals[j] = fmt.Sprint(keyvals[i+1])
+			}
+		}
 	}
 	id := msg + "\x00" + strings.Join(vals, "\x00")
 	r.mu.Lock()
