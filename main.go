@@ -129,6 +129,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
 	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low.").Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.daily-budget", "Credits a day the account may spend (0 is no budget).").Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
+	app.Flag("sunor.task-cost", "Credits one task of the account costs: the API refuses work (402) below it.").Envar("SUNOR_TASK_COST").Default("10").Float64Var(&f.account.TaskCost)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls with one key in any 60 s, of the 120 your product shares (0 is no ceiling).").Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "No call while X-RateLimit-Remaining is at or below this.").Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts (0 is no cap).").Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
@@ -218,6 +219,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stderr, restoreLog := installSafeLogging(stderr)
 	defer restoreLog()
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
+	_, stdlibBase := newLogger(stderr, f.logFormat, "debug")
+	defer logStdlibAs(log.With(stdlibBase, "time", log.DefaultTimestampUTC, "caller", "stdlib"))()
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
 	fail := func(msg string, err error) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
@@ -234,11 +237,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail("Invalid configuration", err)
 	}
 	if f.configCheck {
-		names := make([]string, len(accts))
-		for i, a := range accts {
-			names[i] = a.Name
-		}
-		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(names, ", "))
+		fmt.Fprintln(stdout, checkSummary(accts))
 		return 0
 	}
 
@@ -267,10 +266,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	for _, a := range accts {
-		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
-			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
-	}
 	if dir, entries := builder.KeyFiles(); dir != "" {
 		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
 			builder.UseKeyFiles(dir, e)
@@ -299,6 +294,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- web.ServeMultiple(listeners, srv, f.web, slogger)
 		}
 	}()
+	// After serving has begun: listening never waits on the accounts' lines.
+	dir, entries := builder.KeyFiles()
+	logAccounts(logger, accts, f.configFile, dir, entries)
 	select {
 	case err := <-errc:
 		return fail("Cannot serve", err)

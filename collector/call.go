@@ -62,6 +62,7 @@ type endpointState struct {
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
 	seen     seen                            // for the status page
+	latency  callHistogram                   // every call's duration (latency.go)
 
 	mu     sync.Mutex
 	flight *flight   // the call queued or in flight, shared by every scrape
@@ -194,6 +195,11 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			a.decide(ctx, st, now, "late", "the scrape was over before a call could start: no call", time.Time{})
 			return a.instead(st, now), nil
 		}
+		if !st.balance && !a.guard.claimOptional(now) {
+			// The API does not have it (see unavailable.go): no call.
+			a.decide(ctx, st, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
+			return result{err: errMissing}, nil
+		}
 		age := time.Duration(math.MaxInt64)
 		if !st.lastAt.IsZero() {
 			age = now.Sub(st.lastAt)
@@ -201,6 +207,9 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		s, reason, until := a.guard.allow(now, st.balance, age)
 		if reason != "" {
 			a.decide(ctx, st, now, reason, skipWhy(reason), until)
+			if !st.balance {
+				a.guard.optionalDone(now, result{}) // the claim, unused
+			}
 			return a.skip(st, now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
@@ -325,6 +334,9 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 	if ok {
 		r = a.call(ctx, st)
 	}
+	if !st.balance {
+		a.optionalDone(st, r)
+	}
 	if f.timer != nil {
 		f.timer.Stop()
 		f.cancel()
@@ -426,6 +438,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	start := time.Now()
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
+	st.latency.observe(r.duration)
 	a.logCall(ep, r.duration, rl, err)
 	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
@@ -444,7 +457,12 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 			}
 			err = t
 		}
-		a.failed(st, err)
+		if e, missing := missingEndpoint(err); missing && !st.balance {
+			// Counted, but logged once per key by optionalDone.
+			st.errors[e.Reason].Add(1)
+		} else {
+			a.failed(st, err)
+		}
 		r.err = err
 		r.call = a.recordCall(st, a.statusGuard(), r, err)
 		return r

@@ -133,6 +133,9 @@ func writeSettings(b *bytes.Buffer, s Settings) {
 	}
 	fmt.Fprintf(b, "  url: %s\n  timeout: %s\n  max_calls_per_minute: %s\n  rate_limit_reserve: %d\n  cache_ttl: %s\n  low_credits_threshold: %g\n  daily_budget: %s\n",
 		strconv.Quote(s.URL), s.Timeout, ceiling, s.RateLimitReserve, s.CacheTTL, s.Threshold, budget)
+	if s.TaskCost > 0 {
+		fmt.Fprintf(b, "  task_cost: %g credits\n", s.TaskCost)
+	}
 	b.WriteString("  labels:")
 	if len(s.Labels) == 0 {
 		b.WriteString(" none")

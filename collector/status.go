@@ -88,6 +88,7 @@ type AccountStatus struct {
 	Labels    map[string]string `json:"labels"`
 	Threshold float64           `json:"low_credits_threshold"`
 	Budget    float64           `json:"daily_budget"`
+	TaskCost  float64           `json:"task_cost"` // credits one task costs; 0: not configured
 	Timeout   time.Duration     `json:"timeout_ns"`
 	CacheTTL  time.Duration     `json:"cache_ttl_ns"`
 	// Available and Frozen are the last good balance, if HasBalance.
@@ -107,6 +108,7 @@ type Settings struct {
 	RateLimitReserve  int
 	Threshold         float64
 	Budget            float64
+	TaskCost          float64
 	Labels            map[string]string
 	URL               string // the redacted base URL
 	KeySource         string // "key file PATH" or "environment variable NAME"
@@ -121,7 +123,7 @@ func settingsOf(cfg accounts.Account) Settings {
 		src = "environment variable " + cfg.APIKeyEnv
 	}
 	return Settings{Timeout: cfg.Timeout, CacheTTL: cfg.CacheTTL, MaxCallsPerMinute: cfg.MaxCallsPerMinute,
-		RateLimitReserve: cfg.RateLimitReserve, Threshold: cfg.LowCreditsThreshold, Budget: cfg.DailyBudget,
+		RateLimitReserve: cfg.RateLimitReserve, Threshold: cfg.LowCreditsThreshold, Budget: cfg.DailyBudget, TaskCost: cfg.TaskCost,
 		Labels: maps.Clone(cfg.Labels), URL: cfg.URL, KeySource: src}
 }
 
@@ -189,7 +191,7 @@ func (e *Exporter) Settings(name string) (Settings, bool) {
 
 func (a *account) status(now time.Time) AccountStatus {
 	p, t := a.policy.Load(), a.timing.Load()
-	s := AccountStatus{Name: a.name, Labels: p.labels, Threshold: p.threshold, Budget: p.budget,
+	s := AccountStatus{Name: a.name, Labels: p.labels, Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
 		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.statusGuard().view(now)}
 	for i, st := range a.endpoints {
 		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load(), Decision: st.seen.decision.Load()}

@@ -42,6 +42,7 @@ import (
 type family struct {
 	proto   *dto.MetricFamily // name, help and type; no series
 	samples []*sample         // the accounts' series
+	hists   []*histogramSample
 	others  []prometheus.Metric
 }
 
@@ -67,6 +68,8 @@ func gatherFamilies(c prometheus.Collector) []*family {
 		}
 		if s, ok := m.(*sample); ok {
 			f.samples = append(f.samples, s)
+		} else if h, ok := m.(*histogramSample); ok {
+			f.hists = append(f.hists, h)
 		} else {
 			f.others = append(f.others, m)
 		}
@@ -113,24 +116,48 @@ type familyBuffer struct {
 	ptrs     []*dto.Metric
 	gauges   []dto.Gauge
 	counters []dto.Counter
+	// native: fill the native-histogram fields; the text formats
+	// (classic, OpenMetrics 1.0) have no place for them.
+	native bool
+	// The histograms' protos, their shared classic buckets and their
+	// native buckets (latency.go).
+	histograms  []histogramProto
+	buckets     map[bucketKey]*dto.Bucket
+	bucketStore []bucketProto
+	spans       []nativeSpan
+	spanPtrs    []*dto.BucketSpan
+	deltas      []int64
 }
 
 // build returns f's family in b's buffers, valid until the next build.
 func (b *familyBuffer) build(f *family) *dto.MetricFamily {
-	n := len(f.samples) + len(f.others)
+	n := f.size()
 	if cap(b.metrics) < n {
 		b.metrics, b.ptrs = make([]dto.Metric, n), make([]*dto.Metric, n)
 	}
 	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
 	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
+	b.histograms, b.spans, b.spanPtrs, b.deltas = b.histograms[:0], b.spans[:0], b.spanPtrs[:0], b.deltas[:0]
+	clear(b.buckets)
+	b.bucketStore = nil
+	if cap(b.histograms) < len(f.hists) {
+		// 400 bytes each: at once for the family, not grown by doubling.
+		b.histograms = make([]histogramProto, 0, len(f.hists))
+	}
 	for i, s := range f.samples {
 		out := &b.metrics[i]
 		*out = dto.Metric{}
 		s.fill(out, b)
 		b.ptrs = append(b.ptrs, out)
 	}
-	for i, m := range f.others {
+	for i, h := range f.hists {
 		out := &b.metrics[len(f.samples)+i]
+		*out = dto.Metric{}
+		h.fill(out, b)
+		b.ptrs = append(b.ptrs, out)
+	}
+	for i, m := range f.others {
+		out := &b.metrics[len(f.samples)+len(f.hists)+i]
 		*out = dto.Metric{}
 		if err := m.Write(out); err != nil {
 			continue // as the registry does: the family goes without it
@@ -141,6 +168,9 @@ func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 	b.mf = dto.MetricFamily{Name: f.proto.Name, Help: f.proto.Help, Type: f.proto.Type, Unit: f.proto.Unit, Metric: b.ptrs}
 	return &b.mf
 }
+
+// size is the number of series in f.
+func (f *family) size() int { return len(f.samples) + len(f.hists) + len(f.others) }
 
 // gauge and counter return a value proto from b's buffers.
 func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
@@ -203,7 +233,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		res.series += len(mf.Metric)
 	}
 	for _, f := range fams {
-		res.series += len(f.samples) + len(f.others)
+		res.series += f.size()
 	}
 	finish := func() encoded {
 		// The client's pace is not the encoding's: a slow reader must not
@@ -215,7 +245,9 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 		return res
 	}
 
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	// OpenMetrics too, as promhttp offers it with EnableOpenMetrics: what
+	// Prometheus asks for first when it does not scrape protobuf.
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	h := w.Header()
 	h.Add("Vary", "Accept")
 	h.Add("Vary", "Accept-Encoding")
@@ -259,9 +291,10 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 	// The buffers once, for the largest family: growing them family by
 	// family would leave the smaller ones behind as garbage.
 	var buf familyBuffer
+	buf.native = format.FormatType() != expfmt.TypeTextPlain && format.FormatType() != expfmt.TypeOpenMetrics
 	most := 0
 	for _, f := range fams {
-		most = max(most, len(f.samples)+len(f.others))
+		most = max(most, f.size())
 	}
 	buf.metrics, buf.ptrs = make([]dto.Metric, 0, most), make([]*dto.Metric, 0, most)
 	i := 0

@@ -71,6 +71,7 @@ func TestBrowserShowsEveryState(t *testing.T) {
 	for _, w := range []struct{ account, state string }{
 		{"down-video", "down: unauthorized"},
 		{"paused-shop", "paused: Retry-After until 12:06:30"},
+		{"empty-video", "exhausted"},
 		{"low-music", "low"},
 		{"stale-shop", "stale"},
 		{"waiting", "waiting for first answer"},

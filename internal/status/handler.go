@@ -40,9 +40,11 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return "$" + strconv.FormatFloat(*v, 'f', 2, 64)
 	},
-	"deref":  func(v *float64) float64 { return *v },
-	"states": func() []string { return []string{StateDown, StatePaused, StateLow, StateStale, StateWaiting, StateOK} },
-	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
+	"deref": func(v *float64) float64 { return *v },
+	"states": func() []string {
+		return []string{StateDown, StatePaused, StateExhausted, StateLow, StateStale, StateWaiting, StateOK}
+	},
+	"num": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
 	"age": func(s *float64) string {
 		if s == nil {
 			return "never"
@@ -68,7 +70,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	},
 	"counts": func(c map[string]int) []countOf {
 		var out []countOf
-		for _, k := range []string{StateDown, StatePaused, StateLow, StateStale, StateWaiting, StateOK} {
+		for _, k := range []string{StateDown, StatePaused, StateExhausted, StateLow, StateStale, StateWaiting, StateOK} {
 			if c[k] > 0 {
 				out = append(out, countOf{k, c[k]})
 			}

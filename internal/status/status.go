@@ -20,15 +20,18 @@ const MaxRows = 100
 
 // States in words, trouble first: the order of the page.
 const (
-	StateDown    = "down"
-	StatePaused  = "paused"
-	StateLow     = "low"
-	StateStale   = "stale"
-	StateWaiting = "waiting for first answer"
-	StateOK      = "ok"
+	StateDown   = "down"
+	StatePaused = "paused"
+	// StateExhausted: fewer credits than one task costs (task_cost):
+	// every task fails until a top-up.
+	StateExhausted = "exhausted"
+	StateLow       = "low"
+	StateStale     = "stale"
+	StateWaiting   = "waiting for first answer"
+	StateOK        = "ok"
 )
 
-var rank = map[string]int{StateDown: 0, StatePaused: 1, StateLow: 2, StateStale: 3, StateWaiting: 4, StateOK: 5}
+var rank = map[string]int{StateDown: 0, StatePaused: 1, StateExhausted: 2, StateLow: 3, StateStale: 4, StateWaiting: 5, StateOK: 6}
 
 // Row is one account on the page.
 type Row struct {
@@ -46,6 +49,7 @@ type Row struct {
 	USD       *float64 `json:"usd,omitempty"`
 	Threshold float64  `json:"low_credits_threshold"`
 	Budget    float64  `json:"daily_budget,omitempty"`
+	TaskCost  float64  `json:"task_cost,omitempty"`
 	// LastGoodAt is when the balance last answered well; AgeSeconds its
 	// age when the page was made.
 	LastGoodAt *time.Time `json:"last_good_at,omitempty"`
@@ -153,7 +157,7 @@ func clock(t, now time.Time) string {
 }
 
 func row(a *collector.AccountStatus, now time.Time) Row {
-	r := Row{Account: a.Name, Labels: a.Labels, Threshold: a.Threshold, Budget: a.Budget, Key: a.Key,
+	r := Row{Account: a.Name, Labels: a.Labels, Threshold: a.Threshold, Budget: a.Budget, TaskCost: a.TaskCost, Key: a.Key,
 		DebugURL: "/probe?" + url.Values{"account": {a.Name}, "debug": {"true"}}.Encode()}
 	bal := a.Endpoints[0]
 	r.Decision = bal.Decision
@@ -204,6 +208,8 @@ func state(a *collector.AccountStatus, now time.Time) (kind, words string) {
 		return StateWaiting, StateWaiting
 	case now.Sub(bal.LastGoodAt) > max(collector.MaxStale, a.CacheTTL):
 		return StateStale, StateStale
+	case a.TaskCost > 0 && a.Available < a.TaskCost:
+		return StateExhausted, StateExhausted
 	case a.Threshold > 0 && a.Available < a.Threshold:
 		return StateLow, StateLow
 	}

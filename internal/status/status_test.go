@@ -59,6 +59,7 @@ var demoKeys = map[string]string{
 	"paused-shop": "key-paused-9e4a",
 	"stale-shop":  "key-stale-c2d81",
 	"waiting":     "key-waiting-0aa7",
+	"empty-video": "key-empty-6d3b",
 }
 
 func account(t testing.TB, url, name, key string, labels map[string]string) accounts.Account {
@@ -68,7 +69,7 @@ func account(t testing.TB, url, name, key string, labels map[string]string) acco
 		t.Fatal(err)
 	}
 	return accounts.Account{Name: name, API: sunor.NewClient(base, &http.Client{}, apikey.Static(key).Key), URL: url,
-		Timeout: 5 * time.Second, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, RateLimitReserve: 10, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+		Timeout: 5 * time.Second, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
 }
 
 // newDemo builds the accounts and drives each into its state: stale's
@@ -85,10 +86,11 @@ func newDemo(t testing.TB) *demo {
 	fake.SetAccount(demoKeys["paused-shop"], fakesunor.Account{Available: 900, Fail: fakesunor.FailRateLimited})
 	fake.SetAccount(demoKeys["stale-shop"], fakesunor.Account{Available: 800})
 	fake.SetAccount(demoKeys["waiting"], fakesunor.Account{Available: 700, Fail: fakesunor.FailHang})
+	fake.SetAccount(demoKeys["empty-video"], fakesunor.Account{Available: 4, Frozen: 10})
 	labels := map[string]map[string]string{"ok-music": {"team": "music"}, "low-music": {"team": "music"},
-		"down-video": {"team": "video"}, "paused-shop": {"team": "shop"}, "stale-shop": {"team": "shop"}}
+		"down-video": {"team": "video"}, "empty-video": {"team": "video"}, "paused-shop": {"team": "shop"}, "stale-shop": {"team": "shop"}}
 	var accts []accounts.Account
-	for _, name := range []string{"ok-music", "low-music", "down-video", "paused-shop", "stale-shop", "waiting"} {
+	for _, name := range []string{"ok-music", "low-music", "down-video", "paused-shop", "stale-shop", "waiting", "empty-video"} {
 		accts = append(accts, account(t, srv.URL, name, demoKeys[name], labels[name]))
 	}
 	d.exp = collector.New(accts, collector.Options{Now: d.clock.Now})
@@ -96,7 +98,7 @@ func newDemo(t testing.TB) *demo {
 	d.probe = collector.ProbeHandler(d.exp, collector.HandlerOpts{})
 	d.get(t, "/probe?account=stale-shop")
 	d.clock.Advance(6 * time.Minute)
-	for _, name := range []string{"ok-music", "low-music", "down-video", "paused-shop"} {
+	for _, name := range []string{"ok-music", "low-music", "down-video", "paused-shop", "empty-video"} {
 		d.get(t, "/probe?account="+name)
 	}
 	return d
@@ -146,6 +148,7 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 	want := []struct{ account, state string }{
 		{"down-video", "down: unauthorized"},
 		{"paused-shop", "paused: Retry-After until 12:06:30"},
+		{"empty-video", "exhausted"},
 		{"low-music", "low"},
 		{"stale-shop", "stale"},
 		{"waiting", "waiting for first answer"},
@@ -159,7 +162,7 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 			t.Errorf("row %d: %s %q, want %s %q", i, r.Account, r.State, w.account, w.state)
 		}
 	}
-	ok := p.Rows[5]
+	ok := p.Rows[6]
 	if ok.Available == nil || *ok.Available != 950 || ok.USD == nil || *ok.USD != 9.5 || *ok.Frozen != 50 {
 		t.Errorf("ok-music's balance: %+v", ok)
 	}
@@ -176,14 +179,14 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 	if c := paused.LastCall; c == nil || c.Status != 429 || c.RetryAfter != 30*time.Second || c.Reason != "rate_limited" {
 		t.Errorf("paused-shop's last call: %+v", c)
 	}
-	if stale := p.Rows[3]; stale.AgeSeconds == nil || *stale.AgeSeconds != 360 {
+	if stale := p.Rows[4]; stale.AgeSeconds == nil || *stale.AgeSeconds != 360 {
 		t.Errorf("stale-shop's age: %v", stale.AgeSeconds)
 	}
-	if want := map[string]int{"down": 1, "paused": 1, "low": 1, "stale": 1, "waiting for first answer": 1, "ok": 1}; fmt.Sprint(p.Counts) != fmt.Sprint(want) {
+	if want := map[string]int{"down": 1, "paused": 1, "exhausted": 1, "low": 1, "stale": 1, "waiting for first answer": 1, "ok": 1}; fmt.Sprint(p.Counts) != fmt.Sprint(want) {
 		t.Errorf("counts %v, want %v", p.Counts, want)
 	}
 	// The recent calls: every call made, the newest first.
-	if len(p.RecentCalls) != 5 || p.RecentCalls[0].At.Before(p.RecentCalls[4].At) || p.RecentCalls[4].Account != "stale-shop" {
+	if len(p.RecentCalls) != 6 || p.RecentCalls[0].At.Before(p.RecentCalls[5].At) || p.RecentCalls[5].Account != "stale-shop" {
 		t.Errorf("recent calls: %+v", p.RecentCalls)
 	}
 
@@ -249,6 +252,7 @@ func TestFilters(t *testing.T) {
 		{"state=paused", "[paused-shop]"},
 		{"state=waiting+for+first+answer", "[waiting]"},
 		{"team=music", "[low-music ok-music]"},
+		{"state=exhausted&team=video", "[empty-video]"},
 		{"team=shop&state=stale", "[stale-shop]"},
 		{"account=MUSIC", "[low-music ok-music]"},
 		{"account=nothing", "[]"},
@@ -257,7 +261,7 @@ func TestFilters(t *testing.T) {
 		if got := fmt.Sprint(names(p)); got != tc.want {
 			t.Errorf("?%s: %s, want %s", tc.query, got, tc.want)
 		}
-		if p.Total != 6 || p.Matching != len(p.Rows) {
+		if p.Total != 7 || p.Matching != len(p.Rows) {
 			t.Errorf("?%s: total %d, matching %d, rows %d", tc.query, p.Total, p.Matching, len(p.Rows))
 		}
 	}
