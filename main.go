@@ -256,7 +256,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mux.HandleFunc("/-/ready", ok)
 	mux.HandleFunc("/-/reload", reload.serveHTTP)
 	// The status page: every account in force, current after each reload.
-	page := status.Handler(exporter, status.Options{MetricsPath: f.metricsPath, Version: version.Info()})
+	page := collector.LimitInFlight(status.Handler(exporter, status.Options{MetricsPath: f.metricsPath, Version: version.Info()}), f.maxRequests)
 	mux.Handle("/", page)
 	mux.Handle("/status", page)
 

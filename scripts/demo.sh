@@ -44,8 +44,14 @@ done
 grep -q 'Listening on' "$bin/exporter.log" || die "the exporter did not start listening on $listen within 10s"
 curl -fsS -o /dev/null --max-time 2 "http://$listen/-/ready" || die "the exporter on $listen is not ready"
 
+# Scrape every 15 s, as Prometheus would, so that the status page has
+# answers to show (it makes no call of its own).
+(while curl -fsS -o /dev/null --max-time 10 "http://$listen/metrics"; do sleep 15; done) &
+
 cat <<EOT
 demo: fake Sunor API on $fake (key demo-key); exporter on http://$listen/metrics
+demo: status page: http://$listen/ (scraped every 15 s by this script)
+demo: debug probe: curl -s '$listen/probe?account=default&debug=true'
 demo: try       curl -s $listen/metrics | grep ^sunor_
 demo: break it: curl -XPUT -d '{"fail":"server_error"}' $fake/fake/accounts/demo-key
 demo: heal it:  curl -XPUT -d '{"fail":""}' $fake/fake/accounts/demo-key
