@@ -353,3 +353,44 @@ func collectOnce(c prometheus.Collector) (int, error) {
 	mfs, err := reg.Gather()
 	return len(mfs), err
 }
+
+// TestPageWhileScraping reads the page while scrapes and reloads run (run
+// with -race): the snapshot copies what it reads under the collector's own
+// locks, and the page is always whole.
+func TestPageWhileScraping(t *testing.T) {
+	d := newDemo(t)
+	d.fake.Update(demoKeys["waiting"], func(a *fakesunor.Account) { a.Fail = "" })
+	accts := []accounts.Account{account(t, d.url, "ok-music", demoKeys["ok-music"], nil), account(t, d.url, "low-music", demoKeys["low-music"], nil)}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_, _ = collectOnce(d.exp)
+			if i%5 == 4 {
+				d.exp.SetAccounts(accts[:1+i%2])
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			rec := httptest.NewRecorder()
+			d.page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Code != 200 || !strings.HasSuffix(rec.Body.String(), "</html>\n") {
+				t.Errorf("%d, a page cut short", rec.Code)
+			}
+		}
+	}()
+	for range 50 {
+		d.json(t, "/status?format=json")
+	}
+	close(done)
+	wg.Wait()
+}
