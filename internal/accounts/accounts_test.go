@@ -410,3 +410,70 @@ func TestPlainHTTPWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedClientSettingsGoWhereMerged: http_client_config brought in by a
+// YAML merge key (<<: *anchor) is the settings of the entry it is merged
+// into, and of no other: a proxy given that way carries that entry's calls,
+// and only those. Before, the merged settings did not count in the
+// client's identity, so the entry shared the flags' client with the
+// entries that have none: whichever was built first gave its proxy (or
+// none) to all of them.
+func TestMergedClientSettingsGoWhereMerged(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	t.Setenv("K2", "key-2")
+	var direct, proxied atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { direct.Add(1); http.Error(w, "no", 500) }))
+	defer api.Close()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxied.Add(1); http.Error(w, "no", 500) }))
+	defer proxy.Close()
+	src := `  - &p {name: source, api_key_env: K1, url: "` + api.URL + `", http_client_config: {proxy_url: "` + proxy.URL + `"}}
+`
+	merged := "  - {<<: *p, name: merged, api_key_env: K2}\n"
+	none := `  - {name: direct, api_key_env: K2, url: "` + api.URL + `"}
+`
+	for name, yml := range map[string]string{
+		"merged, then none": "accounts:\n" + src + merged + none,
+		"none, then merged": "accounts:\n" + none + src + merged,
+		"merged as a list":  "accounts:\n" + none + src + strings.Replace(merged, "*p", "[*p]", 1),
+		"an alias":          "accounts:\n" + none + strings.Replace(src, "{proxy_url:", "&hc {proxy_url:", 1) + "  - {name: aliased, api_key_env: K2, url: \"" + api.URL + "\", http_client_config: *hc}\n",
+		"merged into defaults": `defaults: {<<: {http_client_config: {proxy_url: "` + proxy.URL + `", tls_config: {insecure_skip_verify: true}}}}
+accounts:
+  - {name: a, api_key_env: K1, url: "` + api.URL + `"}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, a := range build(t, &Builder{}, yml) {
+				direct.Store(0)
+				proxied.Store(0)
+				a.API.Fetch(context.Background(), sunor.Balance)
+				if want := a.Name != "direct"; proxied.Load() > 0 != want || direct.Load() > 0 == want {
+					t.Errorf("%s: %d calls through the proxy, %d direct", a.Name, proxied.Load(), direct.Load())
+				}
+			}
+		})
+	}
+}
+
+// TestHTTPHeadersAreSent: http_client_config.http_headers reach the API.
+func TestHTTPHeadersAreSent(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	got := make(chan string, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("X-Test"):
+		default:
+		}
+		http.Error(w, "no", 500)
+	}))
+	defer api.Close()
+	a := build(t, &Builder{}, "accounts:\n  - {name: a, api_key_env: K1, url: \""+api.URL+"\", http_client_config: {http_headers: {X-Test: {values: [one]}}}}\n")[0]
+	a.API.Fetch(context.Background(), sunor.Balance)
+	select {
+	case h := <-got:
+		if h != "one" {
+			t.Errorf("X-Test: %q, want one", h)
+		}
+	default:
+		t.Error("the API got no call")
+	}
+}

@@ -130,15 +130,56 @@ func (a *Account) Errorf(field, format string, args ...any) error {
 	return fmt.Errorf("%s: %s", flag, msg)
 }
 
-// lookup returns the key and value nodes of key in the mapping n.
+// lookup returns the key and value nodes of key in the mapping n as the
+// decoder reads n: through an alias, and through merge keys (<<: *a,
+// <<: [*a, *b]), where n's own keys come first, then each merged mapping's
+// in order, as yaml.v3 decodes them. Whatever decides an account's
+// settings (its HTTP client, where an error points) must find what the
+// decoder set, or a merged http_client_config would be decoded into one
+// account but counted as another's.
 func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
-	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i], n.Content[i+1]
+	return lookupIn(n, key, nil)
+}
+
+// lookupIn is lookup; seen are the mappings looked in already, so that an
+// anchor merged into itself, or merged many times, is looked in once.
+func lookupIn(n *yaml.Node, key string, seen map[*yaml.Node]bool) (k, v *yaml.Node) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || n.Kind != yaml.MappingNode || seen[n] {
+		return nil, nil
+	}
+	var merge *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch c := n.Content[i]; {
+		case isMerge(c):
+			merge = n.Content[i+1] // the last one, as the decoder does
+		case c.Value == key:
+			return c, n.Content[i+1]
+		}
+	}
+	if merge == nil {
+		return nil, nil
+	}
+	if seen == nil {
+		seen = map[*yaml.Node]bool{}
+	}
+	seen[n] = true
+	from := []*yaml.Node{merge}
+	if merge.Kind == yaml.SequenceNode {
+		from = merge.Content
+	}
+	for _, m := range from {
+		if k, v := lookupIn(m, key, seen); k != nil {
+			return k, v
 		}
 	}
 	return nil, nil
 }
+
+// isMerge says whether k is a merge key: <<, not quoted.
+func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" }
 
 // check refuses a setting no account can run with: the one validator for
 // the flags, the defaults: block and every entry.
@@ -507,10 +548,12 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			switch {
 			case k.Kind != yaml.ScalarNode:
 				return wants(k, "a name before the colon")
-			case k.Value == "<<":
+			case isMerge(k):
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
 				ft = t.Elem()
+			case ft == nil && inlineMap(t) != nil:
+				ft = inlineMap(t).Elem() // http_headers: any name, each a header's settings
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
 			}
@@ -518,8 +561,14 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 				return fail(k, sub, "given twice (first on line %d)", first)
 			}
 			seen[k.Value] = k.Line
-			if err := shape(v, ft, where, sub, done); err != nil {
-				return err
+			merged := []*yaml.Node{v}
+			if isMerge(k) && v.Kind == yaml.SequenceNode {
+				merged = v.Content // <<: [*a, *b]: each is merged
+			}
+			for _, v := range merged {
+				if err := shape(v, ft, where, sub, done); err != nil {
+					return err
+				}
 			}
 		}
 	case kind == reflect.Slice:
@@ -577,6 +626,22 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		}
 	}
 	return m
+}
+
+// inlineMap is the type of struct t's map that takes the keys of no field
+// (yaml:",inline", as prometheus/common's Headers has), or nil.
+func inlineMap(t reflect.Type) reflect.Type {
+	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
+		f := t.Field(i)
+		if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); opts == "inline" {
+			if f.Type.Kind() == reflect.Map {
+				return f.Type
+			} else if m := inlineMap(f.Type); m != nil {
+				return m
+			}
+		}
+	}
+	return nil
 }
 
 // nearest suggests the known field closest to a mistyped one, within

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +200,11 @@ func TestLoadErrors(t *testing.T) {
 		"bad second document":            {a + "---\n: [\n", "not valid YAML: did not find expected key"},
 		"url password, no scheme":        {a + "    url: user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host, such as https://sunor.cc; the value is not shown"},
 		"url password, scheme mistyped":  {a + "    url: https:/user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host"},
+		"key in defaults, merged":        {"defaults:\n  <<: {api_key_env: K}\naccounts:\n  - name: a\n", "sunor.yml:2: defaults: api_key_env: each account has its own"},
+		"merge of a value":               {"accounts:\n  - name: a\n    api_key_env: K\n    <<: [x]\n", `sunor.yml:4: accounts[0] (a): wants a mapping (name: value lines), got "x"`},
+		"quoted merge key":               {a + "    '<<': {timeout: 1s}\n", `sunor.yml:4: accounts[0] (a): unknown field "<<"`},
+		"header setting mistyped":        {a + "    http_client_config:\n      http_headers:\n        X-Test: {valuez: [a]}\n", `sunor.yml:6: accounts[0] (a): http_client_config.http_headers.X-Test: unknown field "valuez" (did you mean "values"?)`},
+		"header not a mapping":           {a + "    http_client_config:\n      http_headers:\n        X-Test: a\n", `sunor.yml:6: accounts[0] (a): http_client_config.http_headers.X-Test: wants a mapping (name: value lines), got "a"`},
 		"proxy URL password":             {a + "    http_client_config:\n      proxy_url: 'http://u:sk-live-0123456789@[::1'\n", "sunor.yml:5: accounts[0] (a): http_client_config.proxy_url: missing ']' in host"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -364,4 +370,26 @@ func manyLabels(n int) string {
 		b = append(b, fmt.Sprintf("l%d: v", i))
 	}
 	return strings.Join(b, ", ")
+}
+
+// TestHTTPHeaders: http_client_config.http_headers, a map of header names
+// to their settings in prometheus/common, is taken, any header name.
+func TestHTTPHeaders(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, _, err := Accounts(write(t, `accounts:
+  - name: a
+    api_key_env: K
+    http_client_config:
+      http_headers:
+        X-Test: {values: [one]}
+        X-Other:
+          secrets: [two]
+`), "", flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := accts[0].HTTPClientConfig.HTTPHeaders
+	if h == nil || !slices.Equal(h.Headers["X-Test"].Values, []string{"one"}) || len(h.Headers["X-Other"].Secrets) != 1 {
+		t.Errorf("headers %+v", h)
+	}
 }
