@@ -370,6 +370,19 @@ func startupCases(t *testing.T) []startupCase {
 		{"config name with a newline", nil, []string{"--config.file=" + file("nl.yml", "accounts:\n  - name: \"a\\nb\"\n    api_key_file: "+key+"\n")}, "nl.yml:2: accounts[0] (a\\\\nb): name: "},
 		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml:2: not UTF-8 text"},
 
+		// A key pasted into another field or flag is quoted by the error:
+		// redacted, at start-up as on a reload, though no key is read yet.
+		{"config key in timeout", nil, []string{config("k-timeout", "    timeout: "+canaryKey+"\n")}, `k-timeout.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"<redacted>\"`},
+		{"config key in url", nil, []string{config("k-url", "    url: "+canaryKey+"\n")}, `k-url.yml:4: accounts[0] (a): url: \"<redacted>\" is not an http(s) URL`},
+		{"config key in max_calls_per_minute", nil, []string{config("k-calls", "    max_calls_per_minute: "+canaryKey+"\n")}, `k-calls.yml:4: accounts[0] (a): max_calls_per_minute: wants a whole number such as 12, got \"<redacted>\"`},
+		{"config key as a field name", nil, []string{config("k-field", "    "+canaryKey+": x\n")}, `k-field.yml:4: accounts[0] (a): unknown field \"<redacted>\"`},
+		{"config key in ca_file", nil, []string{config("k-ca", "    http_client_config: {tls_config: {ca_file: "+canaryKey+"}}\n")}, "k-ca.yml:4: accounts[0] (a): http_client_config"},
+		{"config key of the environment in timeout", []string{"SUNOR_K_ENV=" + canaryKey}, []string{"--config.file=" + file("k-env.yml", "accounts:\n  - name: a\n    api_key_env: SUNOR_K_ENV\n    timeout: "+canaryKey+"\n")}, "k-env.yml:4: accounts[0] (a): timeout: "},
+		{"config key of the directory in timeout", nil, []string{"--config.file=" + file("k-dir.yml", "api_key_directory: "+keyDir(t, canaryKey)+"\ndefaults: {timeout: "+canaryKey+"}\n")}, "k-dir.yml:2: defaults: timeout: "},
+		{"key in --sunor.timeout", withKey, []string{"--sunor.timeout=" + canaryKey}, "--sunor.timeout: time: invalid duration"},
+		{"key file's key in --sunor.url", nil, []string{"--sunor.api-key-file=" + key, "--sunor.url=" + canaryKey}, "--sunor.url: "},
+		{"key in --web.telemetry-path", withKey, []string{"--web.telemetry-path=" + canaryKey}, "--web.telemetry-path: "},
+
 		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
 		{"bad log level", withKey, []string{"--log.level=loud"}, "--log.level: enum value"},
 		{"missing CA file", withKey, []string{"--sunor.ca-file=" + filepath.Join(dir, "ca.pem")}, "ca.pem"},
@@ -396,6 +409,13 @@ func startupCases(t *testing.T) []startupCase {
 		)
 	}
 	return cases
+}
+
+// keyDir is a key directory holding key, as account a.
+func keyDir(t *testing.T, key string) string {
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "a"), key)
+	return dir
 }
 
 // checkStartupFailure asserts what a user sees of a failed start.

@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -362,6 +364,25 @@ func TestPolicyFlags(t *testing.T) {
 	for name, want := range map[string]float64{"sunor_credits_low_threshold": 100, "sunor_credits_daily_budget": 10, "sunor_api_up": 1} {
 		if v, ok := sample(t, m, name, map[string]string{"account": "default", "team": "music", "env": "prod"}); !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
+	}
+}
+
+// TestConfigCheckRedactsPastedKeys: a key pasted into a field the error
+// quotes is redacted by --config.check, though no key is in use yet. Each
+// case has a key of its own: the set of keys redacted is process-wide.
+func TestConfigCheckRedactsPastedKeys(t *testing.T) {
+	dir := t.TempDir()
+	for i, entry := range []string{"timeout: %s", "url: %s", "max_calls_per_minute: %s", "%s: 1", "http_client_config: {tls_config: {ca_file: %s}}", "labels: {%s: x}"} {
+		key := fmt.Sprintf("sk-check-%d-%s", i, rand.Text())
+		keyFile := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(keyFile, []byte(key), 0o600)
+		cfg := filepath.Join(dir, fmt.Sprint(i)+".yml")
+		writeConfig(t, cfg, "accounts:\n  - name: a\n    api_key_file: "+keyFile+"\n    "+fmt.Sprintf(entry, key)+"\n")
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr)
+		if out := stderr.String(); code != 1 || !strings.Contains(out, ".yml:4: accounts[0] (a): ") || strings.Contains(out, key[:12]) {
+			t.Errorf("%s: exit %d, %q; want 1, naming line 4, without the key", entry, code, out)
 		}
 	}
 }

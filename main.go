@@ -146,6 +146,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	nameFlagErrors(app)
 	if _, err := app.Parse(args); err != nil {
 		if exit < 0 {
+			// A key pasted as a flag's value is quoted: redacted.
+			err = (&accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account}).Redact(err)
 			fmt.Fprintf(stderr, "%s: error: %s, try --help\n", exporterName, err)
 			exit = 1
 		}
@@ -224,11 +226,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	if err := checkFlags(f); err != nil {
-		return fail("Invalid flag", err)
-	}
 	builder := &accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account, MaxConns: f.maxConcurrentCalls,
 		UserAgent: version.ComponentUserAgent(exporterName), Logger: logger}
+	if err := checkFlags(f); err != nil {
+		return fail("Invalid flag", builder.Redact(err))
+	}
 	accts, err := builder.Build()
 	if err != nil {
 		return fail("Invalid configuration", err)

@@ -95,8 +95,14 @@ func keyedHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Build returns the accounts to export, or the first problem found.
-func (b *Builder) Build() ([]Account, error) {
+// Build returns the accounts to export, or the first problem found,
+// redacted (see Redact).
+func (b *Builder) Build() (accts []Account, err error) {
+	defer func() {
+		if err != nil {
+			err = b.Redact(err)
+		}
+	}()
 	accts, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
 	if err != nil {
 		return nil, err
@@ -154,6 +160,37 @@ func (b *Builder) Build() ([]Account, error) {
 	}
 	b.clients, b.built = used, true
 	return accts, nil
+}
+
+// Redact returns err with every key the configuration names redacted, as
+// the log and a reload's answer are redacted of the keys in use: a key
+// pasted into another field (timeout:, url:, a field's name, a flag's
+// value) is quoted by the error, and at start-up, or when a file fails
+// before its keys are read, no key is in use yet. It reads the keys it can
+// (key files, environment variables, key directories, see
+// config.KeySources) and remembers them, so that the log line and the
+// answer to POST /-/reload are redacted of them too. The error is cut to
+// one log line.
+func (b *Builder) Redact(err error) error {
+	files, envs, dirs := config.KeySources(b.File, b.KeyDir, b.Flags)
+	ctx, nop := context.Background(), log.NewNopLogger()
+	for _, p := range files {
+		if f, err := apikey.NewFile(p, nop); err == nil {
+			redact.Remember(f.Key(ctx))
+		}
+	}
+	for _, e := range envs {
+		if k, err := apikey.FromEnv(e, os.Getenv(e)); err == nil {
+			redact.Remember(k.Key(ctx))
+		}
+	}
+	for _, d := range dirs {
+		entries, _, _ := keydir.Scan(d, nop)
+		for _, e := range entries {
+			redact.Remember(e.Key.Key(ctx))
+		}
+	}
+	return errors.New(redact.Known.Clean(err.Error(), redact.MaxLineChars))
 }
 
 // keysShown refuses an account whose name or owner label value holds one

@@ -327,6 +327,44 @@ func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
 	return []Account{flags}, d, flags.checkEntry(nil)
 }
 
+// KeySources names where the configuration's keys are, as far as it can
+// be read, valid or not: the key files, environment variables and key
+// directories of the flags and of file's entries. An error is redacted of
+// these keys: one pasted into another field (timeout:, url:, a field's
+// name) is quoted by the error before any key is read.
+func KeySources(file, dir string, flags Account) (files, envs, dirs []string) {
+	add := func(to *[]string, n *yaml.Node) {
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+			*to = append(*to, n.Value)
+		}
+	}
+	add(&files, &yaml.Node{Kind: yaml.ScalarNode, Value: flags.APIKeyFile})
+	add(&envs, &yaml.Node{Kind: yaml.ScalarNode, Value: cmp.Or(flags.APIKeyEnv, EnvAPIKey)})
+	add(&dirs, &yaml.Node{Kind: yaml.ScalarNode, Value: dir})
+	var doc yaml.Node
+	if file == "" {
+		return files, envs, dirs
+	} else if b, err := readFile(file); err != nil || yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return files, envs, dirs
+	}
+	_, d := lookup(doc.Content[0], "api_key_directory")
+	add(&dirs, d)
+	_, list := lookup(doc.Content[0], "accounts")
+	for list != nil && list.Kind == yaml.AliasNode {
+		list = list.Alias
+	}
+	for i := 0; list != nil && list.Kind == yaml.SequenceNode && i < len(list.Content); i++ {
+		_, f := lookup(list.Content[i], "api_key_file")
+		_, e := lookup(list.Content[i], "api_key_env")
+		add(&files, f)
+		add(&envs, e)
+	}
+	return files, envs, dirs
+}
+
 // File is the shape of the accounts file.
 type File struct {
 	Defaults        Account   `yaml:"defaults"`
