@@ -381,6 +381,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"config key of the directory in timeout", nil, []string{"--config.file=" + file("k-dir.yml", "api_key_directory: "+keyDir(t, canaryKey)+"\ndefaults: {timeout: "+canaryKey+"}\n")}, "k-dir.yml:2: defaults: timeout: "},
 		{"key in --sunor.timeout", withKey, []string{"--sunor.timeout=" + canaryKey}, "--sunor.timeout: time: invalid duration"},
 		{"key file's key in --sunor.url", nil, []string{"--sunor.api-key-file=" + key, "--sunor.url=" + canaryKey}, "--sunor.url: "},
+		{"key as a --sunor.label name", []string{"SUNOR_API_KEY=sk_CANARY_7d1e4b2a9f"}, []string{"--sunor.label=sk_CANARY_7d1e4b2a9f=x"}, "--sunor.label: a label name holds an API key"},
 		{"key in --web.telemetry-path", withKey, []string{"--web.telemetry-path=" + canaryKey}, "--web.telemetry-path: "},
 
 		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},

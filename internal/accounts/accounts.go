@@ -193,7 +193,7 @@ func (b *Builder) Redact(err error) error {
 	return errors.New(redact.Known.Clean(err.Error(), redact.MaxLineChars))
 }
 
-// keysShown refuses an account whose name or owner label value holds one
+// keysShown refuses an account whose name, owner label name or value holds one
 // of the keys in use, or a piece of one (redact.MinPiece characters): a
 // key pasted in the wrong place would be on every series, the landing page
 // and /sd, where no redaction reaches. The error does not show the value.
@@ -212,6 +212,9 @@ func keysShown(accts []Account, keys []string, dirKeys map[string]apikey.Source,
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
 		}
 		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
+			if holds(l) { // the name is not shown: it holds the key
+				return a.Errorf("labels", "a label name holds an API key, or a piece of one: a label name is on every series and on /sd, not redacted")
+			}
 			if holds(a.Labels[l]) {
 				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
 			}

@@ -268,10 +268,12 @@ func TestKeyAsLabelOrName(t *testing.T) {
 	t.Setenv("K1", key)
 	t.Setenv("K2", "sk-live-fedcba9876543210")
 	for name, tc := range map[string]struct{ yml, want string }{
-		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
-		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
-		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
-		"name":             {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+		"label":             {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
+		"label, other key":  {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
+		"defaults label":    {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
+		"name":              {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+		"label name":        {"accounts:\n  - name: a\n    api_key_env: K1\n    labels: {" + strings.ReplaceAll(key, "-", "_") + ": x}\n", "sunor.yml:4: accounts[0] (a): labels: a label name holds an API key"},
+		"label name, piece": {"defaults:\n  labels:\n    team_" + strings.ReplaceAll(key[8:], "-", "_") + ": x\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels: a label name holds an API key"},
 	} {
 		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
 		os.WriteFile(b.File, []byte(tc.yml), 0o600)
