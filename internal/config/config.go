@@ -533,16 +533,24 @@ func syntaxError(path string, b []byte, err error) error {
 	if m != nil {
 		where, msg = path+":"+m[1], msg+": "+m[2]
 	}
+	tab := false
 	for i, l := range strings.SplitAfter(string(b), "\n") {
+		at := strconv.Itoa(i + 1)
 		switch {
 		case !utf8.ValidString(l):
 			return fmt.Errorf("%s:%d: not UTF-8 text", path, i+1)
-		case m != nil && strconv.Itoa(i+1) == m[1] && strings.HasPrefix(strings.TrimLeft(l, " "), "\t"):
-			msg = "a tab in the indentation: YAML is indented with spaces only"
+		case tab || m == nil || !strings.HasPrefix(strings.TrimLeft(l, " "), "\t"):
+		case at == m[1],
+			// The library reports "a tab character that violates
+			// indentation" on the line before the tab's.
+			strings.Contains(m[2], "tab character") && at == strconv.Itoa(atoi(m[1])+1):
+			tab, where, msg = true, path+":"+at, "a tab in the indentation: YAML is indented with spaces only"
 		}
 	}
 	return fmt.Errorf("%s: %s", where, msg)
 }
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)`)
 
