@@ -333,6 +333,7 @@ func startupCases(t *testing.T) []startupCase {
 
 		{"url not http", withKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
 		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, `not an http(s) URL (did you mean \"https://sunor.cc\"?)`},
+		{"loopback url without scheme", withKey, []string{"--sunor.url=127.0.0.1:46125"}, `--sunor.url: \"127.0.0.1:46125\" is not an http(s) URL (did you mean \"http://127.0.0.1:46125\"?)`},
 		// A URL's password (or a token as its user) never shows, whatever
 		// else is wrong with the URL.
 		{"url with a password, not http", withKey, []string{"--sunor.url=ftp://u:PASSWORD@sunor.cc/"}, `--sunor.url: \"ftp://xxxxx@sunor.cc/\" is not an http(s) URL`},

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -209,7 +210,10 @@ func (a *Account) check() error {
 		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
 			return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
 		}
-		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
+		if s := suggestScheme(a.URL); s != "" {
+			return a.Errorf("url", "%q is not an http(s) URL%s", a.URL, s)
+		}
+		return a.Errorf("url", "%v", err)
 	}
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
@@ -282,12 +286,31 @@ func labelValue(v string) bool {
 // look alike or one pass for another.
 func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
 
-// suggestScheme is the likely URL meant by one written without a scheme.
+// suggestScheme is the likely URL meant by one written without a scheme:
+// http:// for a loopback host (the fake API, a local proxy) or a
+// host:port, https:// for a host alone (or on port 443). Nothing for what
+// could hold a password (user:secret@host), or what the scheme would not
+// make a base URL.
 func suggestScheme(u string) string {
-	if u == "" || strings.ContainsAny(u, ":@/ ") { // a password must not show
+	if u == "" || strings.ContainsAny(u, "@ ") || strings.Contains(u, "://") {
 		return ""
 	}
-	return fmt.Sprintf(" (did you mean %q?)", "https://"+u)
+	hostport, _, _ := strings.Cut(u, "/")
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = hostport, ""
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "" // not a port: user:secret, perhaps
+	}
+	ip := net.ParseIP(host)
+	scheme := "https://"
+	if strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback() || port != "" && port != "443" {
+		scheme = "http://"
+	}
+	if _, err := sunor.ParseBaseURL(scheme + u); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", scheme+u)
 }
 
 // Directory is a directory of key files, each one account named after its

@@ -182,6 +182,7 @@ func TestLoadErrors(t *testing.T) {
 		"negative calls a minute":        {a + "    max_calls_per_minute: -1\n", "sunor.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative (0 is no ceiling), got -1"},
 		"negative reserve":               {a + "    rate_limit_reserve: -5\n", "sunor.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative, got -5"},
 		"url without scheme":             {a + "    url: sunor.cc\n", `sunor.yml:4: accounts[0] (a): url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
+		"loopback url without scheme":    {a + "    url: 127.0.0.1:46125\n", `sunor.yml:4: accounts[0] (a): url: "127.0.0.1:46125" is not an http(s) URL (did you mean "http://127.0.0.1:46125"?)`},
 		"proxy twice":                    {a + "    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", "sunor.yml:5: accounts[0] (a): http_client_config: if proxy_from_environment is configured, proxy_url must not be configured"},
 		"no accounts":                    {"accounts: []\n", "sunor.yml: no accounts"},
 		"label name":                     {a + "    labels: {te-am: x}\n", `sunor.yml:4: accounts[0] (a): labels: "te-am" is not a label name`},
@@ -268,13 +269,19 @@ func TestFlagErrors(t *testing.T) {
 		set  func(*Account)
 		want string
 	}{
-		"zero timeout":       {func(a *Account) { a.Timeout = 0 }, "--sunor.timeout: must be positive, got 0s"},
-		"negative cache":     {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
-		"url without scheme": {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
-		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
-		"reserved label":     {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
-		"negative threshold": {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
-		"negative budget":    {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
+		"zero timeout":             {func(a *Account) { a.Timeout = 0 }, "--sunor.timeout: must be positive, got 0s"},
+		"negative cache":           {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
+		"url without scheme":       {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
+		"loopback without scheme":  {func(a *Account) { a.URL = "127.0.0.1:46125" }, `--sunor.url: "127.0.0.1:46125" is not an http(s) URL (did you mean "http://127.0.0.1:46125"?)`},
+		"localhost without scheme": {func(a *Account) { a.URL = "localhost:46125" }, `--sunor.url: "localhost:46125" is not an http(s) URL (did you mean "http://localhost:46125"?)`},
+		"IPv6 loopback":            {func(a *Account) { a.URL = "[::1]:8080/api" }, `--sunor.url: "[::1]:8080/api" is not an http(s) URL (did you mean "http://[::1]:8080/api"?)`},
+		"host:port without scheme": {func(a *Account) { a.URL = "api.internal:8080" }, `--sunor.url: "api.internal:8080" is not an http(s) URL (did you mean "http://api.internal:8080"?)`},
+		"host:443 without scheme":  {func(a *Account) { a.URL = "sunor.cc:443" }, `--sunor.url: "sunor.cc:443" is not an http(s) URL (did you mean "https://sunor.cc:443"?)`},
+		"host/path without scheme": {func(a *Account) { a.URL = "sunor.cc/v2" }, `--sunor.url: "sunor.cc/v2" is not an http(s) URL (did you mean "https://sunor.cc/v2"?)`},
+		"name with a tab":          {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
+		"reserved label":           {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
+		"negative threshold":       {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
+		"negative budget":          {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
@@ -284,6 +291,19 @@ func TestFlagErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestNoSchemeSuggestedForSecrets: what may hold a password gets no
+// suggestion, which would show it.
+func TestNoSchemeSuggestedForSecrets(t *testing.T) {
+	t.Setenv(EnvAPIKey, "k")
+	for _, u := range []string{"user:secret", "user:secret@sunor.cc", "sunor.cc:s3cr3t/x"} {
+		f := flags()
+		f.URL = u
+		if _, _, err := Accounts("", "", f); err == nil || strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("%s: %v", u, err)
+		}
 	}
 }
 
