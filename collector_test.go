@@ -364,6 +364,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
 		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
 		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},
+		{"config flag-only field", nil, []string{config("flagonly", "    max_concurrent_calls: 4\n")}, `flagonly.yml:4: accounts[0] (a): \"max_concurrent_calls\" is set by --sunor.max-concurrent-calls, for the whole exporter`},
 		{"config wrong type", nil, []string{config("fast", "    timeout: fast\n")}, `fast.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"fast\"`},
 		{"config tab", nil, []string{"--config.file=" + file("tab.yml", "accounts:\n\t- name: a\n")}, "tab.yml:2: a tab in the indentation"},
 		{"config key pasted as a variable name", nil, []string{"--config.file=" + file("pasted.yml", "accounts:\n  - name: a\n    api_key_env: "+canaryKey+"\n")}, "pasted.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},

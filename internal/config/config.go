@@ -105,6 +105,45 @@ var perEntry = []string{"name", "api_key_file", "api_key_env"}
 // --sunor.<yaml name>; "" for a setting whose errors say their source.
 var flagNames = map[string]string{"name": "--sunor.account", "api_key_env": "", "labels": "--sunor.label", "http_client_config": "--sunor.ca-file"}
 
+// flagOnly are settings that only a flag gives, for the whole exporter or
+// through another field: a field of that name (- or _) says which flag, or
+// where it goes in the file, instead of "unknown field".
+var flagOnly = map[string]string{
+	"ca_file":              "--sunor.ca-file; in the file, http_client_config: {tls_config: {ca_file: ...}}",
+	"max_concurrent_calls": "--sunor.max-concurrent-calls, for the whole exporter",
+	"timeout_offset":       "--sunor.timeout-offset, for the whole exporter",
+	"account":              "--sunor.account; in the file, name:",
+	"api_key_directory":    "--sunor.api-key-directory; in the file, api_key_directory: at the top level, next to accounts:",
+}
+
+// FlagOnly says which flag sets the setting called name that no entry of
+// the file takes ("" for a field, or no setting).
+func FlagOnly(name string) string { return flagOnly[strings.ReplaceAll(name, "-", "_")] }
+
+// Fields returns the fields an entry of accounts: takes and those the
+// defaults: block takes, in the order Account declares them.
+func Fields() (entry, defaults []string) {
+	t := reflect.TypeFor[Account]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if t.Field(i).IsExported() && name != "-" {
+			entry = append(entry, name)
+			if !slices.Contains(perEntry, name) {
+				defaults = append(defaults, name)
+			}
+		}
+	}
+	return entry, defaults
+}
+
+// FlagOf returns the flag of the setting field ("" when there is none).
+func FlagOf(field string) string {
+	if flag, named := flagNames[field]; named {
+		return flag
+	}
+	return "--sunor." + strings.ReplaceAll(field, "_", "-")
+}
+
 // Errorf returns an error about field (dotted for a nested one) that says
 // where the user gave it: "sunor.yml:7: accounts[1] (staging): timeout: ...",
 // "sunor.yml:2: defaults: timeout: ..." or "--sunor.timeout: ...".
@@ -122,10 +161,8 @@ func (a *Account) Errorf(field, format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.n).Line, p.where, field, msg)
 		}
 	}
-	flag, named := flagNames[top]
-	if !named {
-		flag = "--sunor." + strings.ReplaceAll(top, "_", "-")
-	} else if flag == "" {
+	flag := FlagOf(top)
+	if flag == "" {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("%s: %s", flag, msg)
@@ -623,6 +660,8 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 				ft = t.Elem()
 			case ft == nil && inlineMap(t) != nil:
 				ft = inlineMap(t).Elem() // http_headers: any name, each a header's settings
+			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()) && fields[k.Value] == nil:
+				return fail(k, field, "%q is set by %s", k.Value, FlagOnly(k.Value))
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
 			}

@@ -143,6 +143,10 @@ func TestLoadErrors(t *testing.T) {
 	const a = "accounts:\n  - name: a\n    api_key_env: K\n"
 	for name, tc := range map[string]struct{ yaml, want string }{
 		"unknown field":                  {"accounts:\n  - name: a\n    api_keyfile: /k\n", `sunor.yml:3: accounts[0] (a): unknown field "api_keyfile" (did you mean "api_key_file"?)`},
+		"flag-only ca_file":              {a + "    ca_file: /etc/ca.pem\n", `sunor.yml:4: accounts[0] (a): "ca_file" is set by --sunor.ca-file; in the file, http_client_config: {tls_config: {ca_file: ...}}`},
+		"flag-only max_concurrent_calls": {"defaults:\n  max-concurrent-calls: 4\n" + a, `sunor.yml:2: defaults: "max-concurrent-calls" is set by --sunor.max-concurrent-calls, for the whole exporter`},
+		"flag-only at the top":           {"timeout_offset: 1s\n" + a, `sunor.yml:1: "timeout_offset" is set by --sunor.timeout-offset, for the whole exporter`},
+		"key directory in an entry":      {a + "    api_key_directory: /k\n", `sunor.yml:4: accounts[0] (a): "api_key_directory" is set by --sunor.api-key-directory; in the file, api_key_directory: at the top level`},
 		"unknown field, no guess":        {a + "    colour: red\n", `sunor.yml:4: accounts[0] (a): unknown field "colour"`},
 		"unknown nested field":           {a + "    http_client_config:\n      tls_config: {ca_fle: x}\n", `sunor.yml:5: accounts[0] (a): http_client_config.tls_config: unknown field "ca_fle" (did you mean "ca_file"?)`},
 		"unknown top-level field":        {"acounts: []\n", `sunor.yml:1: unknown field "acounts" (did you mean "accounts"?)`},
