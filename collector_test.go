@@ -366,6 +366,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},
 		{"config flag-only field", nil, []string{config("flagonly", "    max_concurrent_calls: 4\n")}, `flagonly.yml:4: accounts[0] (a): \"max_concurrent_calls\" is set by --sunor.max-concurrent-calls, for the whole exporter`},
 		{"config wrong type", nil, []string{config("fast", "    timeout: fast\n")}, `fast.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"fast\"`},
+		{"missing config file", nil, []string{"--config.file=" + filepath.Join(dir, "nope.yml")}, "--config.file: stat " + filepath.Join(dir, "nope.yml") + ": no such file or directory"},
 		{"config tab", nil, []string{"--config.file=" + file("tab.yml", "accounts:\n\t- name: a\n")}, "tab.yml:2: a tab in the indentation"},
 		{"config key pasted as a variable name", nil, []string{"--config.file=" + file("pasted.yml", "accounts:\n  - name: a\n    api_key_env: "+canaryKey+"\n")}, "pasted.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
 		{"config key pasted as a variable name, valid", nil, []string{"--config.file=" + file("pasted2.yml", "accounts:\n  - name: a\n    api_key_env: sk_CANARY_7d1e4b2a9f\n")}, "pasted2.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set"},

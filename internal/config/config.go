@@ -438,7 +438,7 @@ type File struct {
 func load(path string, d *Directory, flags Account) ([]Account, error) {
 	b, err := readFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--config.file: %w", err)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))

@@ -117,6 +117,19 @@ accounts:
 	}
 }
 
+// TestPrometheusDurations: the file takes Prometheus's durations (1d, 1w)
+// as well as Go's, as docs/configuration.md says; a day is 24 hours.
+func TestPrometheusDurations(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, _, err := Accounts(write(t, "accounts:\n  - {name: a, api_key_env: K, timeout: 1d, cache_ttl: 1w}\n  - {name: b, api_key_env: K, timeout: 1h30m}\n"), "", flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accts[0].Timeout != 24*time.Hour || accts[0].CacheTTL != 7*24*time.Hour || accts[1].Timeout != 90*time.Minute {
+		t.Errorf("timeout %v, cache_ttl %v, %v", accts[0].Timeout, accts[0].CacheTTL, accts[1].Timeout)
+	}
+}
+
 // TestClientKeyIgnoresLayout: comments, quoting and flow style leave the
 // HTTP client settings the same; a changed secret does not.
 func TestClientKeyIgnoresLayout(t *testing.T) {
@@ -229,7 +242,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
+	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") || !strings.HasPrefix(err.Error(), "--config.file: ") {
 		t.Errorf("missing file: %v", err)
 	}
 	// An empty document after the accounts (a trailing ---) drops nothing.
