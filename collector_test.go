@@ -354,6 +354,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
 
 		{"bad label flag", withKey, []string{"--sunor.label=team"}, "--sunor.label: expected KEY=VALUE"},
+		{"label flag twice", withKey, []string{"--sunor.label=team=a", "--sunor.label=team:b"}, `--sunor.label: "team" given twice: a label has one value`},
 		{"reserved label flag", withKey, []string{"--sunor.label=team=a", "--sunor.label=job=x"}, `--sunor.label: \"job\" is reserved`},
 		{"negative threshold flag", withKey, []string{"--sunor.low-credits-threshold=-1"}, "--sunor.low-credits-threshold: must not be negative"},
 		{"config reserved label", nil, []string{config("label", "    labels: {instance: x}\n")}, `label.yml:4: accounts[0] (a): labels.instance: \"instance\" is reserved`},

@@ -426,3 +426,12 @@ func TestDocsListEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelFlagSplit: --sunor.label splits at the first = or :, so a value
+// may hold either.
+func TestLabelFlagSplit(t *testing.T) {
+	f, exit := parseFlags([]string{"--sunor.label=team=a:b", "--sunor.label=env:prod=1"}, io.Discard, io.Discard)
+	if exit >= 0 || f.account.Labels["team"] != "a:b" || f.account.Labels["env"] != "prod=1" || len(f.account.Labels) != 2 {
+		t.Errorf("exit %d, labels %v", exit, f.account.Labels)
+	}
+}

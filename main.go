@@ -126,7 +126,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.cache-ttl", "Reuse a successful answer this long (0 is off).").Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
 	app.Flag("sunor.ca-file", "PEM CA bundle to trust for the API instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
-	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
+	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").SetValue(labelFlag(f.account.Labels))
 	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low.").Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.daily-budget", "Credits a day the account may spend (0 is no budget).").Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls with one key in any 60 s, of the 120 your product shares (0 is no ceiling).").Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
@@ -187,6 +187,28 @@ func (v namedValue) Set(s string) error {
 	}
 	return nil
 }
+
+// labelFlag is --sunor.label. Like kingpin's own map flag it splits
+// NAME=VALUE (or NAME:VALUE) at the first = or :, which no label name
+// holds, so a value may hold either; unlike it, it refuses a name given
+// twice instead of keeping the last value without a word.
+type labelFlag map[string]string
+
+func (l labelFlag) Set(v string) error {
+	i := strings.IndexAny(v, "=:")
+	if i < 0 {
+		return fmt.Errorf("expected KEY=VALUE got '%s'", v)
+	}
+	if _, dup := l[v[:i]]; dup {
+		return fmt.Errorf("%q given twice: a label has one value", v[:i])
+	}
+	l[v[:i]] = v[i+1:]
+	return nil
+}
+
+func (l labelFlag) String() string { return fmt.Sprint(map[string]string(l)) }
+
+func (labelFlag) IsCumulative() bool { return true }
 
 // newLogger builds the go-kit logger the exporter logs with. The base logger
 // (level filter only) is for the slog bridge, which adds its own time and

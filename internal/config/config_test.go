@@ -176,6 +176,7 @@ func TestLoadErrors(t *testing.T) {
 		"accounts not a list":            {"accounts: a\n", `sunor.yml:1: accounts: wants a list (- item lines), got "a"`},
 		"anchor in itself":               {"defaults: &d {<<: *d}\naccounts: []\n", "sunor.yml:1: defaults: anchor 'd' value contains itself"},
 		"key not a name":                 {a + "    labels: {? [x]: y}\n", "sunor.yml:4: accounts[0] (a): labels: wants a name before the colon, got a list"},
+		"label twice":                    {a + "    labels:\n      team: x\n      team: y\n", "sunor.yml:6: accounts[0] (a): labels.team: given twice (first on line 5)"},
 		"field twice":                    {a + "    timeout: 1s\n    timeout: 2s\n", "sunor.yml:5: accounts[0] (a): timeout: given twice (first on line 4)"},
 		"tab":                            {"accounts:\n\t- name: a\n", "sunor.yml:2: a tab in the indentation: YAML is indented with spaces only"},
 		"tab in an entry":                {a + "\ttimeout: 1s\n", "sunor.yml:4: a tab in the indentation: YAML is indented with spaces only"},
