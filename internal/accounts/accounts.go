@@ -140,6 +140,9 @@ func (b *Builder) Build() (accts []Account, err error) {
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
 		accts = append(accts, a)
 	}
+	if len(accts) > config.MaxAccounts {
+		return nil, fmt.Errorf("%s: %d accounts with those of the file; at most %d", dir.Where, len(accts), config.MaxAccounts)
+	}
 	redact.Known.AtLeast(2 * len(accts)) // every key in use, and those of the last build
 	used := map[string]*http.Client{}
 	var inUse []string

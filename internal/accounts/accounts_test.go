@@ -479,3 +479,27 @@ func TestHTTPHeadersAreSent(t *testing.T) {
 		t.Error("the API got no call")
 	}
 }
+
+// TestMostAccounts: the file's accounts and the key directory's together
+// are at most config.MaxAccounts.
+func TestMostAccounts(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "from-dir"), []byte("key-2"), 0o600)
+	for _, n := range []int{config.MaxAccounts - 1, config.MaxAccounts} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "api_key_directory: %s\naccounts:\n", dir)
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: a%d, api_key_env: K1}\n", i)
+		}
+		cfg := filepath.Join(t.TempDir(), "sunor.yml")
+		os.WriteFile(cfg, []byte(b.String()), 0o600)
+		accts, err := (&Builder{File: cfg, Flags: flags(), Logger: log.NewNopLogger()}).Build()
+		want := fmt.Sprintf("sunor.yml:1: api_key_directory: %d accounts with those of the file; at most %d", config.MaxAccounts+1, config.MaxAccounts)
+		if n < config.MaxAccounts && (err != nil || len(accts) != config.MaxAccounts) {
+			t.Errorf("%d accounts and a key file: %d, %v", n, len(accts), err)
+		} else if n == config.MaxAccounts && (err == nil || !strings.HasSuffix(err.Error(), want)) {
+			t.Errorf("%d accounts and a key file: %v, want %q", n, err, want)
+		}
+	}
+}

@@ -270,6 +270,9 @@ func (a *Account) check() error {
 			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
+	if n := labelBytes(a.Labels); n > MaxLabelBytes {
+		return a.Errorf("labels", "names and values of %d bytes in all; at most %d: they are on every series of the account", n, MaxLabelBytes)
+	}
 	return nil
 }
 
@@ -278,7 +281,27 @@ func (a *Account) check() error {
 const (
 	maxLabels     = 32
 	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
+	// MaxLabelBytes bounds the owner labels' names and values of one
+	// account, together: each of its ~50 series carries them, so they
+	// set the size of a scrape (docs/configuration.md has the figures).
+	// Before it, 32 labels of 128-byte names and values made 408 KB an
+	// account: 408 MB for 1000.
+	MaxLabelBytes = 256
 )
+
+// labelBytes is the size of labels' names and values.
+func labelBytes(labels map[string]string) (n int) {
+	for k, v := range labels {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// MaxAccounts is the most accounts the exporter runs, the file's entries
+// and the key directory's files together: 10 000 is the most measured
+// (docs/performance.md), and a check of a file of that many takes about
+// 80 MiB and 1.5 s (docs/configuration.md).
+const MaxAccounts = 10_000
 
 // reservedLabels are set by the exporter or by Prometheus.
 var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
@@ -490,6 +513,9 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 	if len(list.Content) == 0 && d.Path == "" {
 		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry, or an api_key_directory", path)
 	}
+	if n := len(list.Content); n > MaxAccounts {
+		return nil, fmt.Errorf("%s:%d: accounts[%d]: %d accounts; at most %d", path, list.Content[MaxAccounts].Line, MaxAccounts, n, MaxAccounts)
+	}
 	var out []Account
 	seen := map[string]string{}
 	for i, n := range list.Content {
@@ -504,9 +530,11 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 	return out, nil
 }
 
-// MaxFileBytes is the largest accounts file read: far above thousands of
-// accounts, far below what the exporter's memory can spare.
-const MaxFileBytes = 16 << 20
+// MaxFileBytes is the largest accounts file read: MaxAccounts entries of
+// a few lines each take a fraction of it. Its parsed tree takes up to
+// about 110 times its size (a file of one-character list items, measured),
+// so it bounds what a check, or a reload, takes: 16 MiB took 1.8 GiB.
+const MaxFileBytes = 4 << 20
 
 // readFile reads the accounts file, refusing what is not a regular file (a
 // named pipe would block the start, or a reload, for ever) or is larger

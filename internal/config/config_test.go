@@ -213,6 +213,8 @@ func TestLoadErrors(t *testing.T) {
 		"negative threshold":             {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
 		"threshold not a number":         {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
 		"33 labels":                      {a + "    labels: {" + manyLabels(33) + "}\n", "sunor.yml:4: accounts[0] (a): labels: 33 labels; at most 32"},
+		"labels over 256 bytes":          {a + "    labels: {a: " + strings.Repeat("x", 127) + ", b: " + strings.Repeat("y", 128) + "}\n", "sunor.yml:4: accounts[0] (a): labels: names and values of 257 bytes in all; at most 256"},
+		"labels over 256 bytes, layered": {"defaults:\n  labels: {a: " + strings.Repeat("x", 127) + "}\naccounts:\n  - name: a\n    api_key_env: K\n    labels: {b: " + strings.Repeat("y", 128) + "}\n", "sunor.yml:6: accounts[0] (a): labels: names and values of 257 bytes in all; at most 256"},
 		"long label value":               {a + "    labels: {team: " + strings.Repeat("x", 129) + "}\n", "sunor.yml:4: accounts[0] (a): labels: a label name or value longer than 128 bytes"},
 		"long name":                      {"accounts:\n  - name: " + strings.Repeat("n", 129) + "\n    api_key_env: K\n", "name: the account name is longer than 128 bytes"},
 		"url with a query":               {a + "    url: https://sunor.cc/?token=s3cr3t\n", "sunor.yml:4: accounts[0] (a): url: must be a base URL without ?query or #fragment (the value is not shown"},
@@ -265,7 +267,7 @@ func TestNotAnAccountsFile(t *testing.T) {
 	for path, want := range map[string]string{
 		dir:        dir + " is a directory, not a regular file",
 		os.DevNull: os.DevNull + " is a device, not a regular file",
-		huge:       huge + ": larger than 16 MiB",
+		huge:       huge + ": larger than 4 MiB",
 	} {
 		done := make(chan error, 1)
 		go func() { _, _, err := Accounts(path, "", flags()); done <- err }()
@@ -433,5 +435,31 @@ func TestHTTPHeaders(t *testing.T) {
 	h := accts[0].HTTPClientConfig.HTTPHeaders
 	if h == nil || !slices.Equal(h.Headers["X-Test"].Values, []string{"one"}) || len(h.Headers["X-Other"].Secrets) != 1 {
 		t.Errorf("headers %+v", h)
+	}
+}
+
+// TestBounds: the most accounts, the largest file and the most owner
+// labels' bytes an account are taken; one more is refused (TestLoadErrors).
+func TestBounds(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	entries := func(n int) string {
+		var b strings.Builder
+		b.WriteString("accounts:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: a%d, api_key_env: K}\n", i)
+		}
+		return b.String()
+	}
+	if accts, _, err := Accounts(write(t, entries(MaxAccounts)), "", flags()); err != nil || len(accts) != MaxAccounts {
+		t.Errorf("%d accounts: %d, %v", MaxAccounts, len(accts), err)
+	}
+	want := fmt.Sprintf("sunor.yml:%d: accounts[%d]: %d accounts; at most %d", MaxAccounts+2, MaxAccounts, MaxAccounts+1, MaxAccounts)
+	if _, _, err := Accounts(write(t, entries(MaxAccounts+1)), "", flags()); err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("%d accounts: %v, want %q", MaxAccounts+1, err, want)
+	}
+	full := "accounts: [{name: a, api_key_env: K, labels: {a: " + strings.Repeat("x", 127) + ", b: " + strings.Repeat("y", 127) + "}}]\n#"
+	full += strings.Repeat("x", MaxFileBytes-len(full))
+	if accts, _, err := Accounts(write(t, full), "", flags()); err != nil || labelBytes(accts[0].Labels) != MaxLabelBytes {
+		t.Errorf("a file of %d bytes, labels of %d: %v", len(full), MaxLabelBytes, err)
 	}
 }
