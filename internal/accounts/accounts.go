@@ -171,29 +171,32 @@ func (b *Builder) Build() (accts []Account, err error) {
 // value) is quoted by the error, and at start-up, or when a file fails
 // before its keys are read, no key is in use yet. It reads the keys it can
 // (key files, environment variables, key directories, see
-// config.KeySources) and remembers them, so that the log line and the
-// answer to POST /-/reload are redacted of them too. The error is cut to
-// one log line.
+// config.KeySources), without adding them to the keys in use: a file that
+// fails is no reason to redact its keys from every later line. The error
+// is cut to one log line.
 func (b *Builder) Redact(err error) error {
 	files, envs, dirs := config.KeySources(b.File, b.KeyDir, b.Flags)
 	ctx, nop := context.Background(), log.NewNopLogger()
+	var keys []string
 	for _, p := range files {
 		if f, err := apikey.NewFile(p, nop); err == nil {
-			redact.Remember(f.Key(ctx))
+			keys = append(keys, f.Key(ctx))
 		}
 	}
 	for _, e := range envs {
 		if k, err := apikey.FromEnv(e, os.Getenv(e)); err == nil {
-			redact.Remember(k.Key(ctx))
+			keys = append(keys, k.Key(ctx))
 		}
 	}
 	for _, d := range dirs {
 		entries, _, _ := keydir.Scan(d, nop)
 		for _, e := range entries {
-			redact.Remember(e.Key.Key(ctx))
+			keys = append(keys, e.Key.Key(ctx))
 		}
 	}
-	return errors.New(redact.Known.Clean(err.Error(), redact.MaxLineChars))
+	// The keys in use are redacted where the error is written (the log's
+	// writer, a reload's answer), as every other line is.
+	return errors.New(redact.New(keys...).Clean(err.Error(), redact.MaxLineChars))
 }
 
 // keysShown refuses an account whose name, owner label name or value holds one
