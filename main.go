@@ -243,6 +243,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stderr, restoreLog := installSafeLogging(stderr)
 	defer restoreLog()
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
+	_, stdlibBase := newLogger(stderr, f.logFormat, "debug")
+	defer logStdlibAs(log.With(stdlibBase, "time", log.DefaultTimestampUTC, "caller", "stdlib"))()
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
 	fail := func(msg string, err error) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
@@ -259,11 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail("Invalid configuration", err)
 	}
 	if f.configCheck {
-		names := make([]string, len(accts))
-		for i, a := range accts {
-			names[i] = a.Name
-		}
-		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(names, ", "))
+		fmt.Fprintln(stdout, checkSummary(accts))
 		return 0
 	}
 
@@ -304,10 +302,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	for _, a := range accts {
-		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
-			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
-	}
 	if dir, entries := builder.KeyFiles(); dir != "" {
 		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
 			builder.UseKeyFiles(dir, e)
@@ -336,6 +330,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- web.ServeMultiple(listeners, srv, f.web, slogger)
 		}
 	}()
+	// After serving has begun: listening never waits on the accounts' lines.
+	dir, entries := builder.KeyFiles()
+	logAccounts(logger, accts, f.configFile, dir, entries)
 	select {
 	case err := <-errc:
 		return fail("Cannot serve", err)
