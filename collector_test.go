@@ -396,7 +396,7 @@ func startupCases(t *testing.T) []startupCase {
 	}
 	// Telemetry paths that are not plain paths, or that the exporter
 	// serves itself: http.ServeMux would panic on them.
-	for _, p := range []string{"/-/healthy", "/-/ready", "/-/reload", "/", "/probe", "/sd", "/a{", "/a?b", "metrics"} {
+	for _, p := range []string{"/-/healthy", "/-/ready", "/-/reload", "/", "/status", "/probe", "/sd", "/a{", "/a?b", "metrics"} {
 		cases = append(cases, startupCase{"telemetry path " + p, withKey, []string{"--web.telemetry-path=" + p}, "--web.telemetry-path: "})
 	}
 	// What --config.check checks too, and in the same single line.
