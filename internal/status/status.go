@@ -108,40 +108,46 @@ func ParseFilter(q url.Values) Filter {
 	return f
 }
 
-func (f Filter) keeps(r *Row) bool {
-	if f.State != "" && !strings.HasPrefix(r.State, f.State) {
+func (f Filter) keeps(a *collector.AccountStatus, state string) bool {
+	if f.State != "" && !strings.HasPrefix(state, f.State) {
 		return false
 	}
-	if f.Account != "" && !strings.Contains(strings.ToLower(r.Account), strings.ToLower(f.Account)) {
+	if f.Account != "" && !strings.Contains(strings.ToLower(a.Name), strings.ToLower(f.Account)) {
 		return false
 	}
 	for k, v := range f.Labels {
-		if r.Labels[k] != v {
+		if a.Labels[k] != v {
 			return false
 		}
 	}
 	return true
 }
 
-// Build makes the page of accts at now, filtered by f.
+// Build makes the page of accts at now, filtered by f. Every account's
+// state is worked out, to count and to sort; only the rows shown are
+// built whole, so that 10 000 accounts cost little more than 100.
 func Build(accts []collector.AccountStatus, recent []collector.Call, f Filter, now time.Time) Page {
 	p := Page{Generated: now, Total: len(accts), Counts: map[string]int{}, RecentCalls: recent, Filter: f}
-	rows := make([]Row, 0, min(len(accts), 4*MaxRows))
+	type match struct {
+		a           *collector.AccountStatus
+		kind, state string
+	}
+	matches := make([]match, 0, min(len(accts), 4*MaxRows))
 	for i := range accts {
-		r := row(&accts[i], now)
-		p.Counts[r.Kind]++
-		if f.keeps(&r) {
-			rows = append(rows, r)
+		kind, state := state(&accts[i], now)
+		p.Counts[kind]++
+		if f.keeps(&accts[i], state) {
+			matches = append(matches, match{&accts[i], kind, state})
 		}
 	}
-	slices.SortFunc(rows, func(x, y Row) int {
-		return cmp.Or(cmp.Compare(rank[x.Kind], rank[y.Kind]), strings.Compare(x.Account, y.Account))
+	slices.SortFunc(matches, func(x, y match) int {
+		return cmp.Or(cmp.Compare(rank[x.kind], rank[y.kind]), strings.Compare(x.a.Name, y.a.Name))
 	})
-	p.Matching = len(rows)
-	if len(rows) > MaxRows {
-		rows = rows[:MaxRows]
+	p.Matching = len(matches)
+	p.Rows = make([]Row, 0, min(len(matches), MaxRows))
+	for _, m := range matches[:min(len(matches), MaxRows)] {
+		p.Rows = append(p.Rows, row(m.a, now))
 	}
-	p.Rows = slices.Clip(rows)
 	p.NotShown = p.Matching - len(p.Rows)
 	return p
 }
