@@ -191,6 +191,7 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 	}
 
 	// The page itself, for a person, in the same order.
+	calls := d.fake.Requests("balance")
 	code, html := d.get(t, "/")
 	if code != 200 {
 		t.Fatalf("/: %d", code)
@@ -209,6 +210,9 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 		}
 	}
 	checkNoKey(t, html+fmt.Sprint(p))
+	if n := d.fake.Requests("balance"); n != calls {
+		t.Errorf("loading the page made %d API calls, want none", n-calls)
+	}
 	if t.Failed() {
 		t.Log(html)
 	}
@@ -393,4 +397,30 @@ func TestPageWhileScraping(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// TestReservePaused: an answer with X-RateLimit-Remaining at or below the
+// reserve pauses the key; the page says until when, and why no call.
+func TestReservePaused(t *testing.T) {
+	fake := fakesunor.New("key-reserve-81f0")
+	fake.RateLimit = 5 // 4 left after the first call: under the reserve of 10
+	fake.NoReset = true // the pause is then the documented window, from the exporter's clock
+	srv := testtool.ServeAPI(t, fake)
+	c := &testClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	exp := collector.New([]accounts.Account{account(t, srv.URL, "shop", "key-reserve-81f0", nil)}, collector.Options{Now: c.Now})
+	pr, _ := exp.Probe(context.Background(), "shop")
+	if _, err := collectOnce(pr); err != nil {
+		t.Fatal(err)
+	}
+	p := Build(exp.Status(), exp.RecentCalls(), Filter{}, c.Now())
+	r := p.Rows[0]
+	if r.State != "paused: reserve until 12:01:00" || r.Kind != StatePaused {
+		t.Errorf("state %q, want paused: reserve until 12:01:00", r.State)
+	}
+	if r.NextCallAt == nil || r.NextCallWhy != "X-RateLimit-Remaining is at or below the reserve of 10" {
+		t.Errorf("next call %v %q", r.NextCallAt, r.NextCallWhy)
+	}
+	if r.LastCall == nil || !r.LastCall.HasRemaining || r.LastCall.Remaining != 4 {
+		t.Errorf("last call %+v", r.LastCall)
+	}
 }
