@@ -183,7 +183,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 	if ttl := a.cacheTTL(); ttl > 0 {
 		if r, ok := st.reuse(now, ttl-time.Nanosecond); ok {
 			st.skipped[skipCache].Add(1)
-			a.decide(ctx, st, now, skipCache, "an answer younger than the cache TTL of "+ttl.String()+": no call", st.lastAt.Add(ttl))
+			a.decide(ctx, st, now, skipCache, "an answer younger than the cache TTL (--sunor.cache-ttl): no call", st.lastAt.Add(ttl))
 			return r, nil
 		}
 	}

@@ -114,11 +114,13 @@ func DescribeCall(c *Call) string {
 		fmt.Fprintf(&b, "; failed: %s: %s", c.Reason, strconv.Quote(c.Message))
 	} else {
 		b.WriteString("; decoded:")
-		for _, k := range slices.Sorted(maps.Keys(c.Values)) {
-			fmt.Fprintf(&b, " %s=%g", k, c.Values[k])
+		for i, f := range c.Fields {
+			if i < len(c.Values) {
+				fmt.Fprintf(&b, " %s=%g", f, c.Values[i])
+			}
 		}
 	}
-	fmt.Fprintf(&b, " (%s)", c.Guard)
+	fmt.Fprintf(&b, " (%s)", c.Guard())
 	return b.String()
 }
 

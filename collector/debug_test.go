@@ -68,7 +68,7 @@ func TestDebugProbeSpendsAsAProbe(t *testing.T) {
 
 	c := newEnv(t, withTTL(time.Minute))
 	c.debugProbe("prod")
-	if _, _, out := c.debugProbe("prod"); !strings.Contains(out, "balance: guard: cache: an answer younger than the cache TTL of 1m0s: no call; calls may resume at 08:01:00") {
+	if _, _, out := c.debugProbe("prod"); !strings.Contains(out, "balance: guard: cache: an answer younger than the cache TTL (--sunor.cache-ttl): no call; calls may resume at 08:01:00") {
 		t.Errorf("the cache is not named:\n%s", out)
 	}
 }

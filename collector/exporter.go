@@ -62,8 +62,8 @@ type Exporter struct {
 	generation atomic.Uint64
 	sd         sdCache
 
-	recent   *callRing           // the last API calls, for the status page
-	settings map[string]Settings // by account name, under mu
+	recent   *callRing              // the last API calls, for the status page
+	settings map[string]keySettings // by account name, under mu
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -146,12 +146,12 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.accounts, e.byName, e.guards = next, byName, guards
 	e.generation.Add(1)
 	// For the status page and the debug probe.
-	e.settings = make(map[string]Settings, len(accts))
+	e.settings = make(map[string]keySettings, len(accts))
 	for i, a := range next {
 		if a.recent == nil { // a new account, not yet seen by any scrape
 			a.recent = e.recent
 		}
-		e.settings[a.name] = settingsOf(accts[i])
+		e.settings[a.name] = keySettingsOf(accts[i])
 	}
 }
 

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -45,10 +44,25 @@ type Call struct {
 	// Remaining is X-RateLimit-Remaining, when the answer carried it.
 	Remaining    float64 `json:"rate_limit_remaining"`
 	HasRemaining bool    `json:"has_rate_limit_remaining"`
-	// Values are the answer's fields, as decoded, when good.
-	Values map[string]float64 `json:"values,omitempty"`
-	// Guard is the budget guard's decision that let the call be made.
-	Guard string `json:"guard"`
+	// Fields and Values are the answer's fields and their values, as
+	// decoded, when good (the endpoint's and the answer's own slices,
+	// shared read-only: a call costs one allocation here).
+	Fields []string  `json:"fields,omitempty"`
+	Values []float64 `json:"values,omitempty"`
+	// CallsLastMinute and Ceiling are the key's calls in the last minute,
+	// this one included, and its ceiling (0: none), when the guard let the
+	// call be made.
+	CallsLastMinute int `json:"guard_calls_last_minute"`
+	Ceiling         int `json:"guard_ceiling"`
+}
+
+// Guard says what the budget guard allowed: "allowed: 3 of 12 calls in the
+// last minute".
+func (c Call) Guard() string {
+	if c.Ceiling <= 0 {
+		return "allowed: no ceiling"
+	}
+	return "allowed: " + strconv.Itoa(c.CallsLastMinute) + " of " + strconv.Itoa(c.Ceiling) + " calls in the last minute"
 }
 
 // Decision is the guard's latest decision for one endpoint of an account:
@@ -114,23 +128,25 @@ type Settings struct {
 	KeySource         string // "key file PATH" or "environment variable NAME"
 }
 
-func settingsOf(cfg accounts.Account) Settings {
-	src := "the account's own client (tests)"
-	switch {
-	case cfg.APIKeyFile != "":
-		src = "key file " + cfg.APIKeyFile
-	case cfg.APIKeyEnv != "":
-		src = "environment variable " + cfg.APIKeyEnv
-	}
-	return Settings{Timeout: cfg.Timeout, CacheTTL: cfg.CacheTTL, MaxCallsPerMinute: cfg.MaxCallsPerMinute,
-		RateLimitReserve: cfg.RateLimitReserve, Threshold: cfg.LowCreditsThreshold, Budget: cfg.DailyBudget, TaskCost: cfg.TaskCost,
-		Labels: maps.Clone(cfg.Labels), URL: cfg.URL, KeySource: src}
+// keySettings are the settings Settings takes from the configuration: the
+// rest it reads from the account in force. Its strings are the
+// configuration's own: an account costs no allocation here.
+type keySettings struct {
+	perMinute, reserve int
+	keyFile, keyEnv    string
 }
 
-// seen is what an endpoint's status shows, each field swapped whole.
+func keySettingsOf(cfg accounts.Account) keySettings {
+	return keySettings{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve, keyFile: cfg.APIKeyFile, keyEnv: cfg.APIKeyEnv}
+}
+
+// seen is what an endpoint's status shows: its last call, swapped whole,
+// and the guard's last decision, under the endpoint's mu (every decision
+// is taken under it), so that the decision of every scrape costs no
+// allocation.
 type seen struct {
 	call     atomic.Pointer[Call]
-	decision atomic.Pointer[Decision]
+	decision Decision
 }
 
 // callRing keeps the last RecentCallsKept calls of every account.
@@ -184,9 +200,21 @@ func (e *Exporter) Status() []AccountStatus {
 // if there is no such account.
 func (e *Exporter) Settings(name string) (Settings, bool) {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
-	s, ok := e.settings[name]
-	return s, ok
+	a, k := e.byName[name], e.settings[name]
+	e.mu.RUnlock()
+	if a == nil {
+		return Settings{}, false
+	}
+	p, t := a.policy.Load(), a.timing.Load()
+	src := "the account's own client (tests)"
+	switch {
+	case k.keyFile != "":
+		src = "key file " + k.keyFile
+	case k.keyEnv != "":
+		src = "environment variable " + k.keyEnv
+	}
+	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: k.perMinute, RateLimitReserve: k.reserve,
+		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels, URL: a.url, KeySource: src}, true
 }
 
 func (a *account) status(now time.Time) AccountStatus {
@@ -194,9 +222,12 @@ func (a *account) status(now time.Time) AccountStatus {
 	s := AccountStatus{Name: a.name, Labels: p.labels, Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
 		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.statusGuard().view(now)}
 	for i, st := range a.endpoints {
-		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load(), Decision: st.seen.decision.Load()}
+		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load()}
 		st.mu.Lock()
 		es.LastGoodAt, es.LastFailed = st.lastAt, st.lastFailed
+		if d := st.seen.decision; d.What != "" {
+			es.Decision = &d
+		}
 		if i == 0 && !st.lastAt.IsZero() && len(st.last) >= 2 {
 			s.HasBalance, s.Available, s.Frozen = true, st.last[0], st.last[1]
 		}
@@ -231,25 +262,26 @@ func (g *guard) view(now time.Time) KeyStatus {
 	return k
 }
 
-// used says how much of the key's ceiling the calls of the last Window
-// took, for the record of a call the guard let through.
-func (g *guard) used(now time.Time) string {
-	k := g.view(now)
-	if k.Ceiling <= 0 {
-		return "allowed: no ceiling"
+// windowCalls is the calls of the last Window and the ceiling, for the
+// record of a call the guard let through.
+func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.calls {
+		if s.at.IsZero() || now.Sub(s.at) < Window {
+			n++
+		}
 	}
-	return "allowed: " + itoa(k.CallsLastMinute) + " of " + itoa(k.Ceiling) + " calls in the last minute"
+	return n, g.perMinute
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // decide records the guard's decision for st, for the status page and, when
-// ctx is a debug probe's, for its decision log.
+// ctx is a debug probe's, for its decision log; st.mu is held.
 func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, what, why string, until time.Time) {
-	d := &Decision{At: now, What: what, Why: why, Until: until}
-	st.seen.decision.Store(d)
+	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
 	if t := traceOf(ctx); t != nil {
-		t.decided(st.scraper.Name(), d)
+		d := st.seen.decision
+		t.decided(st.scraper.Name(), &d)
 	}
 }
 
@@ -257,23 +289,17 @@ func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, 
 func (a *account) recordCall(st *endpointState, g *guard, r result, err error) *Call {
 	ep := st.scraper.Endpoint
 	c := &Call{At: a.now(), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
-		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining, Guard: g.used(a.now())}
-	var e *sunor.Error
-	switch {
-	case errors.As(err, &e):
+		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining}
+	c.CallsLastMinute, c.Ceiling = g.windowCalls(c.At)
+	if err == nil {
+		c.Fields, c.Values = ep.Fields, r.values
+	} else if e := (*sunor.Error)(nil); errors.As(err, &e) {
 		c.Status, c.Reason, c.Message, c.RetryAfter = e.StatusCode, string(e.Reason), e.Message, e.RetryAfter
 		if e.Path != "" {
 			c.Path = e.Path
 		}
-	case err != nil:
+	} else {
 		c.Status, c.Reason, c.Message = 0, string(sunor.ReasonNetwork), err.Error()
-	default:
-		c.Values = make(map[string]float64, len(ep.Fields))
-		for i, f := range ep.Fields {
-			if i < len(r.values) {
-				c.Values[f] = r.values[i]
-			}
-		}
 	}
 	st.seen.call.Store(c)
 	a.recent.add(c)
