@@ -43,6 +43,7 @@
     // How long each alert's condition must hold before it fires.
     alertFor: {
       SunorCreditsLow: '10m',
+      SunorCreditsExhausted: '1m',
       SunorCreditsExhaustionForecast: '30m',
       SunorAPIDown: '10m',
       SunorAPIKeyRejected: '2m',

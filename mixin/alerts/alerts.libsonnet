@@ -66,11 +66,45 @@ local ownerAndSelector = '{{ $owner := "" }}{{ $sel := "" }}{{ range $k, $v := $
         description: fold(ownerAndSelector + '\n' + |||
           Account {{ $labels.account }}{{ with $owner }} ({{ slice . 2 }}){{ end }} has {{ $value | printf "%.0f" }} credits available
           (1 credit = 1 US cent), under its threshold
-          of {{ with printf "account:sunor_credits_low_threshold:last1h{%s}" $sel | query }}{{ . | first | value | printf "%.0f" }}{{ end }}.
-          {{ with printf "account:sunor_credits_hours_left:6h{%s}" $sel | query }}At the spending rate of the last 6 hours, they last {{ . | first | value | printf "%.1f" }} hours.{{ else }}No spending was measured in the last 6 hours, so the time left is unknown.{{ end }}
-          Generation stops when it reaches zero. Top up the account.
+          of {{ with printf "account:sunor_credits_low_threshold:last1h{%s}" $sel | query }}{{ . | first | value | printf "%.0f" }}{{ end }}{{ with printf "account:sunor_credits_tasks_left:last1h{%s}" $sel | query }}: {{ . | first | value | printf "%.0f" }} tasks left{{ end }}{{ with printf "account:sunor_credits_task_cost:last1h{%s}" $sel | query }} at {{ . | first | value | printf "%.0f" }} credits a task{{ end }}.
+          {{ with printf "account:sunor_credits_hours_left:6h{%s}" $sel | query }}At the spending rate of the last 6 hours (or of as long as it was measured, if less), they last {{ . | first | value | printf "%.1f" }} hours.{{ else }}No spending was measured in the last 6 hours, so the time left is unknown.{{ end }}
+          The API refuses a task (HTTP 402) as soon as fewer credits are available than it costs. Top up the account.
         |||),
         runbook_url: runbook('SunorCreditsLow'),
+      },
+    },
+
+    {
+      alert: 'SunorCreditsExhausted',
+      // The API refuses a task with HTTP 402 as soon as the credits
+      // available are below its price, so an account under its task cost
+      // can generate nothing now: a page. Compared on the same last values
+      // as SunorCreditsLow (see the recording rules):
+      // - absent is not exhausted: an account the exporter has no good
+      //   answer for has no value, and a healthy balance whose API then
+      //   goes away keeps its healthy last value;
+      // - one failed scrape neither resets nor resolves it;
+      // - a top-up is a new last value: it resolves at once.
+      // The for: rides over a single low sample (credits frozen by a task
+      // that fails and is refunded a minute later) and still fires within
+      // 2 minutes of the drop. It inhibits SunorCreditsLow for the account
+      // (deploy/alertmanager/alertmanager.yml): one page, not two.
+      expr: |||
+        account:sunor_credits_available:last1h
+          <
+        account:sunor_credits_task_cost:last1h
+      |||,
+      'for': c.alertFor.SunorCreditsExhausted,
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'Sunor account {{ $labels.account }} has too few credits for a task: the API refuses its tasks',
+        description: fold(ownerAndSelector + '\n' + |||
+          Account {{ $labels.account }}{{ with $owner }} ({{ slice . 2 }}){{ end }} has {{ $value | printf "%.0f" }} credits available,
+          fewer than the {{ with printf "account:sunor_credits_task_cost:last1h{%s}" $sel | query }}{{ . | first | value | printf "%.0f" }}{{ end }} credits one of its tasks costs:
+          the API answers its new tasks with HTTP 402 (Insufficient credits) now.
+          Top up the account.
+        |||),
+        runbook_url: runbook('SunorCreditsExhausted'),
       },
     },
 
@@ -87,7 +121,7 @@ local ownerAndSelector = '{{ $owner := "" }}{{ $sel := "" }}{{ range $k, $v := $
       annotations: {
         summary: 'Sunor credits on {{ $labels.account }} run out within %sh at the current rate' % c.forecastHours,
         description: fold(|||
-          At the burn rate of the last 6 hours, account {{ $labels.account }}
+          At the burn rate of the last 6 hours (or of as long as it was measured, if less), account {{ $labels.account }}
           has {{ $value | printf "%.1f" }} hours of credits left.
         |||),
         runbook_url: runbook('SunorCreditsExhaustionForecast'),

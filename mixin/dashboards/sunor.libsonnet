@@ -132,7 +132,7 @@ function(config)
       id: 19,
       type: 'table',
       title: 'Accounts',
-      description: "One row per account: its owner (the team label), the credits available and its own low-credit threshold, the hours they last at the 6-hour spending rate, and the share of today's daily budget spent so far (since midnight, in the dashboard's time zone; empty without a budget).",
+      description: "One row per account: its owner (the team label), the credits available and its own low-credit threshold, the tasks it can still start (the credits available over its task cost; 0 means the API refuses its tasks with HTTP 402 now), the hours they last at the 6-hour spending rate, and the share of today's daily budget spent so far (since midnight, in the dashboard's time zone; empty without a budget).",
       datasource: {
         type: 'prometheus',
         uid: '${datasource}',
@@ -193,6 +193,18 @@ function(config)
           refId: 'D',
           format: 'table',
         },
+        {
+          expr: 'account:sunor_credits_tasks_left:last1h' + s,
+          legendFormat: '',
+          instant: true,
+          range: false,
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          refId: 'E',
+          format: 'table',
+        },
       ],
       transformations: [
         {
@@ -213,8 +225,9 @@ function(config)
               instance: 2,
               "Value #A": 3,
               "Value #B": 4,
-              "Value #C": 5,
-              "Value #D": 6,
+              "Value #E": 5,
+              "Value #C": 6,
+              "Value #D": 7,
             },
             renameByName: {
               account: 'Account',
@@ -222,6 +235,7 @@ function(config)
               instance: 'Exporter',
               "Value #A": 'Available credits',
               "Value #B": 'Low-credit threshold',
+              "Value #E": 'Tasks left',
               "Value #C": 'Hours left',
               "Value #D": "Today's budget spent",
             },
@@ -234,6 +248,40 @@ function(config)
           decimals: 0,
         },
         overrides: [
+          {
+            matcher: {
+              id: 'byName',
+              options: 'Tasks left',
+            },
+            properties: [
+              {
+                id: 'thresholds',
+                value: {
+                  mode: 'absolute',
+                  steps: [
+                    {
+                      color: 'red',
+                      value: null,
+                    },
+                    {
+                      color: 'orange',
+                      value: 1,
+                    },
+                    {
+                      color: 'green',
+                      value: 50,
+                    },
+                  ],
+                },
+              },
+              {
+                id: 'custom.cellOptions',
+                value: {
+                  type: 'color-background',
+                },
+              },
+            ],
+          },
           {
             matcher: {
               id: 'byName',
@@ -656,7 +704,7 @@ function(config)
       id: 7,
       type: 'stat',
       title: 'Time to exhaustion',
-      description: 'Hours until available credits reach zero at the 6-hour burn rate (from the usage counter where there is one, else from the balance): the recording rule SunorCreditsExhaustionForecast uses. Empty while nothing is being spent.',
+      description: "Hours until the available credits are spent at the 6-hour burn rate (from the usage counter where there is one, else from the balance; over as long as it was measured, if less than 6 hours): the recording rule SunorCreditsExhaustionForecast uses. The API refuses tasks a little earlier, once fewer credits than a task's price are left: see Tasks left. Empty while nothing is being spent.",
       datasource: {
         type: 'prometheus',
         uid: '${datasource}',
@@ -664,7 +712,7 @@ function(config)
       gridPos: {
         x: 0,
         y: 13,
-        w: 6,
+        w: 5,
         h: 5,
       },
       targets: [
@@ -721,6 +769,74 @@ function(config)
       },
     },
     {
+      id: 21,
+      type: 'stat',
+      title: 'Tasks left',
+      description: 'Tasks each account can still start: the credits available over the credits one task costs (sunor_credits_task_cost, %s for a music clip where the exporter does not export it), rounded down. The API refuses a task with HTTP 402 as soon as fewer credits are available than it costs, so 0 (red) means the account can generate nothing now: SunorCreditsExhausted pages. Orange under 50 tasks (the default low-credit threshold of 500 credits at 10 a task).' % config.defaultTaskCost,
+      datasource: {
+        type: 'prometheus',
+        uid: '${datasource}',
+      },
+      gridPos: {
+        x: 5,
+        y: 13,
+        w: 5,
+        h: 5,
+      },
+      targets: [
+        {
+          expr: 'account:sunor_credits_tasks_left:last1h' + s,
+          legendFormat: '{{account}}',
+          instant: false,
+          range: true,
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          refId: 'A',
+        },
+      ],
+      fieldConfig: {
+        defaults: {
+          unit: 'none',
+          decimals: 0,
+          thresholds: {
+            mode: 'absolute',
+            steps: [
+              {
+                color: 'red',
+                value: null,
+              },
+              {
+                color: 'orange',
+                value: 1,
+              },
+              {
+                color: 'green',
+                value: 50,
+              },
+            ],
+          },
+        },
+        overrides: [],
+      },
+      options: {
+        reduceOptions: {
+          calcs: ['lastNotNull'],
+          fields: '',
+          values: false,
+        },
+        colorMode: 'background',
+        graphMode: 'area',
+        textMode: 'auto',
+        justifyMode: 'auto',
+        orientation: 'auto',
+        wideLayout: true,
+        showPercentChange: false,
+        percentChangeColorMode: 'standard',
+      },
+    },
+    {
       id: 8,
       type: 'stat',
       title: 'Burn rate (credits/h)',
@@ -730,9 +846,9 @@ function(config)
         uid: '${datasource}',
       },
       gridPos: {
-        x: 6,
+        x: 10,
         y: 13,
-        w: 6,
+        w: 5,
         h: 5,
       },
       targets: [
@@ -781,9 +897,9 @@ function(config)
         uid: '${datasource}',
       },
       gridPos: {
-        x: 12,
+        x: 15,
         y: 13,
-        w: 6,
+        w: 4,
         h: 5,
       },
       targets: [
@@ -859,9 +975,9 @@ function(config)
         uid: '${datasource}',
       },
       gridPos: {
-        x: 18,
+        x: 19,
         y: 13,
-        w: 6,
+        w: 5,
         h: 5,
       },
       targets: [
@@ -1559,7 +1675,7 @@ function(config)
     // accounts. sunor_api_request_duration_seconds, the last call's
     // duration only, has its own panel above until it is removed.
     {
-      id: 21,
+      id: 22,
       type: 'timeseries',
       title: 'API call latency (p50, p99)',
       description: 'Quantiles of the duration of the exporter\'s calls to the Sunor API, per endpoint, from the histogram sunor_api_call_duration_seconds over the selected accounts. A p99 near --sunor.timeout means calls time out.',

@@ -43,6 +43,38 @@
       |||,
     },
 
+    // The credits one task of each account costs: the exporter's
+    // sunor_credits_task_cost, set per account (task_cost in the accounts
+    // file, default 10: a music clip; lyrics and concatenation cost 5, an
+    // upload 1). Where that series is absent (an exporter older than it),
+    // defaultTaskCost (10). Kept for the hour like the threshold above,
+    // and matched on all labels for the same reason.
+    {
+      record: 'account:sunor_credits_task_cost:last1h',
+      expr: |||
+        last_over_time(sunor_credits_task_cost[1h])
+        or
+        last_over_time(sunor_credits_available[1h]) * 0 + %(defaultTaskCost)s
+      ||| % $._config,
+    },
+
+    // Tasks each account can still start: the API refuses a task with
+    // HTTP 402 as soon as the credits available are below its price
+    // ("Insufficient credits: available 3, required 10"), not when they
+    // reach 0. So 0 here means the API is refusing this account's tasks
+    // now, whatever credits are left. From the same last values as
+    // SunorCreditsLow, so the two agree.
+    {
+      record: 'account:sunor_credits_tasks_left:last1h',
+      expr: |||
+        floor(
+          account:sunor_credits_available:last1h
+            /
+          (account:sunor_credits_task_cost:last1h > 0)
+        )
+      |||,
+    },
+
     // Burn rate in credits per hour, from the balance. It follows
     // sunor_credits_total (available + frozen), not available: freezing
     // credits for a running task moves them between the two and is not
@@ -61,14 +93,26 @@
     // Burn rate from the usage counter (--collector.usage, on by default):
     // credits actually deducted, which a top-up or a freeze does not touch
     // at all. Preferred wherever it exists.
+    // rate() divides what a window holds by the whole window: for a series
+    // younger than the window (a fresh install, a new account, new owner
+    // labels) it under-reads, by as much as the window is empty. A fresh
+    // install burning 2 credits a minute read as 0.07 a minute after 10
+    // minutes, and its low-credit page said the credits lasted 69.5 hours
+    // instead of 2.3. So rate() only where the series existed a window
+    // ago; until then the slope of the samples there are (deriv, a
+    // least-squares fit, which does not divide by the window), clamped at
+    // 0 like the balance's.
+  ] + [
     {
-      record: 'account:sunor_credits_burn_per_hour:usage1h',
-      expr: 'rate(sunor_credits_used_total[1h]) * 3600',
-    },
-    {
-      record: 'account:sunor_credits_burn_per_hour:usage6h',
-      expr: 'rate(sunor_credits_used_total[6h]) * 3600',
-    },
+      record: 'account:sunor_credits_burn_per_hour:usage' + w,
+      expr: |||
+        rate(sunor_credits_used_total[%(w)s]) * 3600 and sunor_credits_used_total offset %(w)s
+        or
+        clamp_min(deriv(sunor_credits_used_total[%(w)s]), 0) * 3600
+      ||| % { w: w },
+    }
+    for w in ['1h', '6h']
+  ] + [
 
     // The 6h burn rate the forecast uses: from the usage counter where
     // there is one, else from the balance.
@@ -81,8 +125,10 @@
       |||,
     },
 
-    // Hours until the available credits reach zero at the 6h burn rate;
-    // absent while nothing is being spent.
+    // Hours until the available credits are spent at the 6h burn rate;
+    // absent while nothing is being spent. The API refuses tasks a little
+    // earlier, once fewer credits than a task's price are left (see
+    // account:sunor_credits_tasks_left:last1h).
     {
       record: 'account:sunor_credits_hours_left:6h',
       expr: |||
