@@ -36,9 +36,18 @@ func TestEndToEndJobName(t *testing.T) {
 	fake.RateLimit = 120 * 60 // compressed 60 times, like the rules: see TestEndToEnd
 	fake.SetAccount(e2eKey, fakesunor.Account{Available: 100000, Frozen: 10, BurnPerMinute: 60})
 	fakeSrv := testtool.ServeAPI(t, fake)
+	// An owner label and a daily budget, which the dashboard's variables
+	// and its Accounts table read.
+	writeFile(t, filepath.Join(dir, "sunor.yml"), `accounts:
+  - name: e2e
+    api_key_env: E2E_SUNOR_KEY
+    labels: {team: music}
+    daily_budget: 100000
+`)
 	exporterAddr := freeAddr(t)
-	exporter := proc(t, "exporter", []string{"SUNOR_API_KEY=" + e2eKey, "SUNOR_API_KEY_FILE="}, exporterBin,
-		"--sunor.url="+fakeSrv.URL, "--web.listen-address="+exporterAddr, "--sunor.timeout=2s",
+	exporter := proc(t, "exporter", []string{"E2E_SUNOR_KEY=" + e2eKey, "SUNOR_API_KEY=", "SUNOR_API_KEY_FILE="}, exporterBin,
+		"--config.file="+filepath.Join(dir, "sunor.yml"), "--sunor.url="+fakeSrv.URL,
+		"--web.listen-address="+exporterAddr, "--sunor.timeout=2s",
 		"--sunor.max-calls-per-minute=0") // see TestEndToEnd
 
 	files, err := render.Render("../mixin", `{sunorSelector: 'job="credits"'}`)
