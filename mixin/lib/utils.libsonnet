@@ -11,9 +11,12 @@
   // for: changes the text with it.
   duration(d)::
     local unit = std.substr(d, std.length(d) - 1, 1);
-    local n = std.parseInt(std.substr(d, 0, std.length(d) - 1));
+    local digits = std.substr(d, 0, std.length(d) - 1);
     local words = { s: 'second', m: 'minute', h: 'hour', d: 'day' };
-    assert std.objectHas(words, unit) : 'duration %s: want a number and one of s, m, h, d' % d;
+    assert std.objectHas(words, unit) && digits != ''
+           && std.all([std.member('0123456789', c) for c in std.stringChars(digits)])
+           : 'duration %s: want a whole number and one of s, m, h, d, like 10m' % d;
+    local n = std.parseInt(digits);
     if n == 1 then (if unit == 'h' then 'an ' else 'a ') + words[unit]
     else '%d %ss' % [n, words[unit]],
 
