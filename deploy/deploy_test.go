@@ -809,3 +809,26 @@ func TestDashboardTasksLeft(t *testing.T) {
 		t.Errorf("no stat \"Tasks left\" showing %s", tasks)
 	}
 }
+
+// TestAlertmanagerExhaustedInhibitsLow: one page for an account out of
+// credits for a task, not two: SunorCreditsExhausted holds back that
+// account's SunorCreditsLow (and only that account's). What Alertmanager
+// does with it is e2e_test.go's job; this catches the rule's removal in
+// make test.
+func TestAlertmanagerExhaustedInhibitsLow(t *testing.T) {
+	var am struct {
+		InhibitRules []struct {
+			SourceMatchers []string `yaml:"source_matchers"`
+			TargetMatchers []string `yaml:"target_matchers"`
+			Equal          []string `yaml:"equal"`
+		} `yaml:"inhibit_rules"`
+	}
+	readYAMLLoose(t, "alertmanager/alertmanager.yml", &am)
+	for _, r := range am.InhibitRules {
+		if slices.Equal(r.SourceMatchers, []string{`alertname="SunorCreditsExhausted"`}) &&
+			slices.Equal(r.TargetMatchers, []string{`alertname="SunorCreditsLow"`}) && slices.Contains(r.Equal, "account") {
+			return
+		}
+	}
+	t.Errorf("no inhibit rule from SunorCreditsExhausted to SunorCreditsLow of the same account: %+v", am.InhibitRules)
+}

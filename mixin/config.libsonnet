@@ -40,10 +40,11 @@
     keyRejectedWindow: '5m',  // SunorAPIKeyRejected: an unauthorized answer in this window
     apiErrorReasonWindow: '15m',  // SunorAPIDown's description: the most frequent reason in this window
 
-    // How long each alert's condition must hold before it fires.
+    // How long each alert's condition must hold before it fires; null
+    // for none (it fires at the first evaluation that sees it).
     alertFor: {
       SunorCreditsLow: '10m',
-      SunorCreditsExhausted: '1m',
+      SunorCreditsExhausted: null,
       SunorCreditsExhaustionForecast: '30m',
       SunorAPIDown: '10m',
       SunorAPIKeyRejected: '2m',

@@ -85,16 +85,20 @@ local ownerAndSelector = '{{ $owner := "" }}{{ $sel := "" }}{{ range $k, $v := $
       //   goes away keeps its healthy last value;
       // - one failed scrape neither resets nor resolves it;
       // - a top-up is a new last value: it resolves at once.
-      // The for: rides over a single low sample (credits frozen by a task
-      // that fails and is refunded a minute later) and still fires within
-      // 2 minutes of the drop. It inhibits SunorCreditsLow for the account
+      // No for: the first evaluation that sees the drop fires, so with a
+      // scrape and an evaluation a minute apart the alert fires within 2
+      // minutes of the drop, and the page (group_wait 30s) reaches the team
+      // within 3. Every minute of waiting is a minute of refused tasks; a
+      // dip of one scrape (credits frozen by a task that then fails and is
+      // refunded) is a real one, and comes only after SunorCreditsLow. It
+      // inhibits SunorCreditsLow for the account
       // (deploy/alertmanager/alertmanager.yml): one page, not two.
       expr: |||
         account:sunor_credits_available:last1h
           <
         account:sunor_credits_task_cost:last1h
       |||,
-      'for': c.alertFor.SunorCreditsExhausted,
+      [if c.alertFor.SunorCreditsExhausted != null then 'for']: c.alertFor.SunorCreditsExhausted,
       labels: { severity: 'critical' },
       annotations: {
         summary: 'Sunor account {{ $labels.account }} has too few credits for a task: the API refuses its tasks',
