@@ -248,6 +248,9 @@ func TestEndToEnd(t *testing.T) {
 	// would use it up within a minute, and the exporter would then stand
 	// aside at its reserve until the window resets.
 	fake.RateLimit = 120 * 60
+	// X-RateLimit-Limit says so (an older API's header; the rules would
+	// otherwise take the documented 120).
+	fake.LimitHeaders = true
 	// Spending 60 credits a minute from 100000: a burn rate for the
 	// dashboard, and more than 24 hours left, so no forecast alert.
 	fake.SetAccount(e2eKey, fakesunor.Account{Available: 100000, Frozen: 10, BurnPerMinute: 60})
