@@ -68,8 +68,14 @@ deploy-check: ## promtool/amtool checks of deploy/ and its consistency tests (pa
 ci: ## what .ci/run runs after installing packages
 	./.ci/run
 
-prometheusrule: ## regenerate deploy/kubernetes/prometheusrule.yaml from the rules file
-	./deploy/gen-prometheusrule.sh
+# The rules, the dashboard, their Helm chart copies and the PrometheusRule
+# are rendered from the monitoring mixin, mixin/ (go-jsonnet, pinned in
+# go.mod); a test in deploy/ fails when one differs from what it renders.
+.PHONY: mixin
+mixin: ## render mixin/ into the rules, the dashboard, the Helm chart's copies and the PrometheusRule
+	$(GO) run ./tools/mixin
+
+prometheusrule: mixin ## the same as mixin (deploy/kubernetes/prometheusrule.yaml is one of its files)
 
 # The workflows in .github/workflows, linted with actionlint (pinned, through
 # the Go module proxy; CI installs it and passes ACTIONLINT=actionlint). It
@@ -99,5 +105,4 @@ release-check: ## check dist/: archive contents, checksums, --version, each bina
 image-test: ## build the image with buildah, run it, scrape it against the fake API (root)
 	./scripts/image-test.sh
 
-helm-sync: ## copy the rules and the dashboard into the Helm chart (a test fails when they differ)
-	./deploy/helm/sync.sh
+helm-sync: mixin ## the same as mixin (the Helm chart's copies are among its files)

@@ -97,7 +97,7 @@ func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
 		t.Fatalf("kind %q, %d groups", crd.Kind, len(plain.Groups))
 	}
 	if !reflect.DeepEqual(plain.Groups, crd.Spec.Groups) {
-		t.Error("deploy/kubernetes/prometheusrule.yaml differs from deploy/prometheus/rules/sunor.rules.yml: run `make prometheusrule`")
+		t.Error("deploy/kubernetes/prometheusrule.yaml differs from deploy/prometheus/rules/sunor.rules.yml: run `make mixin`")
 	}
 }
 

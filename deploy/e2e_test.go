@@ -684,6 +684,16 @@ func (w *webhook) waitMatch(t *testing.T, status string, want map[string]string,
 // exporter at exporterAddr and alerting to amAddr.
 func startPrometheus(t *testing.T, bin, dir, example, exporterAddr, amAddr string) promClient {
 	t.Helper()
+	rules, err := os.ReadFile("prometheus/rules/sunor.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startPrometheusWith(t, bin, dir, example, exporterAddr, amAddr, rules)
+}
+
+// startPrometheusWith is startPrometheus with the rules given.
+func startPrometheusWith(t *testing.T, bin, dir, example, exporterAddr, amAddr string, rules []byte) promClient {
+	t.Helper()
 	cfg, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
@@ -696,10 +706,6 @@ func startPrometheus(t *testing.T, bin, dir, example, exporterAddr, amAddr strin
 	}
 	c = strings.NewReplacer("sunor-exporter:10151", exporterAddr, "alertmanager:9093", amAddr, "scrape_timeout: 15s", "scrape_timeout: 1s").Replace(c)
 	c = regexp.MustCompile(`(evaluation_interval|scrape_interval|refresh_interval): 1m\b`).ReplaceAllString(c, "$1: 1s")
-	rules, err := os.ReadFile("prometheus/rules/sunor.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := strings.TrimSuffix(filepath.Base(example), ".yml")
 	home := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Join(home, "rules"), 0o700); err != nil {

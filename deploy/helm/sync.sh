@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Copies the rules and the dashboard into the Helm chart, which cannot read
-# files outside its directory. deploy/validate fails when the copies differ
-# from these sources: run this (or `make helm-sync`) after changing them.
+# The Helm chart's copies of the rules and the dashboard (it cannot read
+# files outside its directory) are rendered from the monitoring mixin
+# (mixin/) with the other generated files: this runs `make mixin`'s
+# generator, which writes them all. Edit mixin/, not the generated files.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cp prometheus/rules/sunor.rules.yml helm/sunor-exporter/files/sunor.rules.yml
-cp grafana/dashboards/sunor.json helm/sunor-exporter/files/sunor.json
+cd "$(dirname "$0")/../.."
+exec go run ./tools/mixin
