@@ -210,6 +210,12 @@ func TestEveryStateTroubleFirst(t *testing.T) {
 		}
 	}
 	checkNoKey(t, html+fmt.Sprint(p))
+	// No JavaScript, nothing fetched from anywhere: one self-contained page.
+	for _, s := range []string{"<script", "<link", "src=", "@import", "url("} {
+		if strings.Contains(html, s) {
+			t.Errorf("the page holds %q: it must load nothing and run nothing", s)
+		}
+	}
 	if n := d.fake.Requests("balance"); n != calls {
 		t.Errorf("loading the page made %d API calls, want none", n-calls)
 	}
