@@ -206,7 +206,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		}
 		s, reason, until := a.guard.allow(now, st.balance, age)
 		if reason != "" {
-			a.decide(ctx, st, now, reason, skipWhy(reason), until)
+			traceDecision(ctx, st, now, reason, skipWhy(reason), until) // skip keeps it
 			if !st.balance {
 				a.guard.optionalDone(now, result{}) // the claim, unused
 			}
@@ -290,6 +290,7 @@ func (a *account) skip(st *endpointState, now time.Time, reason string, until ti
 	}
 	st.skipRun = reason
 	st.skipped[reason].Add(1)
+	st.seen.decision = Decision{At: now, What: reason, Why: skipWhy(reason), Until: until}
 	if logIt {
 		a.info("Not calling the Sunor API, to spare the key's request budget; "+skipShows(st, ok, keep),
 			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
@@ -371,7 +372,6 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx contex
 		return nil, result{err: errGaveUp}, false
 	}
 	if reason, until := a.guard.start(f.slot, now); reason != "" {
-		a.decide(context.Background(), st, now, reason, skipWhy(reason)+" (came while the call was queued)", until)
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()

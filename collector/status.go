@@ -279,9 +279,14 @@ func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
 // ctx is a debug probe's, for its decision log; st.mu is held.
 func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, what, why string, until time.Time) {
 	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
+	traceDecision(ctx, st, now, what, why, until)
+}
+
+// traceDecision adds a decision to the decision log of ctx's debug probe,
+// if it is one.
+func traceDecision(ctx context.Context, st *endpointState, now time.Time, what, why string, until time.Time) {
 	if t := traceOf(ctx); t != nil {
-		d := st.seen.decision
-		t.decided(st.scraper.Name(), &d)
+		t.decided(st.scraper.Name(), &Decision{At: now, What: what, Why: why, Until: until})
 	}
 }
 
