@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -114,6 +115,8 @@ type flight struct {
 	res  result
 	slot *slot // the guard's slot, nil without a ceiling
 
+	guard *guard // the guard slot is of: the key's the call is charged to
+
 	// Guarded by the endpoint's mu.
 	queued   bool      // waiting for a call slot
 	deadline time.Time // when the call is abandoned: its most patient waiter's
@@ -190,11 +193,8 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			// for, and no slot of the budget spent on it.
 			return a.instead(st, now), nil
 		}
-		age := time.Duration(math.MaxInt64)
-		if !st.lastAt.IsZero() {
-			age = now.Sub(st.lastAt)
-		}
-		s, reason, until := a.guard.allow(now, st.balance, age)
+		g := a.guard.Load()
+		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
 			return a.skip(st, now, reason, until), nil
 		}
@@ -202,7 +202,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
 		}
 		st.skipRun = ""
-		f = &flight{done: make(chan struct{}), slot: s}
+		f = &flight{done: make(chan struct{}), slot: s, guard: g}
 		st.flight = f
 		// The key's budget is spent on this call: it gets a fair chance
 		// to answer, whatever the deadline of the scrape that starts it.
@@ -224,6 +224,15 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		}
 	}
 	return result{}, f
+}
+
+// age is how old the last good answer is at now; the longest duration
+// when there is none. st.mu is held.
+func (st *endpointState) age(now time.Time) time.Duration {
+	if st.lastAt.IsZero() {
+		return time.Duration(math.MaxInt64)
+	}
+	return now.Sub(st.lastAt)
 }
 
 // reusable returns the last good answer, if it may stand in for a call that
@@ -294,9 +303,13 @@ func (f *flight) extend(deadline time.Time) {
 // run makes the call of f when it gets its slot, and publishes its outcome,
 // counted, to its waiters.
 func (a *account) run(st *endpointState, f *flight, queued bool) {
-	ctx, r, ok := a.takeOff(st, f, queued)
+	key, g, sendKey := a.keyGuard()
+	ctx, r, ok := a.takeOff(st, f, queued, g)
 	if ok {
-		r = a.call(ctx, st)
+		if sendKey {
+			ctx = accounts.WithKey(ctx, key) // the key read with its guard, not a newer one
+		}
+		r = a.call(ctx, st, f.guard)
 	}
 	if f.timer != nil {
 		f.timer.Stop()
@@ -319,19 +332,29 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 }
 
 // takeOff starts f's call: it dates the guard's slot and sets the call's
-// deadline. A call that waited in the queue is not made when its account
-// was removed meanwhile, or when a 429 or the reserve came; ok is then
-// false and r is the answer instead.
-func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx context.Context, r result, ok bool) {
+// deadline. g is the guard of the key the call sends: when the key changed
+// since the call was granted, the slot moves to g, if g has one to give.
+// A call that waited in the queue is not made when its account was
+// removed meanwhile, or when a 429 or the reserve came; ok is then false
+// and r is the answer instead.
+func (a *account) takeOff(st *endpointState, f *flight, queued bool, g *guard) (ctx context.Context, r result, ok bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	f.queued = false
 	now := a.now()
 	if a.removed.Load() {
-		a.guard.release(f.slot)
+		f.guard.release(f.slot)
 		return nil, result{err: errGaveUp}, false
 	}
-	if reason, until := a.guard.start(f.slot, now); reason != "" {
+	if g != f.guard {
+		f.guard.release(f.slot)
+		s, reason, until := g.allow(now, st.balance, st.age(now))
+		if reason != "" {
+			return nil, a.skip(st, now, reason, until), false
+		}
+		f.slot, f.guard = s, g
+	}
+	if reason, until := f.guard.start(f.slot, now); reason != "" {
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()
@@ -391,15 +414,15 @@ func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadli
 	return r
 }
 
-// call makes one API call and counts its outcome.
-func (a *account) call(ctx context.Context, st *endpointState) result {
+// call makes one API call, charged to g, and counts its outcome.
+func (a *account) call(ctx context.Context, st *endpointState, g *guard) result {
 	ep := st.scraper.Endpoint
 	st.requests.Add(1)
 	start := time.Now()
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	a.logCall(ep, r.duration, rl, err)
-	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
+	if until := g.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
 			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
 	}
@@ -411,7 +434,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 			err = &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
 				Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
 		}
-		a.failed(st, err)
+		a.failed(st, g, err)
 		r.err = err
 		return r
 	}

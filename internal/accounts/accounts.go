@@ -220,13 +220,55 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	if ip := net.ParseIP(base.Hostname()); base.Scheme == "http" && !strings.EqualFold(base.Hostname(), "localhost") && !ip.IsLoopback() {
 		_ = level.Warn(b.Logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", a.Name, "url", base.Redacted())
 	}
-	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
-	k := key.Key(context.Background())
+	keys := &keyIDs{src: key, api: sameAPI(base)}
+	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, keys.send)
+	k, id := keys.current(context.Background())
 	redact.Remember(k) // before its first call: a log line may quote it sooner
-	a.KeyID = keyedHash(sameAPI(base), k)
+	a.KeyID, a.Keys = id, keys.current
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
 	return k, nil
+}
+
+// keyIDs is an account's key with its KeyID, as the key is at each call.
+// The collector reads both just before a call, charges the call to the
+// guard of that KeyID, and hands the same key to Fetch through WithKey: a
+// key file rotated between the two reads cannot make a call that is
+// charged to one key and sent with another.
+type keyIDs struct {
+	src apikey.Source
+	api string // sameAPI of the base URL: one key on two APIs is two budgets
+
+	mu      sync.Mutex
+	key, id string // the last key read and its KeyID, so as not to hash it on every call
+}
+
+// current returns the key a call made now sends, and its KeyID.
+func (k *keyIDs) current(ctx context.Context) (key, id string) {
+	key = k.src.Key(ctx)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key != k.key || k.id == "" {
+		k.key, k.id = key, keyedHash(k.api, key)
+	}
+	return k.key, k.id
+}
+
+// send is the client's KeyFunc: the key the collector charged the call
+// to (WithKey), else the key read now.
+func (k *keyIDs) send(ctx context.Context) string {
+	if key, ok := ctx.Value(sendKey{}).(string); ok {
+		return key
+	}
+	return k.src.Key(ctx)
+}
+
+type sendKey struct{}
+
+// WithKey returns ctx with which an account's API (built by Build) sends
+// key, as Account.Keys returned it, instead of reading its key again.
+func WithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, sendKey{}, key)
 }
 
 // sameAPI writes base the same way however the user did: the host in lower
