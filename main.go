@@ -284,9 +284,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
 	}
 	if dir, entries := builder.KeyFiles(); dir != "" {
-		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
+		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) error {
 			builder.UseKeyFiles(dir, e)
-			_, _ = reload.reload()
+			_, err := reload.reload() // a rejected reload is tried again at the next poll
+			return err
 		})
 	}
 	hup := make(chan os.Signal, 1)
