@@ -63,8 +63,9 @@ type Builder struct {
 	clients map[string]*http.Client // by Account.ClientKey
 	dir     string                  // the key directory entries were read from
 	entries []keydir.Entry
-	handed  bool // entries came from UseKeyFiles, not yet built
-	built   bool // a Build has succeeded: the exporter runs
+	handed  bool            // entries came from UseKeyFiles, not yet built
+	warned  map[string]bool // the key directory's files the last Build skipped, each warned about once
+	built   bool            // a Build has succeeded: the exporter runs
 }
 
 // KeyFiles returns the key directory in force and its files, as the last
@@ -117,17 +118,26 @@ func (b *Builder) Build() ([]Account, error) {
 	}
 	b.dir, b.handed = dir.Path, false
 	keys := map[string]apikey.Source{}
+	warned := map[string]bool{}
+	// skip refuses a key directory's file at start; once running, one
+	// file must not hold up every other change of the directory (keys
+	// added, and removed ones that would stay in use): it is skipped, as
+	// a file whose name is no account name is, with one warning while it
+	// stays.
+	skip := func(msg string) error {
+		if !b.built {
+			return errors.New(msg)
+		}
+		if warned[msg] = true; !b.warned[msg] {
+			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
+		}
+		return nil
+	}
 	for _, e := range b.entries {
 		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
-			msg := fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
-			if !b.built {
-				return nil, errors.New(msg)
+			if err := skip(fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)); err != nil {
+				return nil, err
 			}
-			// Once running, one file must not hold up every other
-			// change of the directory (keys added, and removed ones
-			// that would stay in use): it is skipped, as a file whose
-			// name is no account name is.
-			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
 			continue
 		}
 		a := dir.Settings
@@ -144,7 +154,20 @@ func (b *Builder) Build() ([]Account, error) {
 		}
 		inUse = append(inUse, k)
 	}
-	if err := keysShown(accts, inUse, keys, dir.Where); err != nil {
+	r := redact.New(inUse...)
+	for i := len(accts) - 1; i >= 0; i-- {
+		if _, fromDir := keys[accts[i].APIKeyFile]; !fromDir || !holdsKey(r, accts[i].Name) {
+			continue
+		}
+		// Named by its path with the key's pieces redacted: enough to
+		// find the file, nothing of the key.
+		path := r.Clean(accts[i].APIKeyFile, redact.MaxLineChars)
+		if err := skip(fmt.Sprintf("%s: the name of a key file holds an API key, or a piece of one (%q): the name would be the account label of every series", dir.Where, path)); err != nil {
+			return nil, err
+		}
+		accts, inUse = slices.Delete(accts, i, i+1), slices.Delete(inUse, i, i+1)
+	}
+	if err := keysShown(accts, r); err != nil {
 		return nil, err
 	}
 	for k, c := range b.clients {
@@ -152,24 +175,25 @@ func (b *Builder) Build() ([]Account, error) {
 			c.CloseIdleConnections()
 		}
 	}
-	b.clients, b.built = used, true
+	b.clients, b.built, b.warned = used, true, warned
 	return accts, nil
 }
 
+// holdsKey reports whether v holds one of r's keys, or a piece of one
+// (redact.MinPiece characters).
+func holdsKey(r *redact.Redactor, v string) bool {
+	return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
+}
+
 // keysShown refuses an account whose name or owner label value holds one
-// of the keys in use, or a piece of one (redact.MinPiece characters): a
-// key pasted in the wrong place would be on every series, the landing page
-// and /sd, where no redaction reaches. The error does not show the value.
-// dirKeys are the key directory's files (dir names it), by path.
-func keysShown(accts []Account, keys []string, dirKeys map[string]apikey.Source, dir string) error {
-	r := redact.New(keys...)
-	holds := func(v string) bool {
-		return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
-	}
+// of the keys in use (r's), or a piece of one (redact.MinPiece
+// characters): a key pasted in the wrong place would be on every series,
+// the landing page and /sd, where no redaction reaches. The error does not
+// show the value. The key directory's files are checked by Build.
+func keysShown(accts []Account, r *redact.Redactor) error {
+	holds := func(v string) bool { return holdsKey(r, v) }
 	for _, a := range accts {
-		if _, fromDir := dirKeys[a.APIKeyFile]; fromDir && holds(a.Name) {
-			return fmt.Errorf("%s: the name of a key file holds an API key, or a piece of one: the name is the account label of every series", dir)
-		} else if holds(a.Name) {
+		if holds(a.Name) {
 			// The error names the entry by its name: that too is redacted.
 			err := a.Errorf("name", "holds an API key, or a piece of one: the name is the account label of every series, not redacted")
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
