@@ -330,20 +330,23 @@ func TestReloadAppliesPolicyAndKeepsState(t *testing.T) {
 	e.get(t, "/metrics")
 	fake.Update("key-staging", func(a *fakesunor.Account) { a.Fail = "" })
 	good, _ := os.ReadFile(cfg)
-	writeConfig(t, cfg, "# owners added\n"+string(good)+"    labels: {team: music}\n    low_credits_threshold: 2000\n    daily_budget: 5000\n")
+	writeConfig(t, cfg, "# owners added\n"+string(good)+"    labels: {team: music}\n    low_credits_threshold: 2000\n    daily_budget: 5000\n    task_cost: 5\n")
 	if code, body := e.post(t, "/-/reload"); code != 200 {
 		t.Fatalf("reload: %d %q", code, body)
 	}
 	_, body := e.get(t, "/metrics")
 	m := parseMetrics(t, body)
 	staging := map[string]string{"account": "staging", "team": "music", "env": "prod"}
-	for name, want := range map[string]float64{"sunor_credits_low_threshold": 2000, "sunor_credits_daily_budget": 5000, "sunor_credits_available": 42} {
+	for name, want := range map[string]float64{"sunor_credits_low_threshold": 2000, "sunor_credits_daily_budget": 5000, "sunor_credits_task_cost": 5, "sunor_credits_available": 42} {
 		if v, ok := sample(t, m, name, staging); !ok || v != want {
 			t.Errorf("%s%v = %v (present %v), want %v", name, staging, v, ok, want)
 		}
 	}
 	if v, _ := sample(t, m, "sunor_credits_low_threshold", map[string]string{"account": "prod", "env": "prod"}); v != 500 {
 		t.Errorf("prod's threshold = %v, want the flag's 500", v)
+	}
+	if v, _ := sample(t, m, "sunor_credits_task_cost", map[string]string{"account": "prod", "env": "prod"}); v != 10 {
+		t.Errorf("prod's task cost = %v, want the flag's 10", v)
 	}
 	errs := map[string]string{"account": "staging", "endpoint": "balance", "reason": "server_error"}
 	if v, _ := sample(t, m, "sunor_api_errors_total", errs); v != 1 {
@@ -356,10 +359,10 @@ func TestReloadAppliesPolicyAndKeepsState(t *testing.T) {
 func TestPolicyFlags(t *testing.T) {
 	_, url := fakeAPI(t, canaryKey)
 	t.Setenv("SUNOR_API_KEY", canaryKey)
-	e := start(t, "--sunor.url="+url, "--sunor.label=team=music", "--sunor.label=env=prod", "--sunor.low-credits-threshold=100", "--sunor.daily-budget=10")
+	e := start(t, "--sunor.url="+url, "--sunor.label=team=music", "--sunor.label=env=prod", "--sunor.low-credits-threshold=100", "--sunor.daily-budget=10", "--sunor.task-cost=5")
 	_, body := e.get(t, "/metrics")
 	m := parseMetrics(t, body)
-	for name, want := range map[string]float64{"sunor_credits_low_threshold": 100, "sunor_credits_daily_budget": 10, "sunor_api_up": 1} {
+	for name, want := range map[string]float64{"sunor_credits_low_threshold": 100, "sunor_credits_daily_budget": 10, "sunor_credits_task_cost": 5, "sunor_api_up": 1} {
 		if v, ok := sample(t, m, name, map[string]string{"account": "default", "team": "music", "env": "prod"}); !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
 		}

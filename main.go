@@ -129,6 +129,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
 	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low.").Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.daily-budget", "Credits a day the account may spend (0 is no budget).").Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
+	app.Flag("sunor.task-cost", "Credits one task of the account costs: the API refuses work (402) below it.").Envar("SUNOR_TASK_COST").Default("10").Float64Var(&f.account.TaskCost)
 	app.Flag("sunor.max-calls-per-minute", "The most API calls with one key in any 60 s, of the 120 your product shares (0 is no ceiling).").Envar("SUNOR_MAX_CALLS_PER_MINUTE").Default("12").IntVar(&f.account.MaxCallsPerMinute)
 	app.Flag("sunor.rate-limit-reserve", "No call while X-RateLimit-Remaining is at or below this.").Envar("SUNOR_RATE_LIMIT_RESERVE").Default("10").IntVar(&f.account.RateLimitReserve)
 	app.Flag("sunor.max-concurrent-calls", "The most API calls in flight at once, across all accounts (0 is no cap).").Envar("SUNOR_MAX_CONCURRENT_CALLS").Default("32").IntVar(&f.maxConcurrentCalls)
@@ -348,6 +349,7 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	opts := collector.HandlerOpts{
 		TimeoutOffset: f.timeoutOffset,
 		ErrorLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelError),
+		DebugLog:      slog.NewLogLogger(slogger.Handler(), slog.LevelDebug),
 		Own:           own,
 	}
 	var metrics http.Handler = collector.MetricsHandler(exporter, opts)
@@ -356,7 +358,7 @@ func scrapeMux(f flags, exporter *collector.Exporter, own *prometheus.Registry, 
 	}
 	mux.Handle(f.metricsPath, collector.LimitInFlight(metrics, f.maxRequests))
 	mux.Handle("/probe", collector.LimitInFlight(collector.ProbeHandler(exporter, opts), f.maxRequests))
-	mux.Handle("/sd", collector.SDHandler(exporter))
+	mux.Handle("/sd", collector.LimitInFlight(collector.SDHandler(exporter), f.maxRequests))
 	return mux
 }
 

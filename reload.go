@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +90,16 @@ func (r *reloader) reload() (string, error) {
 // crossOrigin is net/http's check against cross-site requests.
 var crossOrigin = http.NewCrossOriginProtection()
 
+// unrebindableHost reports whether the Host header names an IP address or
+// localhost.
+func unrebindableHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost")
+}
+
 func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
 		w.Header().Set("Allow", "POST, PUT")
@@ -101,6 +113,15 @@ func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	// refused. curl and Prometheus's tooling send neither header.
 	if err := crossOrigin.Check(req); err != nil {
 		http.Error(w, "cross-site reload refused: POST from a browser on another site", http.StatusForbidden)
+		return
+	}
+	// DNS rebinding: a page on a name its owner then points at this
+	// exporter's address is "same origin" to the browser. A browser's
+	// request (it sends Origin or Sec-Fetch-Site) is taken only at an IP
+	// address or localhost, which no other site can rebind; curl and
+	// reloaders send neither, whatever name they call.
+	if (req.Header.Get("Origin") != "" || req.Header.Get("Sec-Fetch-Site") != "") && !unrebindableHost(req.Host) {
+		http.Error(w, "reload from a browser at a host name refused (DNS rebinding): use an IP address or localhost, or curl -X POST", http.StatusForbidden)
 		return
 	}
 	msg, err := r.reload()

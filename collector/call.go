@@ -61,6 +61,7 @@ type endpointState struct {
 	requests atomic.Uint64
 	errors   map[sunor.Reason]*atomic.Uint64 // every reason, from the start
 	skipped  map[string]*atomic.Uint64       // every skip reason, from the start
+	latency  callHistogram                   // every call's duration (latency.go)
 
 	mu     sync.Mutex
 	flight *flight   // the call queued or in flight, shared by every scrape
@@ -115,7 +116,8 @@ type flight struct {
 	res  result
 	slot *slot // the guard's slot, nil without a ceiling
 
-	guard *guard // the guard slot is of: the key's the call is charged to
+	guard   *guard // the guard slot is of: the key's the call is charged to
+	claimed *guard // the guard an optional endpoint's call was claimed of (claimOptional)
 
 	// Guarded by the endpoint's mu.
 	queued   bool      // waiting for a call slot
@@ -194,15 +196,22 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			return a.instead(st, now), nil
 		}
 		g := a.guard.Load()
+		if !st.balance && !g.claimOptional(now) {
+			// The API does not have it (see unavailable.go): no call.
+			return result{err: errMissing}, nil
+		}
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
+			if !st.balance {
+				g.optionalDone(now, result{}) // the claim, unused
+			}
 			return a.skip(st, now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
 			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
 		}
 		st.skipRun = ""
-		f = &flight{done: make(chan struct{}), slot: s, guard: g}
+		f = &flight{done: make(chan struct{}), slot: s, guard: g, claimed: g}
 		st.flight = f
 		// The key's budget is spent on this call: it gets a fair chance
 		// to answer, whatever the deadline of the scrape that starts it.
@@ -279,10 +288,25 @@ func (a *account) skip(st *endpointState, now time.Time, reason string, until ti
 	st.skipRun = reason
 	st.skipped[reason].Add(1)
 	if logIt {
-		a.info("Not calling the Sunor API, to spare the key's request budget; reusing the last good answer while it is at most "+humanize(keep)+" old",
+		a.info("Not calling the Sunor API, to spare the key's request budget; "+skipShows(st, ok, keep),
 			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
 	}
 	return r
+}
+
+// skipShows says what a skipped scrape shows instead of a call: the last
+// good answer only when there is one to reuse (after a restart and a 429
+// there is none); st.mu is held.
+func skipShows(st *endpointState, reused bool, keep time.Duration) string {
+	switch {
+	case reused:
+		return "showing the last good answer while it is at most " + humanize(keep) + " old"
+	case st.lastFailed:
+		return "the latest call failed: sunor_api_up 0 until a call succeeds"
+	case st.lastAt.IsZero():
+		return "no good answer yet to show: sunor_api_up 0 until calls resume"
+	}
+	return "the last good answer is over " + humanize(keep) + " old: sunor_api_up 0 until calls resume"
 }
 
 // extend moves the flight's deadline to a waiter's, if that is later, up
@@ -310,6 +334,9 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 			ctx = accounts.WithKey(ctx, key) // the key read with its guard, not a newer one
 		}
 		r = a.call(ctx, st, f.guard)
+	}
+	if !st.balance {
+		a.optionalDone(st, f.claimed, r)
 	}
 	if f.timer != nil {
 		f.timer.Stop()
@@ -421,6 +448,7 @@ func (a *account) call(ctx context.Context, st *endpointState, g *guard) result 
 	start := time.Now()
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
+	st.latency.observe(r.duration)
 	a.logCall(ep, r.duration, rl, err)
 	if until := g.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
@@ -430,11 +458,21 @@ func (a *account) call(ctx context.Context, st *endpointState, g *guard) result 
 		var e *sunor.Error
 		if ctx.Err() != nil && (!errors.As(err, &e) || e.Reason == sunor.ReasonTimeout) {
 			// The call's deadline passed: say so, rather than the
-			// transport's "context canceled".
-			err = &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
+			// transport's "context canceled", keeping the path called and
+			// the status of an answer whose body did not come in time.
+			t := &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
 				Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
+			if e != nil {
+				t.Path, t.StatusCode = e.Path, e.StatusCode
+			}
+			err = t
 		}
-		a.failed(st, g, err)
+		if e, missing := missingEndpoint(err); missing && !st.balance {
+			// Counted, but logged once per key by optionalDone.
+			st.errors[e.Reason].Add(1)
+		} else {
+			a.failed(st, g, err)
+		}
 		r.err = err
 		return r
 	}

@@ -52,6 +52,10 @@ type Exporter struct {
 	accounts []*account
 	byName   map[string]*account
 	guards   map[string]*guard // by accounts.Account.KeyID
+	// generation counts the SetAccounts calls, under mu: /sd's answer is
+	// built once per generation.
+	generation atomic.Uint64
+	sd         sdCache
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -64,7 +68,7 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 	}
 	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...)}
 	if opts.MaxConcurrentCalls > 0 {
-		e.calls = &pool{size: opts.MaxConcurrentCalls}
+		e.calls = &pool{size: opts.MaxConcurrentCalls, now: opts.Now}
 	}
 	e.SetAccounts(accts)
 	return e
@@ -125,6 +129,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.accounts, e.byName = next, byName
 	e.keepGuards(guards)
 	configure(next)
+	e.generation.Add(1)
 }
 
 // follow moves a to the guard of the key id, which its next call sends:

@@ -56,6 +56,9 @@ type guard struct {
 	calls        []*slot   // calls started within the last Window, or waiting to start
 	backoffUntil time.Time // after a 429
 	reserveUntil time.Time // after an answer with little Remaining
+
+	// missing says whether the key's optional endpoints exist: unavailable.go.
+	missing missingState
 }
 
 // A slot is one call in the guard's window. Its time is zero while the

@@ -1,12 +1,17 @@
 package collector
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +27,47 @@ type HandlerOpts struct {
 	TimeoutOffset time.Duration
 	// ErrorLog receives errors from encoding the answer.
 	ErrorLog promhttp.Logger
+	// DebugLog receives a client that did not take the whole answer: gone,
+	// or too slow for the write deadline. That is the client's trouble,
+	// not the exporter's. Nil for none.
+	DebugLog promhttp.Logger
+	// WriteTimeout bounds the writing of an answer, from its first byte,
+	// when the scrape's own deadline does not come sooner. 0 is
+	// DefaultWriteTimeout.
+	WriteTimeout time.Duration
 	// Own is the exporter's own long-lived registry (build info, Go,
 	// process, promhttp), served on /metrics next to the accounts. Nil
 	// for none.
 	Own prometheus.Gatherer
+
+	// scrapeEnd is when the client gives up, as announced by
+	// X-Prometheus-Scrape-Timeout-Seconds; zero when not announced.
+	scrapeEnd time.Time
+}
+
+// DefaultWriteTimeout is the longest the writing of an answer may take
+// (/metrics, /probe, /sd): a client that does not read holds a slot of
+// --web.max-requests that long at most. A scrape that announces its
+// timeout ends writing at that deadline if it comes sooner.
+const DefaultWriteTimeout = 30 * time.Second
+
+// writeDeadline is when the writing of an answer started at start must
+// end: the scrape's deadline, and at most the write timeout after start.
+func (o HandlerOpts) writeDeadline(start time.Time) time.Time {
+	end := start.Add(cmp.Or(o.WriteTimeout, DefaultWriteTimeout))
+	if !o.scrapeEnd.IsZero() && o.scrapeEnd.Before(end) {
+		end = o.scrapeEnd
+	}
+	return end
+}
+
+// withScrapeEnd returns o with the deadline r announced, counted from
+// arrived.
+func (o HandlerOpts) withScrapeEnd(r *http.Request, arrived time.Time) HandlerOpts {
+	if t, ok, err := scrapeTimeout(r); ok && err == nil {
+		o.scrapeEnd = arrived.Add(t)
+	}
+	return o
 }
 
 // MetricsHandler serves every account, with the exporter's own metrics.
@@ -49,13 +91,14 @@ type metricsHandler struct {
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	ctx, cancel, err := scrapeContext(r, h.o.TimeoutOffset+2*time.Duration(h.encoding.Load()))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	defer cancel()
-	if enc := encode(w, r, h.e.WithContext(ctx), h.o); enc.written > 0 {
+	if enc := encode(w, r, h.e.WithContext(ctx), h.o.withScrapeEnd(r, arrived)); enc.written > 0 {
 		h.encoding.Store(int64(float64(enc.took) * float64(enc.series) / float64(enc.written)))
 	}
 }
@@ -66,6 +109,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // endpoint, one cache, one budget.
 func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
 		name := r.URL.Query().Get("account")
 		if name == "" {
 			http.Error(w, "the account parameter is missing: /probe?account=NAME (see /sd for the names)", http.StatusBadRequest)
@@ -83,7 +127,9 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			http.Error(w, fmt.Sprintf("unknown account %s (see /sd for the names)", strconv.Quote(truncate(name, 64))), http.StatusBadRequest)
 			return
 		}
-		encode(w, r, c, HandlerOpts{TimeoutOffset: o.TimeoutOffset, ErrorLog: o.ErrorLog})
+		po := o.withScrapeEnd(r, arrived)
+		po.Own = nil // the exporter's own metrics are on /metrics only
+		encode(w, r, c, po)
 	})
 }
 
@@ -93,25 +139,83 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 // as __meta_sunor_account and each owner label as
 // __meta_sunor_account_label_<name>, as Prometheus's own service discovery
 // names an object's labels, for relabelling to keep or drop.
+//
+// The answer is built once per configuration of the accounts (start, each
+// reload, each change of the key directory), plain and gzipped, and every
+// request is served those bytes: with ten thousand accounts, building it
+// per request took megabytes each, without bound under many requests.
 func SDHandler(e *Exporter) http.Handler {
+	return &sdHandler{e: e, writeTimeout: DefaultWriteTimeout}
+}
+
+type sdHandler struct {
+	e            *Exporter
+	writeTimeout time.Duration
+}
+
+func (h *sdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setWriteDeadline(w, time.Now().Add(h.writeTimeout))
+	a := h.e.sdAnswer()
+	body := a.plain
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Add("Vary", "Accept-Encoding")
+	if acceptedEncoding(r.Header.Get("Accept-Encoding"), "identity", "gzip") == "gzip" {
+		body = a.gzipped
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// sdCache keeps /sd's answer for the accounts in force.
+type sdCache struct {
+	mu     sync.Mutex // one build at a time
+	answer atomic.Pointer[sdAnswer]
+}
+
+// sdAnswer is /sd's answer for one configuration of the accounts.
+type sdAnswer struct {
+	generation     uint64 // of the accounts it lists
+	plain, gzipped []byte
+}
+
+// sdAnswer returns /sd's answer for the accounts in force, built on the
+// first request after they changed.
+func (e *Exporter) sdAnswer() *sdAnswer {
+	if a := e.sd.answer.Load(); a != nil && a.generation == e.generation.Load() {
+		return a
+	}
+	e.sd.mu.Lock()
+	defer e.sd.mu.Unlock()
+	if a := e.sd.answer.Load(); a != nil && a.generation == e.generation.Load() {
+		return a // built while this one waited
+	}
+	e.mu.RLock()
+	accts, generation := slices.Clone(e.accounts), e.generation.Load()
+	e.mu.RUnlock()
 	type group struct {
 		Targets []string          `json:"targets"`
 		Labels  map[string]string `json:"labels"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		groups := []group{}
-		for _, a := range e.snapshot() {
-			p := a.policy.Load()
-			labels := make(map[string]string, 1+len(p.labels))
-			for k, v := range p.labels {
-				labels["__meta_sunor_account_label_"+k] = v
-			}
-			labels["__meta_sunor_account"] = a.name
-			groups = append(groups, group{Targets: []string{a.name}, Labels: labels})
+	groups := make([]group, 0, len(accts))
+	for _, a := range accts {
+		p := a.policy.Load()
+		labels := make(map[string]string, 1+len(p.labels))
+		for k, v := range p.labels {
+			labels["__meta_sunor_account_label_"+k] = v
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(groups)
-	})
+		labels["__meta_sunor_account"] = a.name
+		groups = append(groups, group{Targets: []string{a.name}, Labels: labels})
+	}
+	var plain, gzipped bytes.Buffer
+	_ = json.NewEncoder(&plain).Encode(groups)
+	gz, _ := gzip.NewWriterLevel(&gzipped, gzip.BestCompression)
+	_, _ = gz.Write(plain.Bytes())
+	_ = gz.Close()
+	a := &sdAnswer{generation: generation, plain: plain.Bytes(), gzipped: gzipped.Bytes()}
+	e.sd.answer.Store(a)
+	return a
 }
 
 // maxScrapeTimeout bounds what X-Prometheus-Scrape-Timeout-Seconds may say
@@ -122,20 +226,33 @@ const maxScrapeTimeout = 24 * time.Hour
 // scrapeContext returns the request's context with the deadline Prometheus
 // announced, if it did.
 func scrapeContext(r *http.Request, offset time.Duration) (context.Context, context.CancelFunc, error) {
+	timeout, ok, err := scrapeTimeout(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return r.Context(), func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(timeout, offset))
+	return ctx, cancel, nil
+}
+
+// scrapeTimeout returns the timeout r announces in
+// X-Prometheus-Scrape-Timeout-Seconds, and whether it announces one.
+func scrapeTimeout(r *http.Request) (time.Duration, bool, error) {
 	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
 	if v == "" {
-		return r.Context(), func() {}, nil
+		return 0, false, nil
 	}
 	s, err := strconv.ParseFloat(v, 64)
 	if err != nil || s <= 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-		return nil, nil, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %s: want a positive number of seconds", strconv.Quote(truncate(v, 32)))
+		return 0, false, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %s: want a positive number of seconds", strconv.Quote(truncate(v, 32)))
 	}
 	timeout := maxScrapeTimeout
 	if s < timeout.Seconds() {
 		timeout = time.Duration(s * float64(time.Second))
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(timeout, offset))
-	return ctx, cancel, nil
+	return timeout, true, nil
 }
 
 // ScrapeBudget is how long API calls may take within a scrape that times out

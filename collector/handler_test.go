@@ -192,7 +192,7 @@ func TestHandlerCompression(t *testing.T) {
 	stable := func(s string) string { // drop the per-scrape timing series
 		var keep []string
 		for _, l := range strings.Split(s, "\n") {
-			if !strings.Contains(l, "duration_seconds{") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") && !strings.HasPrefix(l, "sunor_api_requests_total{") {
+			if !strings.Contains(l, "duration_seconds{") && !strings.HasPrefix(l, "sunor_api_call_duration_seconds_") && !strings.HasPrefix(l, "sunor_last_success_timestamp_seconds{") && !strings.HasPrefix(l, "sunor_api_requests_total{") {
 				keep = append(keep, l)
 			}
 		}

@@ -34,7 +34,7 @@ func (answeringAPI) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, suno
 }
 
 // The labels a series has of its own; every other label is an owner label.
-var ownLabels = []string{"account", "endpoint", "collector", "reason"}
+var ownLabels = []string{"account", "endpoint", "collector", "reason", "le"}
 
 // Every family an account has after a good scrape with the usage
 // collector, but the daily budget.
@@ -45,7 +45,7 @@ var accountFamilies = []string{
 	"sunor_rate_limit_limit", "sunor_rate_limit_remaining", "sunor_rate_limit_reset_timestamp_seconds",
 	"sunor_api_errors_total", "sunor_api_requests_total", "sunor_api_calls_skipped_total",
 	"sunor_tasks_created_total", "sunor_credits_used_total", "sunor_credits_topped_up_total",
-	"sunor_credits_low_threshold",
+	"sunor_credits_low_threshold", "sunor_credits_task_cost", "sunor_api_call_duration_seconds",
 }
 
 // twoTeams are two accounts of two teams with different label sets: music
@@ -53,9 +53,9 @@ var accountFamilies = []string{
 func twoTeams() []accounts.Account {
 	return []accounts.Account{
 		{Name: "music-prod", Identity: "k1", API: answeringAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "music", "env": "prod"}, LowCreditsThreshold: 2000, DailyBudget: 5000},
+			Labels: map[string]string{"team": "music", "env": "prod"}, LowCreditsThreshold: 2000, DailyBudget: 5000, TaskCost: 10},
 		{Name: "video", Identity: "k2", API: answeringAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "video"}, LowCreditsThreshold: 500},
+			Labels: map[string]string{"team": "video"}, LowCreditsThreshold: 500, TaskCost: 5},
 	}
 }
 
@@ -180,6 +180,8 @@ func TestPolicyGauges(t *testing.T) {
 		{"sunor_credits_daily_budget", "music-prod", 5000, true},
 		{"sunor_credits_low_threshold", "video", 500, true},
 		{"sunor_credits_daily_budget", "video", 0, false},
+		{"sunor_credits_task_cost", "music-prod", 10, true},
+		{"sunor_credits_task_cost", "video", 5, true},
 		{"sunor_api_up", "video", 0, true},
 	} {
 		v, ok := sampleOf(m, tc.name, tc.account)
@@ -232,6 +234,7 @@ func TestPolicyHelpAndLint(t *testing.T) {
 	for name, words := range map[string][]string{
 		"sunor_credits_low_threshold": {"credits", "low_credits_threshold", "accounts file", "--sunor.low-credits-threshold"},
 		"sunor_credits_daily_budget":  {"Credits per day", "daily_budget", "accounts file", "--sunor.daily-budget"},
+		"sunor_credits_task_cost":     {"Credits one task", "402", "sunor_credits_available", "task_cost", "accounts file", "--sunor.task-cost"},
 	} {
 		mf := mfs[name]
 		if mf == nil || mf.GetType().String() != "GAUGE" {
@@ -294,7 +297,7 @@ func TestPolicyChangeKeepsState(t *testing.T) {
 	fetchExposition(t, h, "/metrics")
 
 	accts[0].Labels = map[string]string{"team": "audio"} // env gone, team changed
-	accts[0].LowCreditsThreshold, accts[0].DailyBudget = 800, 0
+	accts[0].LowCreditsThreshold, accts[0].DailyBudget, accts[0].TaskCost = 800, 0, 1
 	accts[1].Labels = map[string]string{"team": "video", "tier": "gold"}
 	accts[1].DailyBudget = 100
 	exp.SetAccounts(accts)
@@ -307,6 +310,9 @@ func TestPolicyChangeKeepsState(t *testing.T) {
 	m := parseExposition(t, body)
 	if v, _ := sampleOf(m, "sunor_credits_low_threshold", "music-prod"); v != 800 {
 		t.Errorf("threshold of music-prod = %v after the reload, want 800", v)
+	}
+	if v, _ := sampleOf(m, "sunor_credits_task_cost", "music-prod"); v != 1 {
+		t.Errorf("task cost of music-prod = %v after the reload, want 1", v)
 	}
 	if v, _ := sampleOf(m, "sunor_credits_daily_budget", "video"); v != 100 {
 		t.Errorf("budget of video = %v after the reload, want 100", v)

@@ -116,6 +116,8 @@ var (
 var (
 	lowThresholdDesc = prometheus.NewDesc(namespace+"_credits_low_threshold",
 		"Credits available (sunor_credits_available) under which this account counts as low, in credits: its low_credits_threshold from the accounts file (the account's own, or defaults:), else --sunor.low-credits-threshold.", accountLabel, nil)
+	taskCostDesc = prometheus.NewDesc(namespace+"_credits_task_cost",
+		"Credits one task of this account costs: the API refuses work (HTTP 402) while sunor_credits_available is below it. Its task_cost from the accounts file (the account's own, or defaults:), else --sunor.task-cost (10, a music clip).", accountLabel, nil)
 	dailyBudgetDesc = prometheus.NewDesc(namespace+"_credits_daily_budget",
 		"Credits per day this account may spend: its daily_budget from the accounts file (the account's own, or defaults:), else --sunor.daily-budget. Absent when the account has no budget.", accountLabel, nil)
 )

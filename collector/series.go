@@ -50,6 +50,7 @@ type policy struct {
 	labels    map[string]string // owner labels, as configured
 	threshold float64
 	budget    float64
+	taskCost  float64
 
 	account   []*dto.LabelPair // account and owner labels
 	endpoints []endpointLabels // in the order of the account's endpoints
@@ -83,6 +84,7 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 		labels:    maps.Clone(cfg.Labels),
 		threshold: cfg.LowCreditsThreshold,
 		budget:    cfg.DailyBudget,
+		taskCost:  cfg.TaskCost,
 	}
 	owner := make([]*dto.LabelPair, 0, len(cfg.Labels))
 	for k, v := range cfg.Labels {
@@ -93,7 +95,7 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	sets := 1 + len(endpoints)*(2+len(counterReasons))
 	buf := make([]*dto.LabelPair, 0, sets*(len(owner)+3))
 	p.account, buf = labelSet(buf, owner, account)
-	p.size = 2 + 3 + 2 // up, last success; rate limit; threshold, budget
+	p.size = 2 + 3 + 3 // up, last success; rate limit; threshold, budget, task cost
 	for _, st := range endpoints {
 		name := st.scraper.Name()
 		endpoint := sharedPair("endpoint", name)
@@ -125,7 +127,7 @@ var counterReasons = func() []string {
 
 // same reports whether cfg would build the same policy.
 func (p *policy) same(cfg accounts.Account) bool {
-	return p.name == cfg.Name && p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget &&
+	return p.name == cfg.Name && p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget && p.taskCost == cfg.TaskCost &&
 		maps.Equal(p.labels, cfg.Labels)
 }
 
@@ -214,6 +216,7 @@ func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
 func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []time.Duration) {
 	p := a.policy.Load()
 	out := make([]sample, 0, p.size) // one allocation for the account's series
+	hists := make([]histogramSample, len(a.endpoints))
 	add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []*dto.LabelPair) {
 		out = append(out, sample{desc: d, labels: labels, typ: t, value: v})
 	}
@@ -244,6 +247,7 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 			a.debug("No answer in this scrape", "endpoint", st.scraper.Name(), "err", r.err)
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
+		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
 		for k, reason := range sunor.Reasons {
 			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errorLabels(k))
 		}
@@ -267,11 +271,17 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 	// The account's policy, from its configuration: there whatever the API
 	// answered.
 	add(lowThresholdDesc, prometheus.GaugeValue, p.threshold, p.account)
+	if p.taskCost > 0 { // 0 only where an account was built without the configuration
+		add(taskCostDesc, prometheus.GaugeValue, p.taskCost, p.account)
+	}
 	if p.budget > 0 {
 		add(dailyBudgetDesc, prometheus.GaugeValue, p.budget, p.account)
 	}
 
 	for i := range out {
 		ch <- &out[i]
+	}
+	for i := range hists {
+		ch <- &hists[i]
 	}
 }

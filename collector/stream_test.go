@@ -5,8 +5,14 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +20,13 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	// zstd for promhttp's output, which the streaming encoder is compared with.
 	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
 
 // replay sends the same metrics on every Collect, so that two encoders
@@ -51,6 +60,10 @@ func TestServeMatchesRegistry(t *testing.T) {
 	for m := range ch {
 		scrape = append(scrape, m)
 	}
+	// And the histogram of an endpoint not called yet, which every
+	// scrape shares.
+	never, _ := labelSet(nil, nil, &dto.LabelPair{Name: new("account"), Value: new("never")}, sharedPair("endpoint", "balance"))
+	scrape = append(scrape, &histogramSample{desc: callDurationDesc, labels: never, h: &callHistogram{}})
 
 	own := prometheus.NewRegistry()
 	for _, name := range []string{"aaa_own", "sunor_exporter_own", "zzz_own"} {
@@ -63,7 +76,7 @@ func TestServeMatchesRegistry(t *testing.T) {
 	registryWay := func(w http.ResponseWriter, r *http.Request) {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(scrape)
-		promhttp.HandlerFor(prometheus.Gatherers{own, reg}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+		promhttp.HandlerFor(prometheus.Gatherers{own, reg}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true}).ServeHTTP(w, r)
 	}
 	ours := func(w http.ResponseWriter, r *http.Request) { encode(w, r, scrape, o) }
 
@@ -109,6 +122,13 @@ func TestServeMatchesRegistry(t *testing.T) {
 		{"zstd", "/metrics", http.Header{"Accept-Encoding": {"zstd"}}},
 		{"gzip refused", "/metrics", http.Header{"Accept-Encoding": {"gzip;q=0, identity"}}},
 		{"name filter", "/metrics?name[]=sunor_api_up&name[]=zzz_own", http.Header{}},
+		{"OpenMetrics 1.0", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}}},
+		{"OpenMetrics 0.0.1", "/metrics", http.Header{"Accept": {"application/openmetrics-text"}}},
+		{"OpenMetrics gzip", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {"gzip"}}},
+		{"OpenMetrics zstd", "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {"zstd"}}},
+		{"OpenMetrics name filter", "/metrics?name[]=sunor_api_requests_total&name[]=zzz_own", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}}},
+		{"Prometheus without protobuf", "/metrics", http.Header{"Accept": {prometheusTextAccept}, "Accept-Encoding": {"gzip"}}},
+		{"Prometheus with protobuf", "/metrics", http.Header{"Accept": {prometheusProtobufAccept}, "Accept-Encoding": {"gzip"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, wantHeader := get(registryWay, tc.target, tc.header)
@@ -180,4 +200,184 @@ func TestEncodeStopsWhenClientGone(t *testing.T) {
 	if n := strings.Count(rec.Body.String(), "# TYPE "); n != 1 {
 		t.Errorf("%d families written after the client had gone, want 1 (the one being written when it was noticed):\n%s", n, rec.Body)
 	}
+}
+
+// The Accept headers of Debian's Prometheus 2.42, as it sent them to a
+// recording target: by default (scrape without protobuf), and with
+// --enable-feature=native-histograms (protobuf first).
+const (
+	prometheusTextAccept     = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	prometheusProtobufAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+// TestServeOpenMetrics: a Prometheus that does not scrape protobuf gets
+// OpenMetrics 1.0, with its content type, counters named as OpenMetrics
+// names them (the family without _total, each sample with it), no
+// _created line (promhttp writes none unless asked) and the closing
+// # EOF; one that scrapes protobuf gets protobuf; a client that asks for
+// nothing in particular gets the classic text format, as before.
+func TestServeOpenMetrics(t *testing.T) {
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	serve := func(accept string) (string, string) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		encode(rec, req, exp.WithContext(context.Background()), HandlerOpts{})
+		return rec.Header().Get("Content-Type"), rec.Body.String()
+	}
+
+	ct, body := serve(prometheusTextAccept)
+	if want := "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"; ct != want {
+		t.Errorf("Content-Type for Prometheus without protobuf: %q, want %q", ct, want)
+	}
+	if !strings.HasSuffix(body, "\n# EOF\n") {
+		t.Errorf("OpenMetrics body does not end with # EOF:\n%s", body)
+	}
+	for _, want := range []string{
+		"# TYPE sunor_api_requests counter\n",
+		"\nsunor_api_requests_total{account=\"video\",endpoint=\"balance\",team=\"video\"} 1.0\n",
+		"# TYPE sunor_credits_available gauge\n",
+		"# TYPE sunor_api_call_duration_seconds histogram\n",
+		"\nsunor_api_call_duration_seconds_bucket{account=\"video\",endpoint=\"usage\",team=\"video\",le=\"+Inf\"} 1\n",
+		"\nsunor_api_call_duration_seconds_count{account=\"video\",endpoint=\"usage\",team=\"video\"} 1\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("OpenMetrics body lacks %q:\n%s", want, body)
+		}
+	}
+	if regexp.MustCompile(`(?m)^[a-z_]+_created[{ ]`).MatchString(body) {
+		t.Errorf("OpenMetrics body has a _created line, which promhttp does not write by default:\n%s", body)
+	}
+
+	ct, body = serve(prometheusProtobufAccept)
+	if !strings.HasPrefix(ct, "application/vnd.google.protobuf;") {
+		t.Errorf("Content-Type for Prometheus with protobuf: %q, want protobuf", ct)
+	}
+	// The histogram is native there: its schema and zero threshold and
+	// the buckets the calls fell in, next to the classic buckets.
+	dec := expfmt.NewDecoder(strings.NewReader(body), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	natives := 0
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			break
+		}
+		for _, m := range mf.Metric {
+			if h := m.GetHistogram(); mf.GetName() == "sunor_api_call_duration_seconds" &&
+				h.GetSchema() == 3 && h.GetZeroThreshold() > 0 && len(h.GetPositiveDelta()) > 0 && len(h.GetBucket()) == 8 {
+				natives++
+			}
+		}
+	}
+	if natives != 4 {
+		t.Errorf("%d native histograms with classic buckets in the protobuf answer, want 4 (2 accounts, 2 endpoints)", natives)
+	}
+	if ct, body := serve(""); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(body, "# EOF") {
+		t.Errorf("Content-Type with no Accept header: %q, want the classic text format", ct)
+	}
+}
+
+// TestRealPrometheusScrapes: Debian's Prometheus scrapes the exporter and
+// stores what it meant: by default it asks for OpenMetrics and gets it
+// (counters under their names, the histogram's classic buckets); with
+// native histograms on it asks for protobuf and stores the histogram as
+// a native one, which histogram_quantile reads.
+func TestRealPrometheusScrapes(t *testing.T) {
+	bin := testtool.Path(t, "prometheus", "prometheus")
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	served := make(chan string, 100) // the Content-Type of each scrape
+	h := MetricsHandler(exp, HandlerOpts{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		select {
+		case served <- w.Header().Get("Content-Type"):
+		default:
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct {
+		name, flag, contentType string
+		queries                 []string
+	}{
+		{"default", "", "application/openmetrics-text; version=1.0.0", []string{
+			`sunor_api_call_duration_seconds_bucket{account="video",endpoint="balance",le="+Inf",team="video"} >= 1`,
+			`sunor_api_call_duration_seconds_count{account="video",endpoint="usage"} >= 1`,
+			`sunor_api_requests_total{account="music-prod",endpoint="balance",team="music",env="prod"} >= 1`,
+		}},
+		{"native histograms", "--enable-feature=native-histograms", "application/vnd.google.protobuf", []string{
+			`histogram_count(sunor_api_call_duration_seconds{account="video",endpoint="balance"}) >= 1`,
+			`histogram_quantile(0.99, sunor_api_call_duration_seconds{account="video",endpoint="balance"}) > 0`,
+			`absent(sunor_api_call_duration_seconds_bucket)`, // native only
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: sunor\n    static_configs: [{targets: ['" + strings.TrimPrefix(srv.URL, "http://") + "']}]\n"
+			if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			addr := freeAddr(t)
+			args := []string{"--config.file=" + filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
+			if tc.flag != "" {
+				args = append(args, tc.flag)
+			}
+			p := testtool.Start(t, exec.Command(bin, args...))
+			defer p.Stop(10 * time.Second)
+
+			deadline := time.After(60 * time.Second)
+			for {
+				select {
+				case ct := <-served:
+					if !strings.HasPrefix(ct, tc.contentType) {
+						continue // the other server's scrape, or one from before
+					}
+				case <-deadline:
+					t.Fatalf("no scrape answered with %s within 60 s; Prometheus said:\n%s", tc.contentType, p.Out)
+				}
+				break
+			}
+			for _, q := range tc.queries {
+				var last string
+				ok := false
+				for end := time.Now().Add(30 * time.Second); !ok && time.Now().Before(end); {
+					last = promQuery(t, addr, q)
+					ok = strings.Contains(last, `"result":[{`)
+					if !ok {
+						select {
+						case <-served: // the next scrape
+						case <-time.After(2 * time.Second):
+						}
+					}
+				}
+				if !ok {
+					t.Errorf("%s: no result; last answer %s\nPrometheus said:\n%s", q, last, p.Out)
+				}
+			}
+		})
+	}
+}
+
+func promQuery(t *testing.T, addr, q string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, body, err := testtool.Request(ctx, "GET", "http://"+addr+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return err.Error()
+	}
+	return body
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -141,6 +141,7 @@ func TestUsageSharesCacheTTL(t *testing.T) {
 // latest response, each present only if that response had the header.
 func TestRateLimitHeaders(t *testing.T) {
 	e := newEnv(t, withUsage(), withTTL(time.Minute))
+	e.fake.LimitHeaders = true // an older API version, with every header
 	mfs := e.scrape()
 	if v := mustValue(t, mfs, "sunor_rate_limit_limit", map[string]string{"account": "prod"}); v != 120 {
 		t.Errorf("limit = %v, want 120", v)
@@ -163,13 +164,24 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 	// An API version without X-RateLimit-Reset.
 	e2 := newEnv(t)
-	e2.fake.NoReset = true
+	e2.fake.LimitHeaders, e2.fake.NoReset = true, true
 	mfs = e2.scrape()
 	if _, ok := mfs["sunor_rate_limit_reset_timestamp_seconds"]; ok {
 		t.Error("reset present though the API did not send it")
 	}
 	if _, ok := mfs["sunor_rate_limit_remaining"]; !ok {
 		t.Error("remaining absent though the API sent it")
+	}
+	// The API as its current docs describe it: Remaining alone.
+	e4 := newEnv(t)
+	mfs = e4.scrape()
+	if v, ok := value(mfs, "sunor_rate_limit_remaining", nil); !ok || v != 119 {
+		t.Errorf("remaining = %v (present %v), want 119", v, ok)
+	}
+	for _, n := range []string{"sunor_rate_limit_limit", "sunor_rate_limit_reset_timestamp_seconds"} {
+		if _, ok := mfs[n]; ok {
+			t.Errorf("%s present though the API sent only X-RateLimit-Remaining", n)
+		}
 	}
 	e3 := newEnv(t)
 	e3.fake.RateLimit = 0

@@ -228,6 +228,9 @@ func TestChaos(t *testing.T) {
 	// whole test; the back-off itself is still exercised.
 	fake.RetryAfter = "1"
 	fake.RedirectTo = "http://127.0.0.1:1/elsewhere"
+	// The low-remaining card says when the window resets: the reserve
+	// pause it checks ends at X-RateLimit-Reset, an older API's header.
+	fake.LimitHeaders = true
 	keys := map[string]string{} // by account name
 	var cfg, env strings.Builder
 	cfg.WriteString("accounts:\n")
@@ -339,8 +342,8 @@ scrape_configs:
 		"sunor_credits_available": {"balance", 0}, "sunor_credits_frozen": {"balance", 1}, "sunor_credits_total": {"balance", 2},
 		"sunor_tasks_created_total": {"usage", 0}, "sunor_credits_used_total": {"usage", 1}, "sunor_credits_topped_up_total": {"usage", 2},
 	}
-	// The policy gauges (threshold, daily budget) are settings, not answers.
-	labels, series := get(`{__name__=~"sunor_credits_.*|sunor_tasks_created_total",__name__!~"sunor_credits_low_threshold|sunor_credits_daily_budget"}`)
+	// The policy gauges (threshold, daily budget, task cost) are settings, not answers.
+	labels, series := get(`{__name__=~"sunor_credits_.*|sunor_tasks_created_total",__name__!~"sunor_credits_low_threshold|sunor_credits_daily_budget|sunor_credits_task_cost"}`)
 	for i, l := range labels {
 		f, ok := fields[l["__name__"]]
 		if !ok {

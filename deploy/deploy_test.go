@@ -635,6 +635,10 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 		{[]string{"alertname=SunorCreditsLow", "account=music-prod", "team=music", "env=prod", "severity=critical"}, "team-music"},
 		{[]string{"alertname=SunorSpendOverBudget", "account=music-prod", "team=music", "severity=warning"}, "team-music"},
 		{[]string{"alertname=SunorCreditsLow", "account=video-dev", "team=video", "severity=critical"}, "team-video"},
+		// Too few credits for a task: a page, to the account's team.
+		{[]string{"alertname=SunorCreditsExhausted", "account=music-prod", "team=music", "env=prod", "severity=critical"}, "team-music"},
+		{[]string{"alertname=SunorCreditsExhausted", "account=video-dev", "team=video", "severity=critical"}, "team-video"},
+		{[]string{"alertname=SunorCreditsExhausted", "account=legacy", "severity=critical"}, "sunor-page"},
 		{[]string{"alertname=SunorAPIDown", "account=video-dev", "team=video", "severity=warning"}, "team-video"},
 		// No team, or one without a route: the fallback.
 		{[]string{"alertname=SunorCreditsLow", "account=legacy", "severity=critical"}, "sunor-page"},
@@ -750,4 +754,81 @@ func TestDashboardPolicyPanels(t *testing.T) {
 		return
 	}
 	t.Error("no Accounts table")
+}
+
+// TestDashboardTasksLeft: the number a product owner thinks in (issue 22),
+// tasks each account can still start, from the recording rule the alerts
+// use: a column of the Accounts table and a stat of its own.
+func TestDashboardTasksLeft(t *testing.T) {
+	raw, err := os.ReadFile("grafana/dashboards/sunor.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr   string `json:"expr"`
+				RefID  string `json:"refId"`
+				Format string `json:"format"`
+			} `json:"targets"`
+			Transformations []struct {
+				Options struct {
+					RenameByName map[string]string `json:"renameByName"`
+				} `json:"options"`
+			} `json:"transformations"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	const tasks = `account:sunor_credits_tasks_left:last1h{account=~"$account",instance=~"$instance",team=~"$team"}`
+	var column, stat bool
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if tg.Expr != tasks {
+				continue
+			}
+			switch {
+			case p.Type == "stat" && p.Title == "Tasks left":
+				stat = true
+			case p.Type == "table" && p.Title == "Accounts":
+				for _, tr := range p.Transformations {
+					if tr.Options.RenameByName["Value #"+tg.RefID] == "Tasks left" {
+						column = true
+					}
+				}
+			}
+		}
+	}
+	if !column {
+		t.Errorf("the Accounts table has no column \"Tasks left\" from %s", tasks)
+	}
+	if !stat {
+		t.Errorf("no stat \"Tasks left\" showing %s", tasks)
+	}
+}
+
+// TestAlertmanagerExhaustedInhibitsLow: one page for an account out of
+// credits for a task, not two: SunorCreditsExhausted holds back that
+// account's SunorCreditsLow (and only that account's). What Alertmanager
+// does with it is e2e_test.go's job; this catches the rule's removal in
+// make test.
+func TestAlertmanagerExhaustedInhibitsLow(t *testing.T) {
+	var am struct {
+		InhibitRules []struct {
+			SourceMatchers []string `yaml:"source_matchers"`
+			TargetMatchers []string `yaml:"target_matchers"`
+			Equal          []string `yaml:"equal"`
+		} `yaml:"inhibit_rules"`
+	}
+	readYAMLLoose(t, "alertmanager/alertmanager.yml", &am)
+	for _, r := range am.InhibitRules {
+		if slices.Equal(r.SourceMatchers, []string{`alertname="SunorCreditsExhausted"`}) &&
+			slices.Equal(r.TargetMatchers, []string{`alertname="SunorCreditsLow"`}) && slices.Contains(r.Equal, "account") {
+			return
+		}
+	}
+	t.Errorf("no inhibit rule from SunorCreditsExhausted to SunorCreditsLow of the same account: %+v", am.InhibitRules)
 }

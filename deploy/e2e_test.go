@@ -248,6 +248,9 @@ func TestEndToEnd(t *testing.T) {
 	// would use it up within a minute, and the exporter would then stand
 	// aside at its reserve until the window resets.
 	fake.RateLimit = 120 * 60
+	// X-RateLimit-Limit says so (an older API's header; the rules would
+	// otherwise take the documented 120).
+	fake.LimitHeaders = true
 	// Spending 60 credits a minute from 100000: a burn rate for the
 	// dashboard, and more than 24 hours left, so no forecast alert.
 	fake.SetAccount(e2eKey, fakesunor.Account{Available: 100000, Frozen: 10, BurnPerMinute: 60})
@@ -429,8 +432,8 @@ func TestEndToEnd(t *testing.T) {
 		putFake(t, fakeSrv.URL, e2eKey, `{"available": 1500, "burn_per_minute": 0}`)
 		putFake(t, fakeSrv.URL, secondKey, `{"available": 900, "burn_per_minute": 0}`)
 		for _, c := range []struct{ account, receiver, has string }{
-			{"e2e", "team-music", "Account e2e (env=prod, team=music) has 1500 credits available (1 credit = 1 US cent), under its threshold of 2000."},
-			{"second", "team-video", "Account second (team=video) has 900 credits available (1 credit = 1 US cent), under its threshold of 1000."},
+			{"e2e", "team-music", "Account e2e (env=prod, team=music) has 1500 credits available (1 credit = 1 US cent), under its threshold of 2000: 150 tasks left at 10 credits a task."},
+			{"second", "team-video", "Account second (team=video) has 900 credits available (1 credit = 1 US cent), under its threshold of 1000: 90 tasks left at 10 credits a task."},
 		} {
 			// From the /metrics server (no shard label) and from the shard
 			// that scrapes the account through /probe: the same alert.
@@ -513,6 +516,91 @@ func TestEndToEnd(t *testing.T) {
 				}
 				return nil
 			})
+		}
+	})
+
+	t.Run("credits fall below a task's price: SunorCreditsExhausted pages the team within 3 minutes, SunorCreditsLow inhibited", func(t *testing.T) {
+		// Not before: neither a healthy balance nor the API outage above
+		// (no good answer is not exhausted) ever fired it.
+		if n := hooks.delivered("SunorCreditsExhausted", "firing"); n != 0 {
+			t.Fatalf("SunorCreditsExhausted reached the webhook %d times before any account was below its task cost", n)
+		}
+		hooks.mu.Lock()
+		before := len(hooks.alerts)
+		hooks.mu.Unlock()
+		// e2e sets no task_cost: 10, the exporter's default where it
+		// exports sunor_credits_task_cost and the rules' fallback where it
+		// does not. 9 credits: the API refuses its music tasks now.
+		drop := time.Now()
+		putFake(t, fakeSrv.URL, e2eKey, `{"available": 9, "burn_per_minute": 0}`)
+		// The promise is 3 minutes from the drop to the team's receiver:
+		// a scrape, an evaluation, Alertmanager's group_wait, all
+		// compressed 60 times here (3 s), plus a second for what is not
+		// compressed (HTTP between five processes on a shared machine).
+		// The wait itself is longer, so that a late page says how late.
+		const within = 3*time.Second + time.Second
+		for _, shard := range []string{"", strconv.Itoa(owner["e2e"])} {
+			a := hooks.waitMatch(t, "firing", map[string]string{"alertname": "SunorCreditsExhausted", "account": "e2e", "shard": shard}, 60*time.Second)
+			took := time.Since(drop)
+			t.Logf("SunorCreditsExhausted (shard %q) reached the webhook %s after the drop", shard, took.Round(time.Millisecond))
+			if took > within {
+				t.Errorf("SunorCreditsExhausted (shard %q) reached the webhook %s after the drop, want within %s", shard, took.Round(time.Millisecond), within)
+			}
+			want := "Account e2e (env=prod, team=music) has 9 credits available, fewer than the 10 credits one of its tasks costs"
+			if a.Receiver != "team-music" || a.Labels["severity"] != "critical" || !strings.Contains(a.Annotations["description"], want) {
+				t.Errorf("alert as delivered to %s: %+v; want it critical at team-music, saying %q", a.Receiver, a, want)
+			}
+		}
+		// SunorCreditsLow fires in Prometheus (its for: is longer) and is
+		// held back in Alertmanager, on both servers that alert.
+		poll(t, "SunorCreditsLow firing for e2e", 60*time.Second, func() error {
+			return prom.expect(`ALERTS{alertname="SunorCreditsLow",alertstate="firing",account="e2e"}`)
+		})
+		poll(t, "SunorCreditsLow inhibited by SunorCreditsExhausted", 30*time.Second, func() error {
+			resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`) + "&filter=" + url.QueryEscape(`account="e2e"`))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var alerts []struct {
+				Status struct {
+					State       string   `json:"state"`
+					InhibitedBy []string `json:"inhibitedBy"`
+				} `json:"status"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+				return err
+			}
+			if len(alerts) != 2 {
+				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want 2 (/metrics server and shard)", alerts)
+			}
+			for _, a := range alerts {
+				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+					return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want suppressed", alerts)
+				}
+			}
+			return nil
+		})
+		// Top up: the page resolves at the team, and both alerts end.
+		putFake(t, fakeSrv.URL, e2eKey, `{"available": 100000}`)
+		hooks.waitFor(t, "SunorCreditsExhausted", "resolved", "e2e", 60*time.Second)
+		for i, p := range append([]promClient{prom}, shards...) {
+			poll(t, fmt.Sprintf("the credit alerts resolved on server %d", i), 30*time.Second, func() error {
+				if r, err := p.query(`ALERTS{alertname=~"SunorCreditsLow|SunorCreditsExhausted"}`); err != nil || len(r) != 0 {
+					return fmt.Errorf("still there: %v %v", r, err)
+				}
+				return nil
+			})
+		}
+		hooks.mu.Lock()
+		defer hooks.mu.Unlock()
+		for _, a := range hooks.alerts[before:] {
+			if a.Labels["alertname"] == "SunorCreditsLow" && a.Status == "firing" {
+				t.Errorf("SunorCreditsLow reached the webhook while SunorCreditsExhausted fired: %+v", a)
+			}
+			if a.Labels["alertname"] == "SunorCreditsExhausted" && a.Labels["account"] != "e2e" {
+				t.Errorf("SunorCreditsExhausted reached the webhook for a healthy account: %+v", a)
+			}
 		}
 	})
 

@@ -27,29 +27,60 @@ type keyList []string
 func (k *keyList) String() string     { return strings.Join(*k, ",") }
 func (k *keyList) Set(v string) error { *k = append(*k, v); return nil }
 
+// options are the command line's.
+type options struct {
+	listen, keyPrefix     string
+	burn                  float64
+	keys                  keyList
+	nAccounts, rateLimit  int
+	delay                 time.Duration
+	limitHeaders, noUsage bool
+}
+
+// newFlags defines the flags on fs, and its usage text: the flags, then
+// the control API (fakesunor.ControlAPI).
+func newFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:18080", "address to listen on; 127.0.0.1:0 takes a free port (the first line on stderr says which)")
+	fs.Float64Var(&o.burn, "burn-per-minute", 0, "credits each account spends per minute, for a live demo")
+	fs.Var(&o.keys, "key", "an API key the fake accepts, with the documented example balance (repeatable; default demo-key)")
+	fs.IntVar(&o.nAccounts, "accounts", 0, "also accept the keys <key-prefix>1 ... <key-prefix>N, each its own account")
+	fs.StringVar(&o.keyPrefix, "key-prefix", "key-", "prefix of the keys --accounts creates")
+	fs.DurationVar(&o.delay, "delay", 0, "hold every API answer back this long (a slow API)")
+	fs.IntVar(&o.rateLimit, "rate-limit", 120, "requests per minute per key counted down in X-RateLimit-Remaining (not enforced); 0 sends no rate-limit header")
+	fs.BoolVar(&o.noUsage, "no-usage", false, "answer GET /api/v1/account/usage with 404 for every key, as an API without the usage endpoint")
+	fs.BoolVar(&o.limitHeaders, "limit-headers", false, "also send X-RateLimit-Limit and X-RateLimit-Reset, as older API versions did (the current docs promise X-RateLimit-Remaining only)")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: fakesunor [flags]\n\n"+
+			"A fake Sunor API on loopback: GET /api/v1/account/balance and /api/v1/account/usage\n"+
+			"with the x-api-key header, for the demo, the tests and trying the exporter without a key.\n"+
+			"Each key is an account, with the documented example balance (available 950, frozen 10).\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\n%s", fakesunor.ControlAPI)
+	}
+	return o
+}
+
 func main() {
-	listen := flag.String("listen", "127.0.0.1:18080", "address to listen on")
-	burn := flag.Float64("burn-per-minute", 0, "credits each account spends per minute, for a live demo")
-	var keys keyList
-	flag.Var(&keys, "key", "an API key the fake accepts, with the documented example balance (repeatable)")
-	nAccounts := flag.Int("accounts", 0, "also accept the keys <key-prefix>1 ... <key-prefix>N, each its own account")
-	keyPrefix := flag.String("key-prefix", "key-", "prefix of the keys --accounts creates")
-	delay := flag.Duration("delay", 0, "hold every API answer back this long (a slow API)")
-	rateLimit := flag.Int("rate-limit", 120, "requests per minute per key announced in X-RateLimit-* headers (not enforced); 0 sends no such headers")
+	o := newFlags(flag.CommandLine)
 	flag.Parse()
-	if len(keys) == 0 && *nAccounts == 0 {
+	keys := o.keys
+	if len(keys) == 0 && o.nAccounts == 0 {
 		keys = keyList{"demo-key"}
 	}
-	for i := 1; i <= *nAccounts; i++ {
-		keys = append(keys, fmt.Sprintf("%s%d", *keyPrefix, i))
+	for i := 1; i <= o.nAccounts; i++ {
+		keys = append(keys, fmt.Sprintf("%s%d", o.keyPrefix, i))
 	}
 	srv := fakesunor.New("")
-	srv.RateLimit = *rateLimit
+	srv.RateLimit = o.rateLimit
+	srv.LimitHeaders = o.limitHeaders
+	srv.NoUsage = o.noUsage
 	for _, k := range keys {
 		srv.SetAccount(k, fakesunor.Account{Available: 950, Frozen: 10, TasksCreated: 42, CreditsUsed: 350, CreditsToppedUp: 1000,
-			BurnPerMinute: *burn, Delay: fakesunor.Duration(*delay)})
+			BurnPerMinute: o.burn, Delay: fakesunor.Duration(o.delay)})
 	}
-	l, err := net.Listen("tcp", *listen)
+	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		log.Fatalf("fakesunor: %v", err)
 	}

@@ -27,6 +27,7 @@ type accountSettings struct {
 	Labels              map[string]string `json:"labels"`
 	LowCreditsThreshold *float64          `json:"low_credits_threshold"`
 	DailyBudget         *float64          `json:"daily_budget"`
+	TaskCost            *float64          `json:"task_cost"`
 	HTTPClientConfig    map[string]any    `json:"http_client_config"`
 }
 
@@ -104,6 +105,9 @@ func TestHelmSchemaRejectsUnknownValues(t *testing.T) {
 		{acct + "defaults.dailyBudget=5", "'dailyBudget' not allowed"},
 		{acct + "accounts[0].daily_budget=-1", "/accounts/0/daily_budget"},
 		{acct + "accounts[0].low_credits_threshold=many", "/accounts/0/low_credits_threshold"},
+		{acct + "accounts[0].task_cost=0", "/accounts/0/task_cost"},
+		{acct + "defaults.task_cost=-5", "/defaults/task_cost"},
+		{"sunor.taskCost=0", "/sunor/taskCost"},
 		{"serviceMonitor.interval=1min", "/serviceMonitor/interval"},
 		{"scrapeConfig.scheme=ftp", "/scrapeConfig/scheme"},
 		{"goMemLimitRatio=1.5", "/goMemLimitRatio"},
@@ -132,11 +136,13 @@ func TestHelmChartRefusesBadAccounts(t *testing.T) {
 		{two(), "at '/accounts/1': missing property 'name'"},
 		{[]string{"--set", "accounts[0].name=prod"}, "accounts[0] (prod): set existingSecret or apiKey"},
 		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].existingSecret=s"}, "accounts[0] (prod): set existingSecret or apiKey, not both"},
-		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.job=x"}, `accounts[0] (prod): labels: "job" is reserved`},
-		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.__team=x"}, `accounts[0] (prod): labels: "__team" is reserved`},
+		// Reserved names: refused by the schema, whose message lists them
+		// all (TestHelmChartRefusesReservedLabels).
+		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.job=x"}, `at '/accounts/0/labels/job': value must be 'reserved label name`},
+		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.__team=x"}, `at '/accounts/0/labels/__team': value must be 'reserved label name`},
 		{[]string{"--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team-name=x"}, `accounts[0] (prod): labels: "team-name" is not a valid Prometheus label name`},
-		{[]string{"--set", "keyDirectory.secretName=k,defaults.labels.account=x"}, `defaults: labels: "account" is reserved`},
-		{[]string{"--set", "sunor.labels.instance=x"}, `sunor: labels: "instance" is reserved`},
+		{[]string{"--set", "keyDirectory.secretName=k,defaults.labels.account=x"}, `at '/defaults/labels/account': value must be 'reserved label name`},
+		{[]string{"--set", "sunor.labels.instance=x"}, `at '/sunor/labels/instance': value must be 'reserved label name`},
 		// "a b" has no plain file name: its key file is account-1.
 		{[]string{"--set", "accounts[0].name=account-1,accounts[0].apiKey=k1,accounts[1].name=a b,accounts[1].apiKey=k2"}, `accounts[1] (a b): its key file name "account-1" is that of accounts[0]`},
 		{[]string{"--set", "defaults.daily_budget=10"}, "defaults: applies to the accounts file"},
@@ -190,12 +196,35 @@ func TestHelmChartManyAccountsOneVolume(t *testing.T) {
 	}
 }
 
+// TestHelmChartRefusesReservedLabels: every label name the exporter
+// refuses at start-up (which would crash-loop the pod) fails the render,
+// wherever the chart takes labels, with a message that lists them all;
+// deploy's TestHelmSchemaRefusesTheExportersReservedLabels checks the
+// schema's list against the exporter's own.
+func TestHelmChartRefusesReservedLabels(t *testing.T) {
+	const all = "account, job, instance, endpoint, collector, reason and names starting with __"
+	for _, set := range []string{
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team=music,accounts[0].labels.reason=alice",
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.endpoint=x",
+		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.collector=x",
+		"keyDirectory.secretName=k,defaults.labels.reason=x",
+		"sunor.labels.endpoint=x",
+		"sunor.labels.__meta_x=x",
+	} {
+		stderr := renderFails(t, "--set", set)
+		if !strings.Contains(stderr, all) {
+			t.Errorf("--set %s: stderr %s; want a refusal listing %q", set, stderr, all)
+		}
+	}
+	render(t, "--set", "accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team=music,accounts[0].labels.reasons=x,accounts[0].labels.job_name=x")
+}
+
 // TestHelmChartKeyDirectory: keyDirectory alone is the accounts source:
 // the accounts file names the directory, which is the Secret mounted
 // whole (each entry a file the kubelet updates), with the defaults block.
 func TestHelmChartKeyDirectory(t *testing.T) {
 	o := render(t, "--set", "keyDirectory.secretName=sunor-customer-keys", "--set", "defaults.labels.team=customers",
-		"--set", "defaults.low_credits_threshold=250")
+		"--set", "defaults.low_credits_threshold=250", "--set", "defaults.task_cost=5")
 	pod := o.Deployments[0].Spec.Template.Spec
 	c := pod.Containers[0]
 	if flagValue(c.Args, "--sunor.api-key-file") != "" || flagValue(c.Args, "--sunor.account") != "" {
@@ -213,7 +242,8 @@ func TestHelmChartKeyDirectory(t *testing.T) {
 			t.Errorf("the key directory is mounted with subPath %q: the kubelet would never update it", m.SubPath)
 		}
 	}
-	if f.Defaults == nil || f.Defaults.Labels["team"] != "customers" || f.Defaults.LowCreditsThreshold == nil || *f.Defaults.LowCreditsThreshold != 250 {
+	if f.Defaults == nil || f.Defaults.Labels["team"] != "customers" || f.Defaults.LowCreditsThreshold == nil || *f.Defaults.LowCreditsThreshold != 250 ||
+		f.Defaults.TaskCost == nil || *f.Defaults.TaskCost != 5 {
 		t.Errorf("defaults %+v", f.Defaults)
 	}
 	if len(o.Secrets) != 0 {
@@ -227,11 +257,11 @@ func TestHelmChartKeyDirectory(t *testing.T) {
 func TestHelmChartSingleAccountPolicy(t *testing.T) {
 	c := render(t).Deployments[0].Spec.Template.Spec.Containers[0]
 	for _, a := range c.Args {
-		if strings.HasPrefix(a, "--sunor.label") || strings.HasPrefix(a, "--sunor.low-credits") || strings.HasPrefix(a, "--sunor.daily") {
+		if strings.HasPrefix(a, "--sunor.label") || strings.HasPrefix(a, "--sunor.low-credits") || strings.HasPrefix(a, "--sunor.daily") || strings.HasPrefix(a, "--sunor.task-cost") {
 			t.Errorf("default args carry %s", a)
 		}
 	}
-	c = render(t, "--set", "sunor.lowCreditsThreshold=2000,sunor.dailyBudget=0,sunor.labels.team=music,sunor.labels.env=prod").
+	c = render(t, "--set", "sunor.lowCreditsThreshold=2000,sunor.dailyBudget=0,sunor.taskCost=5,sunor.labels.team=music,sunor.labels.env=prod").
 		Deployments[0].Spec.Template.Spec.Containers[0]
 	var labels []string
 	for _, a := range c.Args {
@@ -239,7 +269,7 @@ func TestHelmChartSingleAccountPolicy(t *testing.T) {
 			labels = append(labels, v)
 		}
 	}
-	if flagValue(c.Args, "--sunor.low-credits-threshold") != "2000" || flagValue(c.Args, "--sunor.daily-budget") != "0" ||
+	if flagValue(c.Args, "--sunor.low-credits-threshold") != "2000" || flagValue(c.Args, "--sunor.daily-budget") != "0" || flagValue(c.Args, "--sunor.task-cost") != "5" ||
 		!slices.Equal(labels, []string{"env=prod", "team=music"}) {
 		t.Errorf("args %v", c.Args)
 	}

@@ -178,10 +178,11 @@ func TestHelmChartAllOptions(t *testing.T) {
 	}
 	prod, staging, qa := f.Accounts[0], f.Accounts[1], f.Accounts[4]
 	if !reflect.DeepEqual(prod.Labels, map[string]string{"team": "music", "env": "prod"}) ||
-		prod.LowCreditsThreshold == nil || *prod.LowCreditsThreshold != 2000 || prod.DailyBudget == nil || *prod.DailyBudget != 5000 {
+		prod.LowCreditsThreshold == nil || *prod.LowCreditsThreshold != 2000 || prod.DailyBudget == nil || *prod.DailyBudget != 5000 ||
+		prod.TaskCost == nil || *prod.TaskCost != 5 {
 		t.Errorf("prod's labels, threshold or budget lost: %+v", prod)
 	}
-	if qa.DailyBudget == nil || *qa.DailyBudget != 0.5 || qa.Labels != nil || qa.LowCreditsThreshold != nil {
+	if qa.DailyBudget == nil || *qa.DailyBudget != 0.5 || qa.Labels != nil || qa.LowCreditsThreshold != nil || qa.TaskCost != nil {
 		t.Errorf("qa: %+v; want daily_budget 0.5 and nothing else set (the defaults fill in)", qa)
 	}
 	if staging.Timeout != "5s" || staging.CacheTTL != "30s" || staging.URL != "https://sunor.cc" ||

@@ -120,7 +120,7 @@ func TestReloadSeesSecretChanges(t *testing.T) {
 func flags() config.Account {
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.ProxyFromEnvironment = true
-	return config.Account{Name: "default", URL: "https://sunor.cc", Timeout: time.Second, HTTPClientConfig: hc}
+	return config.Account{Name: "default", URL: "https://sunor.cc", Timeout: time.Second, TaskCost: 10, HTTPClientConfig: hc}
 }
 
 func TestAccountNameMustBeUTF8(t *testing.T) {

@@ -87,6 +87,9 @@ type Account struct {
 	Labels              map[string]string `yaml:"labels"`
 	LowCreditsThreshold float64           `yaml:"low_credits_threshold"` // credits; sunor_credits_low_threshold
 	DailyBudget         float64           `yaml:"daily_budget"`          // credits a day; sunor_credits_daily_budget
+	// TaskCost is what one task of this account costs, in credits: the
+	// API refuses work (402) once the credits available are below it.
+	TaskCost float64 `yaml:"task_cost"` // sunor_credits_task_cost
 
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout
@@ -162,6 +165,8 @@ func (a *Account) check() error {
 		{"low_credits_threshold", "must not be negative", a.LowCreditsThreshold < 0, a.LowCreditsThreshold},
 		{"daily_budget", "must be a number", notNumber(a.DailyBudget), a.DailyBudget},
 		{"daily_budget", "must not be negative (0 is no budget)", a.DailyBudget < 0, a.DailyBudget},
+		{"task_cost", "must be a number", notNumber(a.TaskCost), a.TaskCost},
+		{"task_cost", "must be positive (credits one task costs; a music clip is 10)", a.TaskCost <= 0, a.TaskCost},
 	} {
 		if r.bad {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
@@ -203,8 +208,13 @@ const (
 	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
 )
 
-// reservedLabels are set by the exporter or by Prometheus.
-var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason"}
+// reservedLabels are set by the exporter or by Prometheus (le: the buckets
+// of sunor_api_call_duration_seconds).
+var reservedLabels = []string{"account", "job", "instance", "endpoint", "collector", "reason", "le"}
+
+// ReservedLabels returns the owner label names refused besides those
+// starting with "__": the Helm chart's schema refuses the same, tested.
+func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.

@@ -18,7 +18,7 @@ func flags() Account {
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.ProxyFromEnvironment = true
 	return Account{Name: "default", URL: "https://sunor.cc", Timeout: 10 * time.Second, CacheTTL: 30 * time.Second,
-		MaxCallsPerMinute: 12, RateLimitReserve: 10, LowCreditsThreshold: 500, HTTPClientConfig: hc}
+		MaxCallsPerMinute: 12, RateLimitReserve: 10, LowCreditsThreshold: 500, TaskCost: 10, HTTPClientConfig: hc}
 }
 
 func write(t *testing.T, content string) string {
@@ -263,6 +263,7 @@ func TestFlagErrors(t *testing.T) {
 		"url without scheme": {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
 		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
 		"reserved label":     {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
+		"histogram's le":     {func(a *Account) { a.Labels = map[string]string{"le": "x"} }, `--sunor.label: "le" is reserved`},
 		"negative threshold": {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
 		"negative budget":    {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
 	} {

@@ -50,6 +50,7 @@ func TestChaosDealsEveryModeAndRecordsWhatItServed(t *testing.T) {
 	run := func(seed uint64) []Served {
 		fake := New("k")
 		fake.RetryAfter = "1"
+		fake.LimitHeaders = true
 		srv := httptest.NewServer(fake)
 		defer srv.Close()
 		defer fake.Close()

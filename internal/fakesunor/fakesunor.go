@@ -5,7 +5,10 @@
 // /fake/ (so shell scripts can drive it too).
 //
 // It enforces the real API's documented behaviour: an unknown or missing key
-// is a 401, and every answer carries the rate-limit headers of that key.
+// is a 401, and every answer carries X-RateLimit-Remaining for that key,
+// the one rate-limit header the API's current docs promise.
+// X-RateLimit-Limit and X-RateLimit-Reset, which older API versions sent,
+// are an option: Server.LimitHeaders, or Account.LimitHeaders for one key.
 package fakesunor
 
 import (
@@ -39,6 +42,15 @@ const (
 	FailEchoKey      = "echo_key"      // 401 whose message repeats the key, as a careless API might
 )
 
+// An API without the endpoint: the usage endpoint is documented on one of
+// the API's doc sites and not on the other. Not in FailModes, which Chaos
+// deals: the exporter leaves such an endpoint alone for an hour.
+const (
+	FailNotFound         = "not_found"          // 404 with the API's error body
+	FailMethodNotAllowed = "method_not_allowed" // 405
+	FailNotImplemented   = "not_implemented"    // 501
+)
+
 // FailModes lists every failure mode, for tests that go through them all.
 var FailModes = []string{FailUnauthorized, FailRateLimited, FailServerError, FailBadGateway, FailPayment,
 	FailAPIError, FailDecode, FailMissingField, FailStringNumber, FailHugeBody, FailRedirect, FailHang,
@@ -59,6 +71,9 @@ type Account struct {
 	BurnPerMinute float64 `json:"burn_per_minute,omitempty"`
 	// Delay holds every answer back this long (a slow API).
 	Delay Duration `json:"delay,omitempty"`
+	// LimitHeaders adds X-RateLimit-Limit and X-RateLimit-Reset to this
+	// key's answers, as older API versions did (see Server.LimitHeaders).
+	LimitHeaders bool `json:"limit_headers,omitempty"`
 
 	burnSince time.Time
 }
@@ -95,12 +110,19 @@ type Server struct {
 	RateLimit  int    // requests per minute per key; 0 disables the headers
 	RetryAfter string // value of Retry-After on a 429; "" omits the header
 	RedirectTo string // Location of a redirect
-	NoReset    bool   // omit X-RateLimit-Reset (older API versions)
-	now        func() time.Time
-	hang       chan struct{} // closed by Close to release hanging handlers
-	closeOnce  sync.Once
-	chaos      *chaos // nil unless Chaos was called
-	served     []Served
+	// LimitHeaders adds X-RateLimit-Limit and X-RateLimit-Reset to every
+	// answer, as older API versions did; by default only
+	// X-RateLimit-Remaining is sent, as the API's current docs promise.
+	LimitHeaders bool
+	NoReset      bool // with LimitHeaders, still omit X-RateLimit-Reset
+	// NoUsage answers the usage endpoint 404 for every key, as an API
+	// without it would (its requests are still counted).
+	NoUsage   bool
+	now       func() time.Time
+	hang      chan struct{} // closed by Close to release hanging handlers
+	closeOnce sync.Once
+	chaos     *chaos // nil unless Chaos was called
+	served    []Served
 }
 
 type rateWindow struct {
@@ -193,9 +215,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 		s.burn(acct)
 		a = *acct
 	}
-	s.setRateHeaders(w.Header(), key)
+	limitHeaders := s.LimitHeaders || a.LimitHeaders
+	s.setRateHeaders(w.Header(), key, limitHeaders)
 	if ok && s.chaos != nil {
-		s.drawChaos(&a, w.Header(), key, endpoint)
+		s.drawChaos(&a, w.Header(), key, endpoint, limitHeaders)
 	}
 	s.mu.Unlock()
 
@@ -219,6 +242,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, endpoint strin
 	fail := a.Fail
 	if endpoint == "usage" && a.FailUsage != "" {
 		fail = a.FailUsage
+	}
+	if endpoint == "usage" && s.NoUsage {
+		fail = FailNotFound
 	}
 	if s.fail(w, r, fail) {
 		return
@@ -249,9 +275,10 @@ func (s *Server) burn(a *Account) {
 	a.burnSince = now
 }
 
-// setRateHeaders counts the request against key's one-minute window; s.mu
-// is held.
-func (s *Server) setRateHeaders(h http.Header, key string) {
+// setRateHeaders counts the request against key's one-minute window and
+// sets X-RateLimit-Remaining, and with limitHeaders X-RateLimit-Limit and
+// X-RateLimit-Reset too; s.mu is held.
+func (s *Server) setRateHeaders(h http.Header, key string, limitHeaders bool) {
 	if s.RateLimit <= 0 {
 		return
 	}
@@ -266,8 +293,11 @@ func (s *Server) setRateHeaders(h http.Header, key string) {
 	if remaining < 0 {
 		remaining = 0
 	}
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	if !limitHeaders {
+		return
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit))
 	if !s.NoReset {
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(win.start.Add(time.Minute).Unix(), 10))
 	}
@@ -295,6 +325,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, mode string) bool 
 		fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
 	case FailPayment:
 		writeError(w, http.StatusPaymentRequired, "insufficient credits")
+	case FailNotFound:
+		writeError(w, http.StatusNotFound, "not found")
+	case FailMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	case FailNotImplemented:
+		writeError(w, http.StatusNotImplemented, "not implemented")
 	case FailAPIError:
 		writeJSON(w, http.StatusOK, map[string]any{"code": 500, "message": "balance service unavailable"})
 	case FailDecode:
@@ -346,7 +382,8 @@ type Served struct {
 	Values   []float64 // a good answer's fields in the API's order: available, frozen, total; tasks_created, credits_used, credits_topped_up
 	// LowUntil is set on a good answer that said the key's window is
 	// nearly spent (by the user's own traffic): X-RateLimit-Remaining 3,
-	// and X-RateLimit-Reset this time, one or two seconds ahead.
+	// and, with the limit headers, X-RateLimit-Reset this time, one or two
+	// seconds ahead; without them, a minute after At (the API's window).
 	LowUntil time.Time
 }
 
@@ -383,7 +420,7 @@ func (s *Server) Served() []Served {
 
 // drawChaos sets a, the copy of key's account that answers this request,
 // and h, its headers, to the next card, and records it; s.mu is held.
-func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
+func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string, limitHeaders bool) {
 	c := s.chaos
 	if len(c.deck) == 0 {
 		for _, m := range FailModes {
@@ -397,9 +434,15 @@ func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
 	rec := Served{At: s.now(), Key: key, Endpoint: endpoint}
 	if mode == lowRemaining {
 		// The reset in whole seconds, as the header has it.
-		rec.LowUntil = time.Unix(rec.At.Unix()+2, 0)
 		h.Set("X-RateLimit-Remaining", "3")
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(rec.LowUntil.Unix(), 10))
+		if limitHeaders {
+			rec.LowUntil = time.Unix(rec.At.Unix()+2, 0)
+			h.Set("X-RateLimit-Reset", strconv.FormatInt(rec.LowUntil.Unix(), 10))
+		} else {
+			// No Reset: the exporter waits out the API's documented
+			// one-minute window from the answer.
+			rec.LowUntil = rec.At.Add(time.Minute)
+		}
 		mode = FailNone
 	}
 	a.Fail, a.FailUsage, rec.Fail = mode, mode, mode
@@ -419,11 +462,57 @@ func (s *Server) drawChaos(a *Account, h http.Header, key, endpoint string) {
 	s.served = append(s.served, rec)
 }
 
-// serveControl is the HTTP control API, for scripts:
-//
-//	PUT  /fake/accounts/{key}  body: Account JSON (fields left out keep their value)
-//	GET  /fake/accounts/{key}
-//	GET  /fake/requests        {"balance":N,"usage":N}
+// ControlAPI documents the HTTP control API, for `fakesunor -h` and
+// docs/development.md (a test keeps the three in step with Account and
+// the failure modes).
+const ControlAPI = `Control API (no key needed; for scripts and people):
+
+  PUT  /fake/accounts/{key}  create or change the account of that key; the body
+                             is JSON with any of the fields below, and a field
+                             left out keeps its value (0 or "" for a new key)
+  GET  /fake/accounts/{key}  the account, as JSON
+  GET  /fake/requests        requests that reached each endpoint: {"balance":N,"usage":N}
+  GET  /fake/connections     (the fakesunor command) TCP connections open now,
+                             the most at once and the total: {"open":N,"peak":N,"total":N}
+  POST /fake/connections/reset  start a new peak and total
+
+Fields of an account:
+
+  available          credits available (balance endpoint)
+  frozen             credits frozen by running tasks; total is available + frozen
+  tasks_created      lifetime counters of the usage endpoint
+  credits_used
+  credits_topped_up
+  fail               a failure mode for both endpoints (below); "" answers normally
+  fail_usage         a failure mode for the usage endpoint only, over fail
+  burn_per_minute    credits moved from available to credits_used each minute
+  delay              hold every answer back this long: "1.5s", or a number of seconds
+  limit_headers      true: also send X-RateLimit-Limit and X-RateLimit-Reset (older API)
+
+Failure modes (fail, fail_usage):
+
+  unauthorized        401 with the API's error body
+  rate_limited        429 with Retry-After: 30
+  server_error        500 with the API's error body
+  bad_gateway         502 with an HTML page, as a proxy sends
+  http_status         402 insufficient credits
+  api_error           HTTP 200 whose body code is 500
+  decode              HTTP 200, a body that is not JSON
+  missing_field       HTTP 200 without the total field
+  string_number       HTTP 200 with "available":"950"
+  huge_body           a body over 1 MiB
+  redirect            302 elsewhere
+  hang                no answer until the client gives up
+  slow_body           headers at once, a body that never ends
+  echo_key            401 whose message repeats the key
+  not_found           404: an API without the endpoint (as usage may be)
+  method_not_allowed  405
+  not_implemented     501
+
+Example: curl -X PUT -d '{"available":8}' http://127.0.0.1:18080/fake/accounts/demo-key
+`
+
+// serveControl is the HTTP control API, for scripts: see ControlAPI.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/fake/requests" {
 		s.mu.Lock()

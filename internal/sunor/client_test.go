@@ -157,7 +157,8 @@ func newTestClient(t *testing.T, key string) (*Client, *fakesunor.Server) {
 }
 
 func TestClientBalanceAndUsage(t *testing.T) {
-	c, _ := newTestClient(t, "k1")
+	c, fake := newTestClient(t, "k1")
+	fake.LimitHeaders = true // an older API version, with every header
 	b, rl, err := c.Fetch(context.Background(), Balance)
 	if err != nil || !slices.Equal(b, []float64{950, 10, 960}) {
 		t.Fatalf("Balance = %+v, %v", b, err)

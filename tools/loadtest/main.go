@@ -610,7 +610,9 @@ func fakeCalls(c *http.Client, fakeURL string) int {
 	return m["balance"] + m["usage"]
 }
 
-var upRE = regexp.MustCompile(`(?m)^sunor_api_up\{[^}]*\} 1$`)
+// upRE matches an account up in the classic text format (1) and in
+// OpenMetrics (1.0), which Prometheus's Accept header gets.
+var upRE = regexp.MustCompile(`(?m)^sunor_api_up\{[^}]*\} 1(\.0)?$`)
 
 func countUp(body string) int { return len(upRE.FindAllString(body, -1)) }
 

@@ -123,16 +123,15 @@ distinct key file names. Renders nothing.
 
 {{/*
 Checks owner label names as the exporter does at start-up, naming where
-they are: (list WHERE LABELS).
+they are: (list WHERE LABELS). The reserved names are refused earlier, by
+values.schema.json (definitions.ownerLabels): one list, tested against the
+exporter's.
 */}}
 {{- define "sunor-exporter.checkLabels" -}}
 {{- $where := index . 0 }}
 {{- range $name, $_ := index . 1 }}
 {{- if not (regexMatch "^[a-zA-Z_][a-zA-Z0-9_]*$" $name) }}
 {{- fail (printf "%s: labels: %q is not a valid Prometheus label name" $where $name) }}
-{{- end }}
-{{- if or (has $name (list "account" "job" "instance")) (hasPrefix "__" $name) }}
-{{- fail (printf "%s: labels: %q is reserved (account, job, instance and names starting with __ are set by the exporter or Prometheus)" $where $name) }}
 {{- end }}
 {{- end }}
 {{- end }}
