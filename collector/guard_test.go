@@ -814,7 +814,7 @@ func TestRotatedKeyKeepsTheCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &accounts.Builder{File: cfg, Logger: log.NewNopLogger(),
-		Flags: accounts.Account{URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}}
+		Flags: accounts.Account{URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10}}
 	accts, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
