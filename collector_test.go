@@ -333,6 +333,7 @@ func startupCases(t *testing.T) []startupCase {
 
 		{"url not http", withKey, []string{"--sunor.url=ftp://sunor.cc"}, "not an http(s) URL"},
 		{"url without scheme", withKey, []string{"--sunor.url=sunor.cc"}, `not an http(s) URL (did you mean \"https://sunor.cc\"?)`},
+		{"loopback url without scheme", withKey, []string{"--sunor.url=127.0.0.1:46125"}, `--sunor.url: \"127.0.0.1:46125\" is not an http(s) URL (did you mean \"http://127.0.0.1:46125\"?)`},
 		// A URL's password (or a token as its user) never shows, whatever
 		// else is wrong with the URL.
 		{"url with a password, not http", withKey, []string{"--sunor.url=ftp://u:PASSWORD@sunor.cc/"}, `--sunor.url: \"ftp://xxxxx@sunor.cc/\" is not an http(s) URL`},
@@ -353,6 +354,7 @@ func startupCases(t *testing.T) []startupCase {
 		{"config negative rate_limit_reserve", nil, []string{config("reserve", "    rate_limit_reserve: -1\n")}, "reserve.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative"},
 
 		{"bad label flag", withKey, []string{"--sunor.label=team"}, "--sunor.label: expected KEY=VALUE"},
+		{"label flag twice", withKey, []string{"--sunor.label=team=a", "--sunor.label=team:b"}, `--sunor.label: "team" given twice: a label has one value`},
 		{"reserved label flag", withKey, []string{"--sunor.label=team=a", "--sunor.label=job=x"}, `--sunor.label: \"job\" is reserved`},
 		{"negative threshold flag", withKey, []string{"--sunor.low-credits-threshold=-1"}, "--sunor.low-credits-threshold: must not be negative"},
 		{"config reserved label", nil, []string{config("label", "    labels: {instance: x}\n")}, `label.yml:4: accounts[0] (a): labels.instance: \"instance\" is reserved`},
@@ -363,12 +365,28 @@ func startupCases(t *testing.T) []startupCase {
 		{"account not UTF-8", withKey, []string{"--sunor.account=a\xff"}, "--sunor.account: the account name"},
 		{"config name not UTF-8", nil, []string{"--config.file=" + file("binary.yml", "accounts:\n  - name: !!binary YWL/\n    api_key_file: "+key+"\n")}, "binary.yml:2: accounts[0] (ab\\\\xff): name: the account name (label value) must be non-empty UTF-8"},
 		{"config unknown field", nil, []string{config("typo", "    api_keyfile: x\n")}, `typo.yml:4: accounts[0] (a): unknown field \"api_keyfile\" (did you mean \"api_key_file\"?)`},
+		{"config flag-only field", nil, []string{config("flagonly", "    max_concurrent_calls: 4\n")}, `flagonly.yml:4: accounts[0] (a): \"max_concurrent_calls\" is set by --sunor.max-concurrent-calls, for the whole exporter`},
 		{"config wrong type", nil, []string{config("fast", "    timeout: fast\n")}, `fast.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"fast\"`},
+		{"missing config file", nil, []string{"--config.file=" + filepath.Join(dir, "nope.yml")}, "--config.file: stat " + filepath.Join(dir, "nope.yml") + ": no such file or directory"},
 		{"config tab", nil, []string{"--config.file=" + file("tab.yml", "accounts:\n\t- name: a\n")}, "tab.yml:2: a tab in the indentation"},
 		{"config key pasted as a variable name", nil, []string{"--config.file=" + file("pasted.yml", "accounts:\n  - name: a\n    api_key_env: "+canaryKey+"\n")}, "pasted.yml:3: accounts[0] (a): api_key_env: is not the name of an environment variable"},
 		{"config key pasted as a variable name, valid", nil, []string{"--config.file=" + file("pasted2.yml", "accounts:\n  - name: a\n    api_key_env: sk_CANARY_7d1e4b2a9f\n")}, "pasted2.yml:3: accounts[0] (a): api_key_env: the environment variable it names is not set"},
 		{"config name with a newline", nil, []string{"--config.file=" + file("nl.yml", "accounts:\n  - name: \"a\\nb\"\n    api_key_file: "+key+"\n")}, "nl.yml:2: accounts[0] (a\\\\nb): name: "},
 		{"config file not UTF-8", nil, []string{"--config.file=" + file("bytes.yml", "accounts:\n  - name: a\xff\n    api_key_file: "+key+"\n")}, "bytes.yml:2: not UTF-8 text"},
+
+		// A key pasted into another field or flag is quoted by the error:
+		// redacted, at start-up as on a reload, though no key is read yet.
+		{"config key in timeout", nil, []string{config("k-timeout", "    timeout: "+canaryKey+"\n")}, `k-timeout.yml:4: accounts[0] (a): timeout: wants a duration such as 5s or 1m30s, got \"<redacted>\"`},
+		{"config key in url", nil, []string{config("k-url", "    url: "+canaryKey+"\n")}, `k-url.yml:4: accounts[0] (a): url: \"<redacted>\" is not an http(s) URL`},
+		{"config key in max_calls_per_minute", nil, []string{config("k-calls", "    max_calls_per_minute: "+canaryKey+"\n")}, `k-calls.yml:4: accounts[0] (a): max_calls_per_minute: wants a whole number such as 12, got \"<redacted>\"`},
+		{"config key as a field name", nil, []string{config("k-field", "    "+canaryKey+": x\n")}, `k-field.yml:4: accounts[0] (a): unknown field \"<redacted>\"`},
+		{"config key in ca_file", nil, []string{config("k-ca", "    http_client_config: {tls_config: {ca_file: "+canaryKey+"}}\n")}, "k-ca.yml:4: accounts[0] (a): http_client_config"},
+		{"config key of the environment in timeout", []string{"SUNOR_K_ENV=" + canaryKey}, []string{"--config.file=" + file("k-env.yml", "accounts:\n  - name: a\n    api_key_env: SUNOR_K_ENV\n    timeout: "+canaryKey+"\n")}, "k-env.yml:4: accounts[0] (a): timeout: "},
+		{"config key of the directory in timeout", nil, []string{"--config.file=" + file("k-dir.yml", "api_key_directory: "+keyDir(t, canaryKey)+"\ndefaults: {timeout: "+canaryKey+"}\n")}, "k-dir.yml:2: defaults: timeout: "},
+		{"key in --sunor.timeout", withKey, []string{"--sunor.timeout=" + canaryKey}, "--sunor.timeout: time: invalid duration"},
+		{"key file's key in --sunor.url", nil, []string{"--sunor.api-key-file=" + key, "--sunor.url=" + canaryKey}, "--sunor.url: "},
+		{"key as a --sunor.label name", []string{"SUNOR_API_KEY=sk_CANARY_7d1e4b2a9f"}, []string{"--sunor.label=sk_CANARY_7d1e4b2a9f=x"}, "--sunor.label: a label name holds an API key"},
+		{"key in --web.telemetry-path", withKey, []string{"--web.telemetry-path=" + canaryKey}, "--web.telemetry-path: "},
 
 		{"unknown flag", withKey, []string{"--sunor.api-key=" + canaryKey}, "unknown long flag"},
 		{"bad log level", withKey, []string{"--log.level=loud"}, "--log.level: enum value"},
@@ -396,6 +414,13 @@ func startupCases(t *testing.T) []startupCase {
 		)
 	}
 	return cases
+}
+
+// keyDir is a key directory holding key, as account a.
+func keyDir(t *testing.T, key string) string {
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "a"), key)
+	return dir
 }
 
 // checkStartupFailure asserts what a user sees of a failed start.

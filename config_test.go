@@ -5,16 +5,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 )
 
@@ -366,5 +370,71 @@ func TestPolicyFlags(t *testing.T) {
 		if v, ok := sample(t, m, name, map[string]string{"account": "default", "team": "music", "env": "prod"}); !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
 		}
+	}
+}
+
+// TestConfigCheckRedactsPastedKeys: a key pasted into a field the error
+// quotes is redacted by --config.check, though no key is in use yet. Each
+// case has a key of its own: the set of keys redacted is process-wide.
+func TestConfigCheckRedactsPastedKeys(t *testing.T) {
+	dir := t.TempDir()
+	for i, entry := range []string{"timeout: %s", "url: %s", "max_calls_per_minute: %s", "%s: 1", "http_client_config: {tls_config: {ca_file: %s}}", "labels: {%s: x}"} {
+		key := fmt.Sprintf("sk-check-%d-%s", i, rand.Text())
+		keyFile := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(keyFile, []byte(key), 0o600)
+		cfg := filepath.Join(dir, fmt.Sprint(i)+".yml")
+		writeConfig(t, cfg, "accounts:\n  - name: a\n    api_key_file: "+keyFile+"\n    "+fmt.Sprintf(entry, key)+"\n")
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"--config.file=" + cfg, "--config.check"}, &stdout, &stderr)
+		if out := stderr.String(); code != 1 || !strings.Contains(out, ".yml:4: accounts[0] (a): ") || strings.Contains(out, key[:12]) {
+			t.Errorf("%s: exit %d, %q; want 1, naming line 4, without the key", entry, code, out)
+		}
+	}
+}
+
+// TestDocsListEveryField: docs/configuration.md's table of an account's
+// fields names every field an entry takes and no other, says which of them
+// defaults: takes, and names the flag of each; and every --sunor.* flag is
+// a field's or says what it is set by.
+func TestDocsListEveryField(t *testing.T) {
+	entry, defaults := config.Fields()
+	inDocs, inDefaults := map[string]bool{}, map[string]bool{}
+	for _, row := range tableRows(section(t, "docs/configuration.md", "Fields of an account")) {
+		field := strings.Trim(row[0], "`")
+		inDocs[field] = true
+		inDefaults[field] = row[1] == "yes"
+		if flag := config.FlagOf(field); flag != "" && !strings.Contains(row[2], "`"+flag+"`") {
+			t.Errorf("the row of %s names %s, not its flag %s", field, row[2], flag)
+		}
+	}
+	for _, f := range entry {
+		if !inDocs[f] {
+			t.Errorf("docs/configuration.md lacks the field %s, which an entry takes", f)
+		} else if inDefaults[f] != slices.Contains(defaults, f) {
+			t.Errorf("docs/configuration.md says defaults: takes %s: %v; it does: %v", f, inDefaults[f], slices.Contains(defaults, f))
+		}
+	}
+	for f := range inDocs {
+		if !slices.Contains(entry, f) {
+			t.Errorf("docs/configuration.md lists the field %s, which no entry takes", f)
+		}
+	}
+	var help bytes.Buffer
+	run(context.Background(), []string{"--help"}, &help, io.Discard)
+	for _, m := range regexp.MustCompile(`--(sunor\.[a-z-]+)`).FindAllStringSubmatch(help.String(), -1) {
+		flag := "--" + m[1]
+		name := strings.ReplaceAll(strings.TrimPrefix(m[1], "sunor."), "-", "_")
+		if !slices.ContainsFunc(entry, func(f string) bool { return config.FlagOf(f) == flag }) && !strings.HasPrefix(config.FlagOnly(name), flag) {
+			t.Errorf("%s is no field's flag, and a field %s does not say it is set by it", flag, name)
+		}
+	}
+}
+
+// TestLabelFlagSplit: --sunor.label splits at the first = or :, so a value
+// may hold either.
+func TestLabelFlagSplit(t *testing.T) {
+	f, exit := parseFlags([]string{"--sunor.label=team=a:b", "--sunor.label=env:prod=1"}, io.Discard, io.Discard)
+	if exit >= 0 || f.account.Labels["team"] != "a:b" || f.account.Labels["env"] != "prod=1" || len(f.account.Labels) != 2 {
+		t.Errorf("exit %d, labels %v", exit, f.account.Labels)
 	}
 }

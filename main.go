@@ -126,7 +126,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.Flag("sunor.cache-ttl", "Reuse a successful answer this long (0 is off).").Envar("SUNOR_CACHE_TTL").Default("0s").DurationVar(&f.account.CacheTTL)
 	app.Flag("sunor.ca-file", "PEM CA bundle to trust for the API instead of the system's.").Envar("SUNOR_CA_FILE").PlaceHolder("PATH").StringVar(&f.account.HTTPClientConfig.TLSConfig.CAFile)
 
-	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").StringMapVar(&f.account.Labels)
+	app.Flag("sunor.label", "Owner label on every series of the account; repeatable.").PlaceHolder("NAME=VALUE").SetValue(labelFlag(f.account.Labels))
 	app.Flag("sunor.low-credits-threshold", "Credits under which the account counts as low.").Envar("SUNOR_LOW_CREDITS_THRESHOLD").Default("500").Float64Var(&f.account.LowCreditsThreshold)
 	app.Flag("sunor.daily-budget", "Credits a day the account may spend (0 is no budget).").Envar("SUNOR_DAILY_BUDGET").Default("0").Float64Var(&f.account.DailyBudget)
 	app.Flag("sunor.task-cost", "Credits one task of the account costs: the API refuses work (402) below it.").Envar("SUNOR_TASK_COST").Default("10").Float64Var(&f.account.TaskCost)
@@ -147,6 +147,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	nameFlagErrors(app)
 	if _, err := app.Parse(args); err != nil {
 		if exit < 0 {
+			// A key pasted as a flag's value is quoted: redacted.
+			err = (&accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account}).Redact(err)
 			fmt.Fprintf(stderr, "%s: error: %s, try --help\n", exporterName, err)
 			exit = 1
 		}
@@ -187,6 +189,28 @@ func (v namedValue) Set(s string) error {
 	return nil
 }
 
+// labelFlag is --sunor.label. Like kingpin's own map flag it splits
+// NAME=VALUE (or NAME:VALUE) at the first = or :, which no label name
+// holds, so a value may hold either; unlike it, it refuses a name given
+// twice instead of keeping the last value without a word.
+type labelFlag map[string]string
+
+func (l labelFlag) Set(v string) error {
+	i := strings.IndexAny(v, "=:")
+	if i < 0 {
+		return fmt.Errorf("expected KEY=VALUE got '%s'", v)
+	}
+	if _, dup := l[v[:i]]; dup {
+		return fmt.Errorf("%q given twice: a label has one value", v[:i])
+	}
+	l[v[:i]] = v[i+1:]
+	return nil
+}
+
+func (l labelFlag) String() string { return fmt.Sprint(map[string]string(l)) }
+
+func (labelFlag) IsCumulative() bool { return true }
+
 // newLogger builds the go-kit logger the exporter logs with. The base logger
 // (level filter only) is for the slog bridge, which adds its own time and
 // caller; the returned one adds them for go-kit call sites, under the same
@@ -219,27 +243,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stderr, restoreLog := installSafeLogging(stderr)
 	defer restoreLog()
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
+	_, stdlibBase := newLogger(stderr, f.logFormat, "debug")
+	defer logStdlibAs(log.With(stdlibBase, "time", log.DefaultTimestampUTC, "caller", "stdlib"))()
 	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
 	fail := func(msg string, err error) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
 		return 1
 	}
 
-	if err := checkFlags(f); err != nil {
-		return fail("Invalid flag", err)
-	}
 	builder := &accounts.Builder{File: f.configFile, KeyDir: f.keyDir, Flags: f.account, MaxConns: f.maxConcurrentCalls,
 		UserAgent: version.ComponentUserAgent(exporterName), Logger: logger}
+	if err := checkFlags(f); err != nil {
+		return fail("Invalid flag", builder.Redact(err))
+	}
 	accts, err := builder.Build()
 	if err != nil {
 		return fail("Invalid configuration", err)
 	}
 	if f.configCheck {
-		names := make([]string, len(accts))
-		for i, a := range accts {
-			names[i] = a.Name
-		}
-		fmt.Fprintf(stdout, "OK: %d account(s): %s\n", len(accts), strings.Join(names, ", "))
+		fmt.Fprintln(stdout, checkSummary(accts))
 		return 0
 	}
 
@@ -280,10 +302,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	for _, a := range accts {
-		_ = level.Info(logger).Log("msg", "Exporting Sunor account", "account", a.Name, "url", a.URL, "timeout", a.Timeout, "cache_ttl", a.CacheTTL,
-			"max_calls_per_minute", a.MaxCallsPerMinute, "rate_limit_reserve", a.RateLimitReserve)
-	}
 	if dir, entries := builder.KeyFiles(); dir != "" {
 		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) error {
 			builder.UseKeyFiles(dir, e)
@@ -313,6 +331,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- web.ServeMultiple(listeners, srv, f.web, slogger)
 		}
 	}()
+	// After serving has begun: listening never waits on the accounts' lines.
+	dir, entries := builder.KeyFiles()
+	logAccounts(logger, accts, f.configFile, dir, entries)
 	select {
 	case err := <-errc:
 		return fail("Cannot serve", err)

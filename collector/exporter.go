@@ -22,7 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/loglimit"
 )
+
+// SkipLogEvery is how often a line saying calls are skipped, or resume,
+// is logged at most, per endpoint and reason, whatever the accounts.
+const SkipLogEvery = 10 * time.Second
 
 // Options configure an Exporter.
 type Options struct {
@@ -66,6 +71,12 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Thousands of accounts skipping at once (keys rotating) logged 28 808
+	// lines in 190 s: each kind of these lines is logged once per
+	// SkipLogEvery, the next one saying how many it held back.
+	opts.Logger = loglimit.Repeats(opts.Logger, SkipLogEvery, opts.Now,
+		[]string{"Not calling the Sunor API", "Calling the Sunor API again"}, "endpoint", "reason")
+
 	e := &Exporter{opts: opts, scrapers: append([]Scraper{Balance}, opts.Scrapers...)}
 	if opts.MaxConcurrentCalls > 0 {
 		e.calls = &pool{size: opts.MaxConcurrentCalls, now: opts.Now}

@@ -202,7 +202,7 @@ func TestHelmChartManyAccountsOneVolume(t *testing.T) {
 // deploy's TestHelmSchemaRefusesTheExportersReservedLabels checks the
 // schema's list against the exporter's own.
 func TestHelmChartRefusesReservedLabels(t *testing.T) {
-	const all = "account, job, instance, endpoint, collector, reason and names starting with __"
+	const all = "account, job, instance, endpoint, collector, reason, le and names starting with __"
 	for _, set := range []string{
 		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.team=music,accounts[0].labels.reason=alice",
 		"accounts[0].name=prod,accounts[0].apiKey=k,accounts[0].labels.endpoint=x",

@@ -96,8 +96,14 @@ func keyedHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Build returns the accounts to export, or the first problem found.
-func (b *Builder) Build() ([]Account, error) {
+// Build returns the accounts to export, or the first problem found,
+// redacted (see Redact).
+func (b *Builder) Build() (accts []Account, err error) {
+	defer func() {
+		if err != nil {
+			err = b.Redact(err)
+		}
+	}()
 	accts, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
 	if err != nil {
 		return nil, err
@@ -144,6 +150,9 @@ func (b *Builder) Build() ([]Account, error) {
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
 		accts = append(accts, a)
 	}
+	if len(accts) > config.MaxAccounts {
+		return nil, fmt.Errorf("%s: %d accounts with those of the file; at most %d", dir.Where, len(accts), config.MaxAccounts)
+	}
 	redact.Known.AtLeast(2 * len(accts)) // every key in use, and those of the last build
 	used := map[string]*http.Client{}
 	var inUse []string
@@ -179,14 +188,48 @@ func (b *Builder) Build() ([]Account, error) {
 	return accts, nil
 }
 
+// Redact returns err with every key the configuration names redacted, as
+// the log and a reload's answer are redacted of the keys in use: a key
+// pasted into another field (timeout:, url:, a field's name, a flag's
+// value) is quoted by the error, and at start-up, or when a file fails
+// before its keys are read, no key is in use yet. It reads the keys it can
+// (key files, environment variables, key directories, see
+// config.KeySources), without adding them to the keys in use: a file that
+// fails is no reason to redact its keys from every later line. The error
+// is cut to one log line.
+func (b *Builder) Redact(err error) error {
+	files, envs, dirs := config.KeySources(b.File, b.KeyDir, b.Flags)
+	ctx, nop := context.Background(), log.NewNopLogger()
+	var keys []string
+	for _, p := range files {
+		if f, err := apikey.NewFile(p, nop); err == nil {
+			keys = append(keys, f.Key(ctx))
+		}
+	}
+	for _, e := range envs {
+		if k, err := apikey.FromEnv(e, os.Getenv(e)); err == nil {
+			keys = append(keys, k.Key(ctx))
+		}
+	}
+	for _, d := range dirs {
+		entries, _, _ := keydir.Scan(d, nop)
+		for _, e := range entries {
+			keys = append(keys, e.Key.Key(ctx))
+		}
+	}
+	// The keys in use are redacted where the error is written (the log's
+	// writer, a reload's answer), as every other line is.
+	return errors.New(redact.New(keys...).Clean(err.Error(), redact.MaxLineChars))
+}
+
 // holdsKey reports whether v holds one of r's keys, or a piece of one
 // (redact.MinPiece characters).
 func holdsKey(r *redact.Redactor, v string) bool {
 	return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
 }
 
-// keysShown refuses an account whose name or owner label value holds one
-// of the keys in use (r's), or a piece of one (redact.MinPiece
+// keysShown refuses an account whose name, owner label name or value
+// holds one of the keys in use (r's), or a piece of one (redact.MinPiece
 // characters): a key pasted in the wrong place would be on every series,
 // the landing page and /sd, where no redaction reaches. The error does not
 // show the value. The key directory's files are checked by Build.
@@ -199,6 +242,9 @@ func keysShown(accts []Account, r *redact.Redactor) error {
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
 		}
 		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
+			if holds(l) { // the name is not shown: it holds the key
+				return a.Errorf("labels", "a label name holds an API key, or a piece of one: a label name is on every series and on /sd, not redacted")
+			}
 			if holds(a.Labels[l]) {
 				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
 			}

@@ -268,10 +268,12 @@ func TestKeyAsLabelOrName(t *testing.T) {
 	t.Setenv("K1", key)
 	t.Setenv("K2", "sk-live-fedcba9876543210")
 	for name, tc := range map[string]struct{ yml, want string }{
-		"label":            {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
-		"label, other key": {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
-		"defaults label":   {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
-		"name":             {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+		"label":             {"accounts:\n  - {name: a, api_key_env: K1, labels: {team: " + key + "}}\n", "sunor.yml:2: accounts[0] (a): labels.team: the value of \"team\" holds an API key"},
+		"label, other key":  {"accounts:\n  - {name: a, api_key_env: K1}\n  - {name: b, api_key_env: K2, labels: {team: x-" + key[:12] + "}}\n", "accounts[1] (b): labels.team: the value of \"team\" holds an API key"},
+		"defaults label":    {"defaults:\n  labels: {team: " + key + "}\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels.team: the value of \"team\" holds an API key"},
+		"name":              {"accounts:\n  - {name: " + key + ", api_key_env: K1}\n", "sunor.yml:2: accounts[0]"},
+		"label name":        {"accounts:\n  - name: a\n    api_key_env: K1\n    labels: {" + strings.ReplaceAll(key, "-", "_") + ": x}\n", "sunor.yml:4: accounts[0] (a): labels: a label name holds an API key"},
+		"label name, piece": {"defaults:\n  labels:\n    team_" + strings.ReplaceAll(key[8:], "-", "_") + ": x\naccounts:\n  - {name: a, api_key_env: K1}\n", "sunor.yml:2: defaults: labels: a label name holds an API key"},
 	} {
 		b := &Builder{File: filepath.Join(t.TempDir(), "sunor.yml"), Flags: flags(), Logger: log.NewNopLogger()}
 		os.WriteFile(b.File, []byte(tc.yml), 0o600)
@@ -455,5 +457,96 @@ func TestKeyNamedFileSkipped(t *testing.T) {
 	_, err := (&Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}).Build()
 	if err == nil || !strings.Contains(err.Error(), shown) || strings.Contains(err.Error(), key[3:13]) {
 		t.Errorf("at start: err = %v, want one naming the file, the key redacted", err)
+	}
+}
+
+// TestMergedClientSettingsGoWhereMerged: http_client_config brought in by a
+// YAML merge key (<<: *anchor) is the settings of the entry it is merged
+// into, and of no other: a proxy given that way carries that entry's calls,
+// and only those. Before, the merged settings did not count in the
+// client's identity, so the entry shared the flags' client with the
+// entries that have none: whichever was built first gave its proxy (or
+// none) to all of them.
+func TestMergedClientSettingsGoWhereMerged(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	t.Setenv("K2", "key-2")
+	var direct, proxied atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { direct.Add(1); http.Error(w, "no", 500) }))
+	defer api.Close()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxied.Add(1); http.Error(w, "no", 500) }))
+	defer proxy.Close()
+	src := `  - &p {name: source, api_key_env: K1, url: "` + api.URL + `", http_client_config: {proxy_url: "` + proxy.URL + `"}}
+`
+	merged := "  - {<<: *p, name: merged, api_key_env: K2}\n"
+	none := `  - {name: direct, api_key_env: K2, url: "` + api.URL + `"}
+`
+	for name, yml := range map[string]string{
+		"merged, then none": "accounts:\n" + src + merged + none,
+		"none, then merged": "accounts:\n" + none + src + merged,
+		"merged as a list":  "accounts:\n" + none + src + strings.Replace(merged, "*p", "[*p]", 1),
+		"an alias":          "accounts:\n" + none + strings.Replace(src, "{proxy_url:", "&hc {proxy_url:", 1) + "  - {name: aliased, api_key_env: K2, url: \"" + api.URL + "\", http_client_config: *hc}\n",
+		"merged into defaults": `defaults: {<<: {http_client_config: {proxy_url: "` + proxy.URL + `", tls_config: {insecure_skip_verify: true}}}}
+accounts:
+  - {name: a, api_key_env: K1, url: "` + api.URL + `"}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, a := range build(t, &Builder{}, yml) {
+				direct.Store(0)
+				proxied.Store(0)
+				a.API.Fetch(context.Background(), sunor.Balance)
+				if want := a.Name != "direct"; proxied.Load() > 0 != want || direct.Load() > 0 == want {
+					t.Errorf("%s: %d calls through the proxy, %d direct", a.Name, proxied.Load(), direct.Load())
+				}
+			}
+		})
+	}
+}
+
+// TestHTTPHeadersAreSent: http_client_config.http_headers reach the API.
+func TestHTTPHeadersAreSent(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	got := make(chan string, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("X-Test"):
+		default:
+		}
+		http.Error(w, "no", 500)
+	}))
+	defer api.Close()
+	a := build(t, &Builder{}, "accounts:\n  - {name: a, api_key_env: K1, url: \""+api.URL+"\", http_client_config: {http_headers: {X-Test: {values: [one]}}}}\n")[0]
+	a.API.Fetch(context.Background(), sunor.Balance)
+	select {
+	case h := <-got:
+		if h != "one" {
+			t.Errorf("X-Test: %q, want one", h)
+		}
+	default:
+		t.Error("the API got no call")
+	}
+}
+
+// TestMostAccounts: the file's accounts and the key directory's together
+// are at most config.MaxAccounts.
+func TestMostAccounts(t *testing.T) {
+	t.Setenv("K1", "key-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "from-dir"), []byte("key-2"), 0o600)
+	for _, n := range []int{config.MaxAccounts - 1, config.MaxAccounts} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "api_key_directory: %s\naccounts:\n", dir)
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: a%d, api_key_env: K1}\n", i)
+		}
+		cfg := filepath.Join(t.TempDir(), "sunor.yml")
+		os.WriteFile(cfg, []byte(b.String()), 0o600)
+		accts, err := (&Builder{File: cfg, Flags: flags(), Logger: log.NewNopLogger()}).Build()
+		want := fmt.Sprintf("sunor.yml:1: api_key_directory: %d accounts with those of the file; at most %d", config.MaxAccounts+1, config.MaxAccounts)
+		if n < config.MaxAccounts && (err != nil || len(accts) != config.MaxAccounts) {
+			t.Errorf("%d accounts and a key file: %d, %v", n, len(accts), err)
+		} else if n == config.MaxAccounts && (err == nil || !strings.HasSuffix(err.Error(), want)) {
+			t.Errorf("%d accounts and a key file: %v, want %q", n, err, want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -112,6 +113,45 @@ var perEntry = []string{"name", "api_key_file", "api_key_env"}
 // --sunor.<yaml name>; "" for a setting whose errors say their source.
 var flagNames = map[string]string{"name": "--sunor.account", "api_key_env": "", "labels": "--sunor.label", "http_client_config": "--sunor.ca-file"}
 
+// flagOnly are settings that only a flag gives, for the whole exporter or
+// through another field: a field of that name (- or _) says which flag, or
+// where it goes in the file, instead of "unknown field".
+var flagOnly = map[string]string{
+	"ca_file":              "--sunor.ca-file; in the file, http_client_config: {tls_config: {ca_file: ...}}",
+	"max_concurrent_calls": "--sunor.max-concurrent-calls, for the whole exporter",
+	"timeout_offset":       "--sunor.timeout-offset, for the whole exporter",
+	"account":              "--sunor.account; in the file, name:",
+	"api_key_directory":    "--sunor.api-key-directory; in the file, api_key_directory: at the top level, next to accounts:",
+}
+
+// FlagOnly says which flag sets the setting called name that no entry of
+// the file takes ("" for a field, or no setting).
+func FlagOnly(name string) string { return flagOnly[strings.ReplaceAll(name, "-", "_")] }
+
+// Fields returns the fields an entry of accounts: takes and those the
+// defaults: block takes, in the order Account declares them.
+func Fields() (entry, defaults []string) {
+	t := reflect.TypeFor[Account]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if t.Field(i).IsExported() && name != "-" {
+			entry = append(entry, name)
+			if !slices.Contains(perEntry, name) {
+				defaults = append(defaults, name)
+			}
+		}
+	}
+	return entry, defaults
+}
+
+// FlagOf returns the flag of the setting field ("" when there is none).
+func FlagOf(field string) string {
+	if flag, named := flagNames[field]; named {
+		return flag
+	}
+	return "--sunor." + strings.ReplaceAll(field, "_", "-")
+}
+
 // Errorf returns an error about field (dotted for a nested one) that says
 // where the user gave it: "sunor.yml:7: accounts[1] (staging): timeout: ...",
 // "sunor.yml:2: defaults: timeout: ..." or "--sunor.timeout: ...".
@@ -129,24 +169,63 @@ func (a *Account) Errorf(field, format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s: %s: %s", p.file, cmp.Or(key, p.n).Line, p.where, field, msg)
 		}
 	}
-	flag, named := flagNames[top]
-	if !named {
-		flag = "--sunor." + strings.ReplaceAll(top, "_", "-")
-	} else if flag == "" {
+	flag := FlagOf(top)
+	if flag == "" {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("%s: %s", flag, msg)
 }
 
-// lookup returns the key and value nodes of key in the mapping n.
+// lookup returns the key and value nodes of key in the mapping n as the
+// decoder reads n: through an alias, and through merge keys (<<: *a,
+// <<: [*a, *b]), where n's own keys come first, then each merged mapping's
+// in order, as yaml.v3 decodes them. Whatever decides an account's
+// settings (its HTTP client, where an error points) must find what the
+// decoder set, or a merged http_client_config would be decoded into one
+// account but counted as another's.
 func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
-	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i], n.Content[i+1]
+	return lookupIn(n, key, nil)
+}
+
+// lookupIn is lookup; seen are the mappings looked in already, so that an
+// anchor merged into itself, or merged many times, is looked in once.
+func lookupIn(n *yaml.Node, key string, seen map[*yaml.Node]bool) (k, v *yaml.Node) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || n.Kind != yaml.MappingNode || seen[n] {
+		return nil, nil
+	}
+	var merge *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch c := n.Content[i]; {
+		case isMerge(c):
+			merge = n.Content[i+1] // the last one, as the decoder does
+		case c.Value == key:
+			return c, n.Content[i+1]
+		}
+	}
+	if merge == nil {
+		return nil, nil
+	}
+	if seen == nil {
+		seen = map[*yaml.Node]bool{}
+	}
+	seen[n] = true
+	from := []*yaml.Node{merge}
+	if merge.Kind == yaml.SequenceNode {
+		from = merge.Content
+	}
+	for _, m := range from {
+		if k, v := lookupIn(m, key, seen); k != nil {
+			return k, v
 		}
 	}
 	return nil, nil
 }
+
+// isMerge says whether k is a merge key: <<, not quoted.
+func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" }
 
 // check refuses a setting no account can run with: the one validator for
 // the flags, the defaults: block and every entry.
@@ -178,7 +257,10 @@ func (a *Account) check() error {
 		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
 			return a.Errorf("url", "not an http(s) URL with a host, such as https://sunor.cc; the value is not shown: it may hold a password")
 		}
-		return a.Errorf("url", "%v%s", err, suggestScheme(a.URL))
+		if s := suggestScheme(a.URL); s != "" {
+			return a.Errorf("url", "%q is not an http(s) URL%s", a.URL, s)
+		}
+		return a.Errorf("url", "%v", err)
 	}
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
@@ -198,6 +280,9 @@ func (a *Account) check() error {
 			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
+	if n := labelBytes(a.Labels); n > MaxLabelBytes {
+		return a.Errorf("labels", "names and values of %d bytes in all; at most %d: they are on every series of the account", n, MaxLabelBytes)
+	}
 	return nil
 }
 
@@ -206,7 +291,27 @@ func (a *Account) check() error {
 const (
 	maxLabels     = 32
 	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
+	// MaxLabelBytes bounds the owner labels' names and values of one
+	// account, together: each of its ~50 series carries them, so they
+	// set the size of a scrape (docs/configuration.md has the figures).
+	// Before it, 32 labels of 128-byte names and values made 408 KB an
+	// account: 408 MB for 1000.
+	MaxLabelBytes = 256
 )
+
+// labelBytes is the size of labels' names and values.
+func labelBytes(labels map[string]string) (n int) {
+	for k, v := range labels {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// MaxAccounts is the most accounts the exporter runs, the file's entries
+// and the key directory's files together: 10 000 is the most measured
+// (docs/performance.md), and a check of a file of that many takes about
+// 80 MiB and 1.5 s (docs/configuration.md).
+const MaxAccounts = 10_000
 
 // reservedLabels are set by the exporter or by Prometheus (le: the buckets
 // of sunor_api_call_duration_seconds).
@@ -256,12 +361,31 @@ func labelValue(v string) bool {
 // look alike or one pass for another.
 func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
 
-// suggestScheme is the likely URL meant by one written without a scheme.
+// suggestScheme is the likely URL meant by one written without a scheme:
+// http:// for a loopback host (the fake API, a local proxy) or a
+// host:port, https:// for a host alone (or on port 443). Nothing for what
+// could hold a password (user:secret@host), or what the scheme would not
+// make a base URL.
 func suggestScheme(u string) string {
-	if u == "" || strings.ContainsAny(u, ":@/ ") { // a password must not show
+	if u == "" || strings.ContainsAny(u, "@ ") || strings.Contains(u, "://") {
 		return ""
 	}
-	return fmt.Sprintf(" (did you mean %q?)", "https://"+u)
+	hostport, _, _ := strings.Cut(u, "/")
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = hostport, ""
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "" // not a port: user:secret, perhaps
+	}
+	ip := net.ParseIP(host)
+	scheme := "https://"
+	if strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback() || port != "" && port != "443" {
+		scheme = "http://"
+	}
+	if _, err := sunor.ParseBaseURL(scheme + u); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", scheme+u)
 }
 
 // Directory is a directory of key files, each one account named after its
@@ -301,6 +425,44 @@ func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
 	return []Account{flags}, d, flags.checkEntry(nil)
 }
 
+// KeySources names where the configuration's keys are, as far as it can
+// be read, valid or not: the key files, environment variables and key
+// directories of the flags and of file's entries. An error is redacted of
+// these keys: one pasted into another field (timeout:, url:, a field's
+// name) is quoted by the error before any key is read.
+func KeySources(file, dir string, flags Account) (files, envs, dirs []string) {
+	add := func(to *[]string, n *yaml.Node) {
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+			*to = append(*to, n.Value)
+		}
+	}
+	add(&files, &yaml.Node{Kind: yaml.ScalarNode, Value: flags.APIKeyFile})
+	add(&envs, &yaml.Node{Kind: yaml.ScalarNode, Value: cmp.Or(flags.APIKeyEnv, EnvAPIKey)})
+	add(&dirs, &yaml.Node{Kind: yaml.ScalarNode, Value: dir})
+	var doc yaml.Node
+	if file == "" {
+		return files, envs, dirs
+	} else if b, err := readFile(file); err != nil || yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return files, envs, dirs
+	}
+	_, d := lookup(doc.Content[0], "api_key_directory")
+	add(&dirs, d)
+	_, list := lookup(doc.Content[0], "accounts")
+	for list != nil && list.Kind == yaml.AliasNode {
+		list = list.Alias
+	}
+	for i := 0; list != nil && list.Kind == yaml.SequenceNode && i < len(list.Content); i++ {
+		_, f := lookup(list.Content[i], "api_key_file")
+		_, e := lookup(list.Content[i], "api_key_env")
+		add(&files, f)
+		add(&envs, e)
+	}
+	return files, envs, dirs
+}
+
 // File is the shape of the accounts file.
 type File struct {
 	Defaults        Account   `yaml:"defaults"`
@@ -314,7 +476,7 @@ type File struct {
 func load(path string, d *Directory, flags Account) ([]Account, error) {
 	b, err := readFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--config.file: %w", err)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -366,6 +528,9 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 	if len(list.Content) == 0 && d.Path == "" {
 		return nil, fmt.Errorf("%s: no accounts: the file needs an accounts: list with at least one entry, or an api_key_directory", path)
 	}
+	if n := len(list.Content); n > MaxAccounts {
+		return nil, fmt.Errorf("%s:%d: accounts[%d]: %d accounts; at most %d", path, list.Content[MaxAccounts].Line, MaxAccounts, n, MaxAccounts)
+	}
 	var out []Account
 	seen := map[string]string{}
 	for i, n := range list.Content {
@@ -380,9 +545,11 @@ func load(path string, d *Directory, flags Account) ([]Account, error) {
 	return out, nil
 }
 
-// MaxFileBytes is the largest accounts file read: far above thousands of
-// accounts, far below what the exporter's memory can spare.
-const MaxFileBytes = 16 << 20
+// MaxFileBytes is the largest accounts file read: MaxAccounts entries of
+// a few lines each take a fraction of it. Its parsed tree takes up to
+// about 110 times its size (a file of one-character list items, measured),
+// so it bounds what a check, or a reload, takes: 16 MiB took 1.8 GiB.
+const MaxFileBytes = 4 << 20
 
 // readFile reads the accounts file, refusing what is not a regular file (a
 // named pipe would block the start, or a reload, for ever) or is larger
@@ -469,16 +636,24 @@ func syntaxError(path string, b []byte, err error) error {
 	if m != nil {
 		where, msg = path+":"+m[1], msg+": "+m[2]
 	}
+	tab := false
 	for i, l := range strings.SplitAfter(string(b), "\n") {
+		at := strconv.Itoa(i + 1)
 		switch {
 		case !utf8.ValidString(l):
 			return fmt.Errorf("%s:%d: not UTF-8 text", path, i+1)
-		case m != nil && strconv.Itoa(i+1) == m[1] && strings.HasPrefix(strings.TrimLeft(l, " "), "\t"):
-			msg = "a tab in the indentation: YAML is indented with spaces only"
+		case tab || m == nil || !strings.HasPrefix(strings.TrimLeft(l, " "), "\t"):
+		case at == m[1],
+			// The library reports "a tab character that violates
+			// indentation" on the line before the tab's.
+			strings.Contains(m[2], "tab character") && at == strconv.Itoa(atoi(m[1])+1):
+			tab, where, msg = true, path+":"+at, "a tab in the indentation: YAML is indented with spaces only"
 		}
 	}
 	return fmt.Errorf("%s: %s", where, msg)
 }
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)`)
 
@@ -522,10 +697,14 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 			switch {
 			case k.Kind != yaml.ScalarNode:
 				return wants(k, "a name before the colon")
-			case k.Value == "<<":
+			case isMerge(k):
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
 				ft = t.Elem()
+			case ft == nil && inlineMap(t) != nil:
+				ft = inlineMap(t).Elem() // http_headers: any name, each a header's settings
+			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()) && fields[k.Value] == nil:
+				return fail(k, field, "%q is set by %s", k.Value, FlagOnly(k.Value))
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
 			}
@@ -533,8 +712,14 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 				return fail(k, sub, "given twice (first on line %d)", first)
 			}
 			seen[k.Value] = k.Line
-			if err := shape(v, ft, where, sub, done); err != nil {
-				return err
+			merged := []*yaml.Node{v}
+			if isMerge(k) && v.Kind == yaml.SequenceNode {
+				merged = v.Content // <<: [*a, *b]: each is merged
+			}
+			for _, v := range merged {
+				if err := shape(v, ft, where, sub, done); err != nil {
+					return err
+				}
 			}
 		}
 	case kind == reflect.Slice:
@@ -592,6 +777,22 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		}
 	}
 	return m
+}
+
+// inlineMap is the type of struct t's map that takes the keys of no field
+// (yaml:",inline", as prometheus/common's Headers has), or nil.
+func inlineMap(t reflect.Type) reflect.Type {
+	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
+		f := t.Field(i)
+		if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); opts == "inline" {
+			if f.Type.Kind() == reflect.Map {
+				return f.Type
+			} else if m := inlineMap(f.Type); m != nil {
+				return m
+			}
+		}
+	}
+	return nil
 }
 
 // nearest suggests the known field closest to a mistyped one, within

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,19 @@ accounts:
 	}
 }
 
+// TestPrometheusDurations: the file takes Prometheus's durations (1d, 1w)
+// as well as Go's, as docs/configuration.md says; a day is 24 hours.
+func TestPrometheusDurations(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, _, err := Accounts(write(t, "accounts:\n  - {name: a, api_key_env: K, timeout: 1d, cache_ttl: 1w}\n  - {name: b, api_key_env: K, timeout: 1h30m}\n"), "", flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accts[0].Timeout != 24*time.Hour || accts[0].CacheTTL != 7*24*time.Hour || accts[1].Timeout != 90*time.Minute {
+		t.Errorf("timeout %v, cache_ttl %v, %v", accts[0].Timeout, accts[0].CacheTTL, accts[1].Timeout)
+	}
+}
+
 // TestClientKeyIgnoresLayout: comments, quoting and flow style leave the
 // HTTP client settings the same; a changed secret does not.
 func TestClientKeyIgnoresLayout(t *testing.T) {
@@ -142,6 +156,10 @@ func TestLoadErrors(t *testing.T) {
 	const a = "accounts:\n  - name: a\n    api_key_env: K\n"
 	for name, tc := range map[string]struct{ yaml, want string }{
 		"unknown field":                  {"accounts:\n  - name: a\n    api_keyfile: /k\n", `sunor.yml:3: accounts[0] (a): unknown field "api_keyfile" (did you mean "api_key_file"?)`},
+		"flag-only ca_file":              {a + "    ca_file: /etc/ca.pem\n", `sunor.yml:4: accounts[0] (a): "ca_file" is set by --sunor.ca-file; in the file, http_client_config: {tls_config: {ca_file: ...}}`},
+		"flag-only max_concurrent_calls": {"defaults:\n  max-concurrent-calls: 4\n" + a, `sunor.yml:2: defaults: "max-concurrent-calls" is set by --sunor.max-concurrent-calls, for the whole exporter`},
+		"flag-only at the top":           {"timeout_offset: 1s\n" + a, `sunor.yml:1: "timeout_offset" is set by --sunor.timeout-offset, for the whole exporter`},
+		"key directory in an entry":      {a + "    api_key_directory: /k\n", `sunor.yml:4: accounts[0] (a): "api_key_directory" is set by --sunor.api-key-directory; in the file, api_key_directory: at the top level`},
 		"unknown field, no guess":        {a + "    colour: red\n", `sunor.yml:4: accounts[0] (a): unknown field "colour"`},
 		"unknown nested field":           {a + "    http_client_config:\n      tls_config: {ca_fle: x}\n", `sunor.yml:5: accounts[0] (a): http_client_config.tls_config: unknown field "ca_fle" (did you mean "ca_file"?)`},
 		"unknown top-level field":        {"acounts: []\n", `sunor.yml:1: unknown field "acounts" (did you mean "accounts"?)`},
@@ -158,8 +176,13 @@ func TestLoadErrors(t *testing.T) {
 		"accounts not a list":            {"accounts: a\n", `sunor.yml:1: accounts: wants a list (- item lines), got "a"`},
 		"anchor in itself":               {"defaults: &d {<<: *d}\naccounts: []\n", "sunor.yml:1: defaults: anchor 'd' value contains itself"},
 		"key not a name":                 {a + "    labels: {? [x]: y}\n", "sunor.yml:4: accounts[0] (a): labels: wants a name before the colon, got a list"},
+		"label twice":                    {a + "    labels:\n      team: x\n      team: y\n", "sunor.yml:6: accounts[0] (a): labels.team: given twice (first on line 5)"},
 		"field twice":                    {a + "    timeout: 1s\n    timeout: 2s\n", "sunor.yml:5: accounts[0] (a): timeout: given twice (first on line 4)"},
 		"tab":                            {"accounts:\n\t- name: a\n", "sunor.yml:2: a tab in the indentation: YAML is indented with spaces only"},
+		"tab in an entry":                {a + "\ttimeout: 1s\n", "sunor.yml:4: a tab in the indentation: YAML is indented with spaces only"},
+		"tab after spaces in an entry":   {a + "    \ttimeout: 1s\n", "sunor.yml:4: a tab in the indentation: YAML is indented with spaces only"},
+		"tab at an entry's start":        {"accounts:\n  - name: a\n\tapi_key_env: K\n", "sunor.yml:3: a tab in the indentation: YAML is indented with spaces only"},
+		"tab in labels":                  {a + "    labels:\n\t  team: x\n", "sunor.yml:5: a tab in the indentation: YAML is indented with spaces only"},
 		"syntax":                         {"accounts: [\n", "sunor.yml:1: not valid YAML: did not find expected node content"},
 		"not UTF-8":                      {"accounts:\n  - name: a\xff\n", "sunor.yml:2: not UTF-8 text"},
 		"duplicate name":                 {a + "  - name: a\n    api_key_env: L\n", `sunor.yml:4: accounts[1] (a): name: "a" is already the name of accounts[0]`},
@@ -177,6 +200,7 @@ func TestLoadErrors(t *testing.T) {
 		"negative calls a minute":        {a + "    max_calls_per_minute: -1\n", "sunor.yml:4: accounts[0] (a): max_calls_per_minute: must not be negative (0 is no ceiling), got -1"},
 		"negative reserve":               {a + "    rate_limit_reserve: -5\n", "sunor.yml:4: accounts[0] (a): rate_limit_reserve: must not be negative, got -5"},
 		"url without scheme":             {a + "    url: sunor.cc\n", `sunor.yml:4: accounts[0] (a): url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
+		"loopback url without scheme":    {a + "    url: 127.0.0.1:46125\n", `sunor.yml:4: accounts[0] (a): url: "127.0.0.1:46125" is not an http(s) URL (did you mean "http://127.0.0.1:46125"?)`},
 		"proxy twice":                    {a + "    http_client_config:\n      proxy_url: http://p:1\n      proxy_from_environment: true\n", "sunor.yml:5: accounts[0] (a): http_client_config: if proxy_from_environment is configured, proxy_url must not be configured"},
 		"no accounts":                    {"accounts: []\n", "sunor.yml: no accounts"},
 		"label name":                     {a + "    labels: {te-am: x}\n", `sunor.yml:4: accounts[0] (a): labels: "te-am" is not a label name`},
@@ -189,6 +213,8 @@ func TestLoadErrors(t *testing.T) {
 		"negative threshold":             {a + "    low_credits_threshold: -1\n", "sunor.yml:4: accounts[0] (a): low_credits_threshold: must not be negative, got -1"},
 		"threshold not a number":         {a + "    low_credits_threshold: lots\n", `sunor.yml:4: accounts[0] (a): low_credits_threshold: wants a number such as 500, got "lots"`},
 		"33 labels":                      {a + "    labels: {" + manyLabels(33) + "}\n", "sunor.yml:4: accounts[0] (a): labels: 33 labels; at most 32"},
+		"labels over 256 bytes":          {a + "    labels: {a: " + strings.Repeat("x", 127) + ", b: " + strings.Repeat("y", 128) + "}\n", "sunor.yml:4: accounts[0] (a): labels: names and values of 257 bytes in all; at most 256"},
+		"labels over 256 bytes, layered": {"defaults:\n  labels: {a: " + strings.Repeat("x", 127) + "}\naccounts:\n  - name: a\n    api_key_env: K\n    labels: {b: " + strings.Repeat("y", 128) + "}\n", "sunor.yml:6: accounts[0] (a): labels: names and values of 257 bytes in all; at most 256"},
 		"long label value":               {a + "    labels: {team: " + strings.Repeat("x", 129) + "}\n", "sunor.yml:4: accounts[0] (a): labels: a label name or value longer than 128 bytes"},
 		"long name":                      {"accounts:\n  - name: " + strings.Repeat("n", 129) + "\n    api_key_env: K\n", "name: the account name is longer than 128 bytes"},
 		"url with a query":               {a + "    url: https://sunor.cc/?token=s3cr3t\n", "sunor.yml:4: accounts[0] (a): url: must be a base URL without ?query or #fragment (the value is not shown"},
@@ -199,6 +225,11 @@ func TestLoadErrors(t *testing.T) {
 		"bad second document":            {a + "---\n: [\n", "not valid YAML: did not find expected key"},
 		"url password, no scheme":        {a + "    url: user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host, such as https://sunor.cc; the value is not shown"},
 		"url password, scheme mistyped":  {a + "    url: https:/user:sk-live-0123456789@sunor.cc\n", "sunor.yml:4: accounts[0] (a): url: not an http(s) URL with a host"},
+		"key in defaults, merged":        {"defaults:\n  <<: {api_key_env: K}\naccounts:\n  - name: a\n", "sunor.yml:2: defaults: api_key_env: each account has its own"},
+		"merge of a value":               {"accounts:\n  - name: a\n    api_key_env: K\n    <<: [x]\n", `sunor.yml:4: accounts[0] (a): wants a mapping (name: value lines), got "x"`},
+		"quoted merge key":               {a + "    '<<': {timeout: 1s}\n", `sunor.yml:4: accounts[0] (a): unknown field "<<"`},
+		"header setting mistyped":        {a + "    http_client_config:\n      http_headers:\n        X-Test: {valuez: [a]}\n", `sunor.yml:6: accounts[0] (a): http_client_config.http_headers.X-Test: unknown field "valuez" (did you mean "values"?)`},
+		"header not a mapping":           {a + "    http_client_config:\n      http_headers:\n        X-Test: a\n", `sunor.yml:6: accounts[0] (a): http_client_config.http_headers.X-Test: wants a mapping (name: value lines), got "a"`},
 		"proxy URL password":             {a + "    http_client_config:\n      proxy_url: 'http://u:sk-live-0123456789@[::1'\n", "sunor.yml:5: accounts[0] (a): http_client_config.proxy_url: missing ']' in host"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -214,7 +245,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") {
+	if _, _, err := Accounts(filepath.Join(t.TempDir(), "missing.yml"), "", flags()); err == nil || !strings.Contains(err.Error(), "missing.yml") || !strings.HasPrefix(err.Error(), "--config.file: ") {
 		t.Errorf("missing file: %v", err)
 	}
 	// An empty document after the accounts (a trailing ---) drops nothing.
@@ -236,7 +267,7 @@ func TestNotAnAccountsFile(t *testing.T) {
 	for path, want := range map[string]string{
 		dir:        dir + " is a directory, not a regular file",
 		os.DevNull: os.DevNull + " is a device, not a regular file",
-		huge:       huge + ": larger than 16 MiB",
+		huge:       huge + ": larger than 4 MiB",
 	} {
 		done := make(chan error, 1)
 		go func() { _, _, err := Accounts(path, "", flags()); done <- err }()
@@ -258,14 +289,20 @@ func TestFlagErrors(t *testing.T) {
 		set  func(*Account)
 		want string
 	}{
-		"zero timeout":       {func(a *Account) { a.Timeout = 0 }, "--sunor.timeout: must be positive, got 0s"},
-		"negative cache":     {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
-		"url without scheme": {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
-		"name with a tab":    {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
-		"reserved label":     {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
-		"histogram's le":     {func(a *Account) { a.Labels = map[string]string{"le": "x"} }, `--sunor.label: "le" is reserved`},
-		"negative threshold": {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
-		"negative budget":    {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
+		"zero timeout":             {func(a *Account) { a.Timeout = 0 }, "--sunor.timeout: must be positive, got 0s"},
+		"negative cache":           {func(a *Account) { a.CacheTTL = -time.Second }, "--sunor.cache-ttl: must not be negative, got -1s"},
+		"url without scheme":       {func(a *Account) { a.URL = "sunor.cc" }, `--sunor.url: "sunor.cc" is not an http(s) URL (did you mean "https://sunor.cc"?)`},
+		"loopback without scheme":  {func(a *Account) { a.URL = "127.0.0.1:46125" }, `--sunor.url: "127.0.0.1:46125" is not an http(s) URL (did you mean "http://127.0.0.1:46125"?)`},
+		"localhost without scheme": {func(a *Account) { a.URL = "localhost:46125" }, `--sunor.url: "localhost:46125" is not an http(s) URL (did you mean "http://localhost:46125"?)`},
+		"IPv6 loopback":            {func(a *Account) { a.URL = "[::1]:8080/api" }, `--sunor.url: "[::1]:8080/api" is not an http(s) URL (did you mean "http://[::1]:8080/api"?)`},
+		"host:port without scheme": {func(a *Account) { a.URL = "api.internal:8080" }, `--sunor.url: "api.internal:8080" is not an http(s) URL (did you mean "http://api.internal:8080"?)`},
+		"host:443 without scheme":  {func(a *Account) { a.URL = "sunor.cc:443" }, `--sunor.url: "sunor.cc:443" is not an http(s) URL (did you mean "https://sunor.cc:443"?)`},
+		"host/path without scheme": {func(a *Account) { a.URL = "sunor.cc/v2" }, `--sunor.url: "sunor.cc/v2" is not an http(s) URL (did you mean "https://sunor.cc/v2"?)`},
+		"name with a tab":          {func(a *Account) { a.Name = "a\tb" }, "--sunor.account: the account name (label value) must be non-empty UTF-8, without control characters"},
+		"reserved label":           {func(a *Account) { a.Labels = map[string]string{"reason": "x"} }, `--sunor.label: "reason" is reserved`},
+		"negative threshold":       {func(a *Account) { a.LowCreditsThreshold = -1 }, "--sunor.low-credits-threshold: must not be negative, got -1"},
+		"negative budget":          {func(a *Account) { a.DailyBudget = -1 }, "--sunor.daily-budget: must not be negative (0 is no budget), got -1"},
+		"histogram's le":           {func(a *Account) { a.Labels = map[string]string{"le": "x"} }, `--sunor.label: "le" is reserved`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(EnvAPIKey, "k")
@@ -275,6 +312,19 @@ func TestFlagErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestNoSchemeSuggestedForSecrets: what may hold a password gets no
+// suggestion, which would show it.
+func TestNoSchemeSuggestedForSecrets(t *testing.T) {
+	t.Setenv(EnvAPIKey, "k")
+	for _, u := range []string{"user:secret", "user:secret@sunor.cc", "sunor.cc:s3cr3t/x"} {
+		f := flags()
+		f.URL = u
+		if _, _, err := Accounts("", "", f); err == nil || strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("%s: %v", u, err)
+		}
 	}
 }
 
@@ -365,4 +415,52 @@ func manyLabels(n int) string {
 		b = append(b, fmt.Sprintf("l%d: v", i))
 	}
 	return strings.Join(b, ", ")
+}
+
+// TestHTTPHeaders: http_client_config.http_headers, a map of header names
+// to their settings in prometheus/common, is taken, any header name.
+func TestHTTPHeaders(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	accts, _, err := Accounts(write(t, `accounts:
+  - name: a
+    api_key_env: K
+    http_client_config:
+      http_headers:
+        X-Test: {values: [one]}
+        X-Other:
+          secrets: [two]
+`), "", flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := accts[0].HTTPClientConfig.HTTPHeaders
+	if h == nil || !slices.Equal(h.Headers["X-Test"].Values, []string{"one"}) || len(h.Headers["X-Other"].Secrets) != 1 {
+		t.Errorf("headers %+v", h)
+	}
+}
+
+// TestBounds: the most accounts, the largest file and the most owner
+// labels' bytes an account are taken; one more is refused (TestLoadErrors).
+func TestBounds(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	entries := func(n int) string {
+		var b strings.Builder
+		b.WriteString("accounts:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: a%d, api_key_env: K}\n", i)
+		}
+		return b.String()
+	}
+	if accts, _, err := Accounts(write(t, entries(MaxAccounts)), "", flags()); err != nil || len(accts) != MaxAccounts {
+		t.Errorf("%d accounts: %d, %v", MaxAccounts, len(accts), err)
+	}
+	want := fmt.Sprintf("sunor.yml:%d: accounts[%d]: %d accounts; at most %d", MaxAccounts+2, MaxAccounts, MaxAccounts+1, MaxAccounts)
+	if _, _, err := Accounts(write(t, entries(MaxAccounts+1)), "", flags()); err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("%d accounts: %v, want %q", MaxAccounts+1, err, want)
+	}
+	full := "accounts: [{name: a, api_key_env: K, labels: {a: " + strings.Repeat("x", 127) + ", b: " + strings.Repeat("y", 127) + "}}]\n#"
+	full += strings.Repeat("x", MaxFileBytes-len(full))
+	if accts, _, err := Accounts(write(t, full), "", flags()); err != nil || labelBytes(accts[0].Labels) != MaxLabelBytes {
+		t.Errorf("a file of %d bytes, labels of %d: %v", len(full), MaxLabelBytes, err)
+	}
 }

@@ -32,7 +32,13 @@
 // account with -probe-concurrency clients. The fake counts the API calls
 // and the most TCP connections open at once.
 //
+// Start-up (-startup 1000,10000): for each count, short (key-N) and
+// 30-character keys, from an accounts file and from a key directory, the
+// time from exec to listening and to the first scrape with every account
+// up.
+//
 //	go run ./tools/loadtest -duration 10s -runs 3 -accounts 1,10,100,1000
+//	go run ./tools/loadtest -duration 0 -accounts "" -startup 1000,10000
 package main
 
 import (
@@ -84,6 +90,9 @@ type options struct {
 	promAccounts  []int
 	promPaths     []string
 	promVerbose   bool
+	// The start-up table (startup.go).
+	startupAccounts []int
+	startupDelay    time.Duration
 }
 
 func main() {
@@ -103,6 +112,8 @@ func main() {
 	promAccts := flag.String("prom-accounts", "1000", "account counts of the like-Prometheus table (comma-separated)")
 	promPaths := flag.String("prom-paths", "metrics", "what the like-Prometheus table scrapes: metrics, probe or both (comma-separated)")
 	flag.BoolVar(&o.promVerbose, "prom-verbose", false, "print every scrape of the like-Prometheus table for /metrics: when it began, how long it took, accounts up, error")
+	startupAccts := flag.String("startup", "", "account counts of the start-up table: time to listening and to a scrape with every account up, short and long keys, from an accounts file and a key directory (comma-separated; empty skips it)")
+	flag.DurationVar(&o.startupDelay, "startup-delay", 0, "how long the fake takes to answer each call in the start-up table")
 	flag.BoolVar(&o.check, "check", false, "exit 1 if a goal is missed (not for CI: timings on a shared machine are noisy)")
 	flag.Parse()
 	for _, s := range strings.Split(*accts, ",") {
@@ -115,6 +126,15 @@ func main() {
 		}
 	}
 
+	for _, s := range strings.Split(*startupAccts, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				fatal(fmt.Errorf("-startup: bad count %q", s))
+			}
+			o.startupAccounts = append(o.startupAccounts, n)
+		}
+	}
 	for _, s := range strings.Split(*promAccts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -172,6 +192,9 @@ func main() {
 	}
 	if o.promDuration > 0 {
 		ok = prometheus(o, dir) && ok
+	}
+	if len(o.startupAccounts) > 0 {
+		ok = startup(o, dir) && ok
 	}
 	if o.check && !ok {
 		fmt.Println("\na goal was missed")

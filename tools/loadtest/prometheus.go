@@ -128,6 +128,10 @@ func promRow(o options, dir string, n int, path string) bool {
 		}
 	}
 	wg.Wait()
+	if len(took) == 0 {
+		fmt.Printf("%8d %-8s no scrape after the first minute: -prom-duration must be longer than 1m\n", n, "/"+path)
+		return false
+	}
 	most, total := rec.BusiestKey()
 	rss := slices.Max(rssSamples)
 	slices.Sort(took)

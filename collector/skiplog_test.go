@@ -1,0 +1,42 @@
+package collector
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/testtool"
+)
+
+// TestSkipStormIsFewLines: 500 accounts whose calls are all skipped at
+// once log one line per endpoint and reason per SkipLogEvery, not one
+// each, and the metrics still count every skip (internal/loglimit's test
+// has the count of lines held back).
+func TestSkipStormIsFewLines(t *testing.T) {
+	const n = 500
+	clk := newClock()
+	logs := &testtool.Lines{}
+	var accts []accounts.Account
+	for i := range n {
+		accts = append(accts, accounts.Account{Name: fmt.Sprintf("a%d", i), KeyID: fmt.Sprintf("k%d", i), API: &scriptedAPI{},
+			Timeout: 5 * time.Second, MaxCallsPerMinute: 1})
+	}
+	exp := New(accts, Options{Logger: log.NewLogfmtLogger(logs), Now: clk.Now})
+	gather(t, exp) // one call each: the ceiling of the minute
+	clk.Advance(time.Second)
+	mfs := gather(t, exp) // every account skips
+	total := 0.0
+	for _, m := range mfs["sunor_api_calls_skipped_total"].GetMetric() {
+		total += m.GetCounter().GetValue()
+	}
+	if total != n {
+		t.Fatalf("%v skips counted, want %d", total, n)
+	}
+	if got := logLines(logs.String(), "Not calling the Sunor API"); len(got) != 1 {
+		t.Errorf("%d lines for %d accounts skipping at once, want 1:\n%.1000s", len(got), n, strings.Join(got, "\n"))
+	}
+}
