@@ -43,7 +43,7 @@ fuzz: ## fuzz the API response decoder and the accounts file (FUZZTIME=30s each)
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-soak: ## the real exporter against an API changing failure mode every 3 s: memory, fds, calls per key, key-free log (SOAK=10m)
+soak: ## the real exporter, 220 accounts, random API failures, key rotations, adds, removes, reloads: memory, fds, calls per key, key-free log (SOAK=10m)
 	$(GO) run ./tools/soak -duration $(or $(SOAK),10m)
 
 budget-load: ## the real binary: 100 back-to-back scrapes (healthy, failing API) within the ceiling; then 90 s of fast scrapes: per-key calls in any 60 s, balance at most 60 s old with usage on

@@ -291,9 +291,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Logged only now, so that a failed start prints exactly one line.
 	_ = level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	if dir, entries := builder.KeyFiles(); dir != "" {
-		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) {
+		go keydir.Watch(ctx, dir, keyDirEvery, entries, logger, func(e []keydir.Entry) error {
 			builder.UseKeyFiles(dir, e)
-			_, _ = reload.reload()
+			_, err := reload.reload() // a rejected reload is tried again at the next poll
+			return err
 		})
 	}
 	hup := make(chan os.Signal, 1)

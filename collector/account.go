@@ -21,12 +21,21 @@ type account struct {
 	url      string // the redacted base URL, for logs
 	api      accounts.API
 	timing   atomic.Pointer[timing] // a reload that keeps the account may change it
-	guard    *guard                 // the key's, shared with every account of the same key
 	calls    *pool                  // the exporter's cap on calls in flight; nil: none
 	now      func() time.Time
 	logger   log.Logger
 	removed  atomic.Bool // by a reload: its queued calls are not made
 	recent   *callRing   // the exporter's, for the status page
+
+	// guard is the guard of the key the account sent last (or was built
+	// with), shared with every account of that key. Each call is charged
+	// to the guard of the key it sends: see keyGuard.
+	guard  atomic.Pointer[guard]
+	budget atomic.Pointer[budget]
+	keys   func(context.Context) (key, id string) // nil: the key never changes
+	// follow moves the account to the guard of the key id, for the
+	// exporter, which keeps one guard per key and configures them.
+	follow func(a *account, id string) *guard
 
 	endpoints []*endpointState // in the order of the exporter's scrapers
 	policy    atomic.Pointer[policy]
@@ -38,17 +47,44 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 		identity: cfg.Identity,
 		url:      cfg.URL,
 		api:      cfg.API,
-		guard:    g,
+		keys:     cfg.Keys,
 		calls:    calls,
 		now:      now,
 		logger:   log.With(logger, "account", cfg.Name),
 	}
+	a.guard.Store(g)
 	for _, s := range scrapers {
 		a.endpoints = append(a.endpoints, newEndpointState(s))
 	}
 	a.setTiming(cfg)
 	a.setPolicy(cfg)
+	a.setBudget(cfg)
 	return a
+}
+
+// budget is what the account asks of its key's guard; the guard takes the
+// lowest ceiling and the highest reserve of the accounts that use it.
+type budget struct{ perMinute, reserve int }
+
+func (a *account) setBudget(cfg accounts.Account) {
+	a.budget.Store(&budget{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve})
+}
+
+// keyGuard reads the key the account's next call sends and returns it with
+// its guard, to which the call is charged: whatever the account was built
+// with, a key file rotated since (to a new key, or to another account's)
+// counts against the key it now holds. ok is false when the account has no
+// key source of its own (Keys nil): its built guard holds.
+func (a *account) keyGuard() (key string, g *guard, ok bool) {
+	g = a.guard.Load()
+	if a.keys == nil {
+		return "", g, false
+	}
+	key, id := a.keys(context.Background()) // returns within the key file's own read limit
+	if id != g.id && a.follow != nil {
+		g = a.follow(a, id)
+	}
+	return key, g, true
 }
 
 // timing is how long an account's calls may take and its answers be
@@ -85,7 +121,7 @@ func (a *account) debug(msg string, kv ...any) {
 
 // failed counts and logs one failed API call. A 429 also starts the
 // back-off: the budget is per key, so it holds for every endpoint.
-func (a *account) failed(st *endpointState, err error) {
+func (a *account) failed(st *endpointState, g *guard, err error) {
 	var e *sunor.Error
 	if !errors.As(err, &e) {
 		e = &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonNetwork, Message: err.Error()}
@@ -101,7 +137,7 @@ func (a *account) failed(st *endpointState, err error) {
 	case sunor.ReasonUnauthorized, sunor.ReasonAPIError, sunor.ReasonDecode, sunor.ReasonHTTPStatus:
 		logAt = level.Error // needs a person: a key, a URL, an API change
 	case sunor.ReasonRateLimited:
-		until, capped := a.guard.backoff(a.now(), e.RetryAfter)
+		until, capped := g.backoff(a.now(), e.RetryAfter)
 		kv = append(kv, "backoff_until", until.UTC().Format(time.RFC3339))
 		if capped {
 			kv = append(kv, "retry_after_capped", "Retry-After longer than "+MaxBackoff.String()+" is capped")

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -117,6 +118,9 @@ type flight struct {
 	res  result
 	slot *slot // the guard's slot, nil without a ceiling
 
+	guard   *guard // the guard slot is of: the key's the call is charged to
+	claimed *guard // the guard an optional endpoint's call was claimed of (claimOptional)
+
 	// Guarded by the endpoint's mu.
 	queued   bool      // waiting for a call slot
 	deadline time.Time // when the call is abandoned: its most patient waiter's
@@ -195,20 +199,17 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			a.decide(ctx, st, now, "late", "the scrape was over before a call could start: no call", time.Time{})
 			return a.instead(st, now), nil
 		}
-		if !st.balance && !a.guard.claimOptional(now) {
+		g := a.guard.Load()
+		if !st.balance && !g.claimOptional(now) {
 			// The API does not have it (see unavailable.go): no call.
 			a.decide(ctx, st, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
 			return result{err: errMissing}, nil
 		}
-		age := time.Duration(math.MaxInt64)
-		if !st.lastAt.IsZero() {
-			age = now.Sub(st.lastAt)
-		}
-		s, reason, until := a.guard.allow(now, st.balance, age)
+		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
 			traceDecision(ctx, st, now, reason, skipWhy(reason), until) // skip keeps it
 			if !st.balance {
-				a.guard.optionalDone(now, result{}) // the claim, unused
+				g.optionalDone(now, result{}) // the claim, unused
 			}
 			return a.skip(st, now, reason, until), nil
 		}
@@ -216,7 +217,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
 		}
 		st.skipRun = ""
-		f = &flight{done: make(chan struct{}), slot: s}
+		f = &flight{done: make(chan struct{}), slot: s, guard: g, claimed: g}
 		st.flight = f
 		// The key's budget is spent on this call: it gets a fair chance
 		// to answer, whatever the deadline of the scrape that starts it.
@@ -245,6 +246,15 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		}
 	}
 	return result{}, f
+}
+
+// age is how old the last good answer is at now; the longest duration
+// when there is none. st.mu is held.
+func (st *endpointState) age(now time.Time) time.Duration {
+	if st.lastAt.IsZero() {
+		return time.Duration(math.MaxInt64)
+	}
+	return now.Sub(st.lastAt)
 }
 
 // reusable returns the last good answer, if it may stand in for a call that
@@ -331,12 +341,16 @@ func (f *flight) extend(deadline time.Time) {
 // run makes the call of f when it gets its slot, and publishes its outcome,
 // counted, to its waiters.
 func (a *account) run(st *endpointState, f *flight, queued bool) {
-	ctx, r, ok := a.takeOff(st, f, queued)
+	key, g, sendKey := a.keyGuard()
+	ctx, r, ok := a.takeOff(st, f, queued, g)
 	if ok {
-		r = a.call(ctx, st)
+		if sendKey {
+			ctx = accounts.WithKey(ctx, key) // the key read with its guard, not a newer one
+		}
+		r = a.call(ctx, st, f.guard)
 	}
 	if !st.balance {
-		a.optionalDone(st, r)
+		a.optionalDone(st, f.claimed, r)
 	}
 	if f.timer != nil {
 		f.timer.Stop()
@@ -359,19 +373,29 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 }
 
 // takeOff starts f's call: it dates the guard's slot and sets the call's
-// deadline. A call that waited in the queue is not made when its account
-// was removed meanwhile, or when a 429 or the reserve came; ok is then
-// false and r is the answer instead.
-func (a *account) takeOff(st *endpointState, f *flight, queued bool) (ctx context.Context, r result, ok bool) {
+// deadline. g is the guard of the key the call sends: when the key changed
+// since the call was granted, the slot moves to g, if g has one to give.
+// A call that waited in the queue is not made when its account was
+// removed meanwhile, or when a 429 or the reserve came; ok is then false
+// and r is the answer instead.
+func (a *account) takeOff(st *endpointState, f *flight, queued bool, g *guard) (ctx context.Context, r result, ok bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	f.queued = false
 	now := a.now()
 	if a.removed.Load() {
-		a.guard.release(f.slot)
+		f.guard.release(f.slot)
 		return nil, result{err: errGaveUp}, false
 	}
-	if reason, until := a.guard.start(f.slot, now); reason != "" {
+	if g != f.guard {
+		f.guard.release(f.slot)
+		s, reason, until := g.allow(now, st.balance, st.age(now))
+		if reason != "" {
+			return nil, a.skip(st, now, reason, until), false
+		}
+		f.slot, f.guard = s, g
+	}
+	if reason, until := f.guard.start(f.slot, now); reason != "" {
 		return nil, a.skip(st, now, reason, until), false
 	}
 	start := time.Now()
@@ -431,8 +455,8 @@ func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadli
 	return r
 }
 
-// call makes one API call and counts its outcome.
-func (a *account) call(ctx context.Context, st *endpointState) result {
+// call makes one API call, charged to g, and counts its outcome.
+func (a *account) call(ctx context.Context, st *endpointState, g *guard) result {
 	ep := st.scraper.Endpoint
 	st.requests.Add(1)
 	start := time.Now()
@@ -440,7 +464,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	st.latency.observe(r.duration)
 	a.logCall(ep, r.duration, rl, err)
-	if until := a.guard.observe(a.now(), rl); !until.IsZero() {
+	if until := g.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
 			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
 	}
@@ -461,7 +485,7 @@ func (a *account) call(ctx context.Context, st *endpointState) result {
 			// Counted, but logged once per key by optionalDone.
 			st.errors[e.Reason].Add(1)
 		} else {
-			a.failed(st, err)
+			a.failed(st, g, err)
 		}
 		r.err = err
 		r.call = a.recordCall(st, a.statusGuard(), r, err)

@@ -96,8 +96,10 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // non-empty KeyID share one budget guard, which a reload keeps while any
 // account uses the key, whatever else changed, and while its calls of the
 // window, back-off or reserve pause last once no account does: the
-// ceiling, a back-off and the reserve are the key's. The series of
-// accounts that are gone go with them.
+// ceiling, a back-off and the reserve are the key's. Between reloads, an
+// account whose key changes (a key file rotated) moves to the guard of its
+// new key at its next call (see account.keyGuard). The series of accounts
+// that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -109,41 +111,38 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		g := guards[cfg.KeyID]
 		switch {
 		case cfg.KeyID == "" && a != nil:
-			g = a.guard
+			g = a.guard.Load()
 		case cfg.KeyID != "" && g == nil:
 			g = e.guards[cfg.KeyID]
 		}
 		if g == nil {
-			g = new(guard)
+			g = &guard{id: cfg.KeyID}
 		}
 		if cfg.KeyID != "" {
 			guards[cfg.KeyID] = g
 		}
-		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity || a.guard != g {
+		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
+			a.follow = e.follow
 		} else {
+			// The same key source: its key may have changed, and with
+			// it the guard; the calls in flight move at their start.
+			a.guard.Store(g)
 			a.setTiming(cfg) // timeout and cache TTL may change alone
 			a.setPolicy(cfg) // owner labels, threshold and budget may change alone
+			a.setBudget(cfg)
 		}
 		next = append(next, a)
 		byName[cfg.Name] = a
-	}
-	configure(next, accts)
-	// A key that leaves and comes back soon (a key file while its
-	// directory is rewritten) finds its calls of the window and its
-	// back-off as it left them; a guard is forgotten once idle.
-	now := e.opts.Now()
-	for k, g := range e.guards {
-		if guards[k] == nil && !g.idle(now) {
-			guards[k] = g
-		}
 	}
 	for name, a := range e.byName {
 		if byName[name] != a {
 			a.removed.Store(true)
 		}
 	}
-	e.accounts, e.byName, e.guards = next, byName, guards
+	e.accounts, e.byName = next, byName
+	e.keepGuards(guards)
+	configure(next)
 	e.generation.Add(1)
 	// For the status page and the debug probe.
 	e.settings = make(map[string]keySettings, len(accts))
@@ -155,25 +154,68 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	}
 }
 
-// configure sets each guard from the accounts that share it: the lowest
+// follow moves a to the guard of the key id, which its next call sends:
+// the guard the exporter keeps for that key, or a new one. Both guards
+// are configured again from the accounts that now use them.
+func (e *Exporter) follow(a *account, id string) *guard {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if g := a.guard.Load(); g.id == id || a.removed.Load() {
+		return g // another call moved it already; or a reload removed it, and its call is not made
+	}
+	g := e.guards[id]
+	if g == nil {
+		g = &guard{id: id}
+	}
+	a.guard.Store(g)
+	guards := map[string]*guard{}
+	for _, b := range e.accounts {
+		if g := b.guard.Load(); g.id != "" {
+			guards[g.id] = g
+		}
+	}
+	e.keepGuards(guards)
+	configure(e.accounts)
+	return g
+}
+
+// keepGuards makes inUse, the guards of the accounts' keys by KeyID, the
+// exporter's guards, with those of keys no longer in use that still hold
+// something: a key that leaves and comes back soon (a key file while its
+// directory is rewritten, or rotated back) finds its calls of the window
+// and its back-off as it left them; a guard is forgotten once idle. e.mu
+// is held.
+func (e *Exporter) keepGuards(inUse map[string]*guard) {
+	now := e.opts.Now()
+	for k, g := range e.guards {
+		if inUse[k] == nil && !g.idle(now) {
+			inUse[k] = g
+		}
+	}
+	e.guards = inUse
+}
+
+// configure sets each guard from the accounts that use it: the lowest
 // ceiling (0 is none), the highest reserve, and one balance per account.
-func configure(next []*account, accts []accounts.Account) {
-	type setting struct{ perMinute, reserve, balances int }
-	settings := map[*guard]*setting{}
-	for i, cfg := range accts {
-		s := settings[next[i].guard]
+// e.mu is held.
+func configure(accts []*account) {
+	settings := map[*guard]*budget{}
+	balances := map[*guard]int{}
+	for _, a := range accts {
+		g, b := a.guard.Load(), a.budget.Load()
+		s := settings[g]
 		if s == nil {
-			s = &setting{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve}
-			settings[next[i].guard] = s
+			s = &budget{perMinute: b.perMinute, reserve: b.reserve}
+			settings[g] = s
 		}
-		if s.perMinute <= 0 || (cfg.MaxCallsPerMinute > 0 && cfg.MaxCallsPerMinute < s.perMinute) {
-			s.perMinute = cfg.MaxCallsPerMinute
+		if s.perMinute <= 0 || (b.perMinute > 0 && b.perMinute < s.perMinute) {
+			s.perMinute = b.perMinute
 		}
-		s.reserve = max(s.reserve, cfg.RateLimitReserve)
-		s.balances++
+		s.reserve = max(s.reserve, b.reserve)
+		balances[g]++
 	}
 	for g, s := range settings {
-		g.configure(s.perMinute, s.reserve, s.balances)
+		g.configure(s.perMinute, s.reserve, balances[g])
 	}
 }
 

@@ -40,8 +40,12 @@ const (
 // budget, which it shares with the user's own traffic. One guard serves
 // every account with that key (accounts.Account.KeyID), every endpoint,
 // scrape and Prometheus server: the ceiling, the reserve, the 429 back-off
-// and what X-RateLimit-* said are the key's, not a config entry's.
+// and what X-RateLimit-* said are the key's, not a config entry's. A call
+// is charged to the guard of the key it sends, read as it starts (see
+// account.keyGuard): a rotated key is counted with the key it now is.
 type guard struct {
+	id string // the key's KeyID; "" for an account's own guard (no KeyID)
+
 	mu        sync.Mutex
 	perMinute int // the most calls started in any Window; 0: no ceiling
 	reserve   int

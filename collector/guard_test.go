@@ -2,6 +2,10 @@ package collector
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 	"github.com/sunor-community/sunor_exporter/internal/testtool"
 )
@@ -733,5 +738,114 @@ func TestOptionalNeverHoldsTheScrape(t *testing.T) {
 	}
 	if _, ok := mfs["sunor_credits_used_total"]; ok {
 		t.Error("usage shown though it never answered")
+	}
+}
+
+// keyClock records which key each call sent, on the fake clock, from the
+// API's side of the wire: the key in the request, not the one the exporter
+// believes it sent.
+type keyClock struct {
+	clk  *clock
+	next http.Handler
+	mu   sync.Mutex
+	at   map[string][]time.Time
+}
+
+func (k *keyClock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k.mu.Lock()
+	key := r.Header.Get("x-api-key")
+	k.at[key] = append(k.at[key], k.clk.Now())
+	k.mu.Unlock()
+	k.next.ServeHTTP(w, r)
+}
+
+// busiest returns the key with the most calls in any Window, and how many.
+func (k *keyClock) busiest() (key string, most int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for name, ts := range k.at {
+		j := 0
+		for i := range ts {
+			for ts[i].Sub(ts[j]) >= Window {
+				j++
+			}
+			if i-j+1 > most {
+				key, most = name, i-j+1
+			}
+		}
+	}
+	return key, most
+}
+
+// TestRotatedKeyKeepsTheCeiling: a call is charged to the key it sends,
+// whatever the account was built with. A key file rotated to a fresh key,
+// then to another account's key, never makes more than the ceiling's calls
+// with one key in any 60 s, seen from the API: neither before the reload
+// that a key directory's watcher makes on seeing the change, nor after it
+// (which must find the calls the new key already made). Before, the calls
+// were charged to the key the account was built with: 24 in a minute with
+// the other account's key, and 22 with a fresh key after the reload.
+func TestRotatedKeyKeepsTheCeiling(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	keys := map[string]string{"a": "key-a-0123456789", "b": "key-b-0123456789"}
+	fake := fakesunor.New("")
+	for _, k := range []string{keys["a"], keys["b"], "key-a-rotated-0123"} {
+		fake.SetAccount(k, fakesunor.Account{Available: 100, CreditsToppedUp: 100})
+	}
+	rec := &keyClock{clk: clk, next: fake, at: map[string][]time.Time{}}
+	srv := testtool.ServeAPI(t, rec)
+	write := func(name, key string) {
+		t.Helper()
+		// An atomic rename, as the docs ask.
+		tmp := filepath.Join(dir, "."+name)
+		if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", keys["a"])
+	write("b", keys["b"])
+	cfg := filepath.Join(dir, "sunor.yml")
+	yml := fmt.Sprintf("accounts:\n  - {name: a, api_key_file: %s}\n  - {name: b, api_key_file: %s}\n", filepath.Join(dir, "a"), filepath.Join(dir, "b"))
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := &accounts.Builder{File: cfg, Logger: log.NewNopLogger(),
+		Flags: accounts.Account{URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10}}
+	accts, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := New(accts, Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
+	reload := func() {
+		t.Helper()
+		accts, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp.SetAccounts(accts)
+	}
+	// A minute of scrapes every second: both keys fill their window.
+	scrapeFor(t, exp, clk, time.Second, 90*time.Second)
+	// A fresh key, seen by a reload half a minute later, as a key
+	// directory's poll sees it.
+	write("a", "key-a-rotated-0123")
+	scrapeFor(t, exp, clk, time.Second, 30*time.Second)
+	reload()
+	scrapeFor(t, exp, clk, time.Second, 90*time.Second)
+	// Another account's key: without a reload (a key file named by
+	// api_key_file is read on every call), then with one.
+	write("a", keys["b"])
+	scrapeFor(t, exp, clk, time.Second, 90*time.Second)
+	reload()
+	scrapeFor(t, exp, clk, time.Second, 90*time.Second)
+	if key, most := rec.busiest(); most > 12 {
+		t.Errorf("key %q: %d calls in some 60 s, want at most 12 (the ceiling), rotations included", key, most)
+	}
+	if len(rec.at["key-a-rotated-0123"]) == 0 {
+		t.Error("the rotated key was never sent")
 	}
 }

@@ -98,9 +98,10 @@ func (g *guard) optionalDone(now time.Time, r result) (firstMissing, back bool) 
 }
 
 // optionalDone applies the outcome of st's call to the key's state of
-// its optional endpoints, and logs the one warning.
-func (a *account) optionalDone(st *endpointState, r result) {
-	first, back := a.guard.optionalDone(a.now(), r)
+// its optional endpoints, in g, the guard the call was claimed of, and
+// logs the one warning.
+func (a *account) optionalDone(st *endpointState, g *guard, r result) {
+	first, back := g.optionalDone(a.now(), r)
 	e, _ := missingEndpoint(r.err)
 	switch {
 	case first:

@@ -63,8 +63,9 @@ type Builder struct {
 	clients map[string]*http.Client // by Account.ClientKey
 	dir     string                  // the key directory entries were read from
 	entries []keydir.Entry
-	handed  bool // entries came from UseKeyFiles, not yet built
-	built   bool // a Build has succeeded: the exporter runs
+	handed  bool            // entries came from UseKeyFiles, not yet built
+	warned  map[string]bool // the key directory's files the last Build skipped, each warned about once
+	built   bool            // a Build has succeeded: the exporter runs
 }
 
 // KeyFiles returns the key directory in force and its files, as the last
@@ -123,17 +124,26 @@ func (b *Builder) Build() (accts []Account, err error) {
 	}
 	b.dir, b.handed = dir.Path, false
 	keys := map[string]apikey.Source{}
+	warned := map[string]bool{}
+	// skip refuses a key directory's file at start; once running, one
+	// file must not hold up every other change of the directory (keys
+	// added, and removed ones that would stay in use): it is skipped, as
+	// a file whose name is no account name is, with one warning while it
+	// stays.
+	skip := func(msg string) error {
+		if !b.built {
+			return errors.New(msg)
+		}
+		if warned[msg] = true; !b.warned[msg] {
+			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
+		}
+		return nil
+	}
 	for _, e := range b.entries {
 		if slices.ContainsFunc(accts, func(a Account) bool { return a.Name == e.Name }) {
-			msg := fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)
-			if !b.built {
-				return nil, errors.New(msg)
+			if err := skip(fmt.Sprintf("%s: key file %s: %q is already the name of an account of the file", dir.Where, e.Path, e.Name)); err != nil {
+				return nil, err
 			}
-			// Once running, one file must not hold up every other
-			// change of the directory (keys added, and removed ones
-			// that would stay in use): it is skipped, as a file whose
-			// name is no account name is.
-			_ = level.Warn(b.Logger).Log("msg", msg+"; skipping the file")
 			continue
 		}
 		a := dir.Settings
@@ -153,7 +163,20 @@ func (b *Builder) Build() (accts []Account, err error) {
 		}
 		inUse = append(inUse, k)
 	}
-	if err := keysShown(accts, inUse, keys, dir.Where); err != nil {
+	r := redact.New(inUse...)
+	for i := len(accts) - 1; i >= 0; i-- {
+		if _, fromDir := keys[accts[i].APIKeyFile]; !fromDir || !holdsKey(r, accts[i].Name) {
+			continue
+		}
+		// Named by its path with the key's pieces redacted: enough to
+		// find the file, nothing of the key.
+		path := r.Clean(accts[i].APIKeyFile, redact.MaxLineChars)
+		if err := skip(fmt.Sprintf("%s: the name of a key file holds an API key, or a piece of one (%q): the name would be the account label of every series", dir.Where, path)); err != nil {
+			return nil, err
+		}
+		accts, inUse = slices.Delete(accts, i, i+1), slices.Delete(inUse, i, i+1)
+	}
+	if err := keysShown(accts, r); err != nil {
 		return nil, err
 	}
 	for k, c := range b.clients {
@@ -161,7 +184,7 @@ func (b *Builder) Build() (accts []Account, err error) {
 			c.CloseIdleConnections()
 		}
 	}
-	b.clients, b.built = used, true
+	b.clients, b.built, b.warned = used, true, warned
 	return accts, nil
 }
 
@@ -199,20 +222,21 @@ func (b *Builder) Redact(err error) error {
 	return errors.New(redact.New(keys...).Clean(err.Error(), redact.MaxLineChars))
 }
 
-// keysShown refuses an account whose name, owner label name or value holds one
-// of the keys in use, or a piece of one (redact.MinPiece characters): a
-// key pasted in the wrong place would be on every series, the landing page
-// and /sd, where no redaction reaches. The error does not show the value.
-// dirKeys are the key directory's files (dir names it), by path.
-func keysShown(accts []Account, keys []string, dirKeys map[string]apikey.Source, dir string) error {
-	r := redact.New(keys...)
-	holds := func(v string) bool {
-		return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
-	}
+// holdsKey reports whether v holds one of r's keys, or a piece of one
+// (redact.MinPiece characters).
+func holdsKey(r *redact.Redactor, v string) bool {
+	return strings.Count(r.Clean(v, len(v)+len(redact.Redacted)), redact.Redacted) > strings.Count(v, redact.Redacted)
+}
+
+// keysShown refuses an account whose name, owner label name or value
+// holds one of the keys in use (r's), or a piece of one (redact.MinPiece
+// characters): a key pasted in the wrong place would be on every series,
+// the landing page and /sd, where no redaction reaches. The error does not
+// show the value. The key directory's files are checked by Build.
+func keysShown(accts []Account, r *redact.Redactor) error {
+	holds := func(v string) bool { return holdsKey(r, v) }
 	for _, a := range accts {
-		if _, fromDir := dirKeys[a.APIKeyFile]; fromDir && holds(a.Name) {
-			return fmt.Errorf("%s: the name of a key file holds an API key, or a piece of one: the name is the account label of every series", dir)
-		} else if holds(a.Name) {
+		if holds(a.Name) {
 			// The error names the entry by its name: that too is redacted.
 			err := a.Errorf("name", "holds an API key, or a piece of one: the name is the account label of every series, not redacted")
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
@@ -266,13 +290,55 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	if ip := net.ParseIP(base.Hostname()); base.Scheme == "http" && !strings.EqualFold(base.Hostname(), "localhost") && !ip.IsLoopback() {
 		_ = level.Warn(b.Logger).Log("msg", "API URL is plain http: the key crosses the network unencrypted", "account", a.Name, "url", base.Redacted())
 	}
-	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, key.Key)
-	k := key.Key(context.Background())
+	keys := &keyIDs{src: key, api: sameAPI(base)}
+	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, keys.send)
+	k, id := keys.current(context.Background())
 	redact.Remember(k) // before its first call: a log line may quote it sooner
-	a.KeyID = keyedHash(sameAPI(base), k)
+	a.KeyID, a.Keys = id, keys.current
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)
 	return k, nil
+}
+
+// keyIDs is an account's key with its KeyID, as the key is at each call.
+// The collector reads both just before a call, charges the call to the
+// guard of that KeyID, and hands the same key to Fetch through WithKey: a
+// key file rotated between the two reads cannot make a call that is
+// charged to one key and sent with another.
+type keyIDs struct {
+	src apikey.Source
+	api string // sameAPI of the base URL: one key on two APIs is two budgets
+
+	mu      sync.Mutex
+	key, id string // the last key read and its KeyID, so as not to hash it on every call
+}
+
+// current returns the key a call made now sends, and its KeyID.
+func (k *keyIDs) current(ctx context.Context) (key, id string) {
+	key = k.src.Key(ctx)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key != k.key || k.id == "" {
+		k.key, k.id = key, keyedHash(k.api, key)
+	}
+	return k.key, k.id
+}
+
+// send is the client's KeyFunc: the key the collector charged the call
+// to (WithKey), else the key read now.
+func (k *keyIDs) send(ctx context.Context) string {
+	if key, ok := ctx.Value(sendKey{}).(string); ok {
+		return key
+	}
+	return k.src.Key(ctx)
+}
+
+type sendKey struct{}
+
+// WithKey returns ctx with which an account's API (built by Build) sends
+// key, as Account.Keys returned it, instead of reading its key again.
+func WithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, sendKey{}, key)
 }
 
 // sameAPI writes base the same way however the user did: the host in lower

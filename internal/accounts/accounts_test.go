@@ -413,6 +413,53 @@ func TestPlainHTTPWarns(t *testing.T) {
 	}
 }
 
+// TestKeyNamedFileSkipped: once running, a key directory's file whose
+// name holds a piece of a key in use is skipped with one warning that
+// names it with the key redacted, and every other change of the directory
+// applies. Before, every reload was rejected while it was there, with an
+// error that did not say which file. At start it is an error naming it.
+func TestKeyNamedFileSkipped(t *testing.T) {
+	const key = "sk-live-0123456789abcdef"
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte(key), 0o600)
+	var logs testtool.Lines
+	b := &Builder{KeyDir: dir, Flags: flags(), Logger: log.NewLogfmtLogger(&logs)}
+	if _, err := b.Build(); err != nil {
+		t.Fatal(err)
+	}
+	bad := "team-" + key[3:15]
+	os.WriteFile(filepath.Join(dir, bad), []byte("sk-live-other-key"), 0o600)
+	os.WriteFile(filepath.Join(dir, "c"), []byte("sk-live-third-key"), 0o600)
+	for range 2 {
+		accts, err := b.Build()
+		if err != nil {
+			t.Fatalf("a reload with a key file named after a key: %v", err)
+		}
+		if got := slices.Collect(func(yield func(string) bool) {
+			for _, a := range accts {
+				yield(a.Name)
+			}
+		}); !slices.Equal(got, []string{"a", "c"}) {
+			t.Errorf("accounts %v, want [a c]: the file named after a key skipped, the rest applied", got)
+		}
+	}
+	if n := logs.Count("holds an API key"); n != 1 {
+		t.Errorf("%d warnings about the file over two reloads, want 1:\n%s", n, logs.String())
+	}
+	shown := filepath.Join(dir, "team") // then the key's piece, redacted
+	if !strings.Contains(logs.String(), shown) || !strings.Contains(logs.String(), redact.Redacted) {
+		t.Errorf("the warning does not name the file, its key redacted:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), key[3:13]) {
+		t.Errorf("the warning shows the key:\n%s", logs.String())
+	}
+	// At start: one error, naming the file.
+	_, err := (&Builder{KeyDir: dir, Flags: flags(), Logger: log.NewNopLogger()}).Build()
+	if err == nil || !strings.Contains(err.Error(), shown) || strings.Contains(err.Error(), key[3:13]) {
+		t.Errorf("at start: err = %v, want one naming the file, the key redacted", err)
+	}
+}
+
 // TestMergedClientSettingsGoWhereMerged: http_client_config brought in by a
 // YAML merge key (<<: *anchor) is the settings of the entry it is merged
 // into, and of no other: a proxy given that way carries that entry's calls,

@@ -9,7 +9,7 @@
 // name does.
 //
 // A key is visible ASCII (0x21 to 0x7E) once surrounding whitespace is
-// trimmed, and at most MaxBytes long: anything else could not go into a
+// trimmed, at least MinBytes and at most MaxBytes long: anything else could not go into a
 // request header as it is. A key file must be a regular file (a symlink to
 // one, as Kubernetes mounts Secrets, is fine) of at most MaxBytes; it is
 // never opened in a way that can block on a named pipe, and a read that
@@ -30,6 +30,12 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 )
+
+// MinBytes is the shortest key accepted. Real keys are tens of characters;
+// a key of one or two is a mistake (a placeholder, a stray "1"), and every
+// log line would have each occurrence of it redacted. The load tools'
+// keys (key-1 ...) and the tests' ("demo-key") are at least this long.
+const MinBytes = 5
 
 // MaxBytes is the largest key, and the largest key file, accepted. Real
 // keys are under a hundred bytes.
@@ -169,37 +175,72 @@ func (f *File) warn(cause string) {
 	level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", cause)
 }
 
+// readTries is how many times readFile reads a file that changes while it
+// is read before it gives up, keeping the last good key.
+const readTries = 3
+
+// midRead runs between a read of the key file and the check that the file
+// did not change meanwhile; tests write to the file there.
+var midRead = func() {}
+
 // readFile returns the key in the file at path. Every error names the path
-// and never the file's contents.
+// and never the file's contents. A file rewritten in place (truncated,
+// then written) can be read half-written: a read during which the file
+// changed size or time is not used, and the file is read again, up to
+// readTries times. A writer that pauses between two writes cannot be told
+// from a short key: the docs ask for an atomic rename.
 func readFile(path string) (string, error) {
+	for range readTries {
+		key, changed, err := readOnce(path)
+		if !changed {
+			return key, err
+		}
+	}
+	return "", fmt.Errorf("API key file %s changed while it was read, %d times in a row; write it with an atomic rename", path, readTries)
+}
+
+// readOnce reads the key in the file at path once; changed says the file
+// changed while it was read, and the key must not be used.
+func readOnce(path string) (key string, changed bool, err error) {
 	// openFlags keeps open from waiting for a writer when path is a named
 	// pipe; the file is refused below anyway.
 	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return "", fmt.Errorf("API key file: %w", err)
+		return "", false, fmt.Errorf("API key file: %w", err)
 	}
 	defer file.Close()
 	fi, err := file.Stat()
 	if err != nil {
-		return "", fmt.Errorf("API key file: %w", err)
+		return "", false, fmt.Errorf("API key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("API key file %s is %s, not a regular file", path, kind(fi.Mode()))
+		return "", false, fmt.Errorf("API key file %s is %s, not a regular file", path, kind(fi.Mode()))
 	}
 	tooBig := fmt.Errorf("API key file %s is larger than %d bytes", path, MaxBytes)
 	if fi.Size() > MaxBytes {
-		return "", tooBig
+		return "", false, tooBig
 	}
 	// The size may be wrong (files in /proc say 0) or the file may grow:
 	// the limit holds whatever it says.
 	b, err := io.ReadAll(io.LimitReader(file, MaxBytes+1))
 	if err != nil {
-		return "", fmt.Errorf("API key file: %w", err)
+		return "", false, fmt.Errorf("API key file: %w", err)
+	}
+	midRead()
+	after, err := file.Stat()
+	if err != nil {
+		return "", false, fmt.Errorf("API key file: %w", err)
+	}
+	// A size of 0 that reads as more is a file that does not know its
+	// size (/proc), unless the size or time moved too.
+	if after.Size() != fi.Size() || !after.ModTime().Equal(fi.ModTime()) || (fi.Size() > 0 && int64(len(b)) != fi.Size()) {
+		return "", true, nil
 	}
 	if len(b) > MaxBytes {
-		return "", tooBig
+		return "", false, tooBig
 	}
-	return check(string(b), "API key file "+path)
+	key, err = check(string(b), "API key file "+path)
+	return key, false, err
 }
 
 func kind(m fs.FileMode) string {
@@ -227,6 +268,9 @@ func check(raw, what string) (string, error) {
 	}
 	if len(k) > MaxBytes {
 		return "", fmt.Errorf("%s holds more than %d bytes", what, MaxBytes)
+	}
+	if len(k) < MinBytes {
+		return "", fmt.Errorf("%s holds fewer than %d characters: too short for an API key", what, MinBytes)
 	}
 	for i := 0; i < len(k); i++ {
 		switch c := k[i]; {

@@ -196,7 +196,7 @@ func TestFromEnv(t *testing.T) {
 	if _, err := FromEnv("SUNOR_API_KEY", "  "); err == nil || !strings.Contains(err.Error(), "SUNOR_API_KEY") {
 		t.Errorf("blank env: err = %v, want one naming the variable", err)
 	}
-	if k, err := FromEnv("SUNOR_API_KEY", " k \n"); err != nil || key(t, k) != "k" {
+	if k, err := FromEnv("SUNOR_API_KEY", " key-1 \n"); err != nil || key(t, k) != "key-1" {
 		t.Errorf("FromEnv = %q, %v", k, err)
 	}
 	for name, v := range map[string]string{
@@ -372,7 +372,7 @@ func TestStuckRead(t *testing.T) {
 
 // TestConcurrentKey: many callers at once, for the race detector.
 func TestConcurrentKey(t *testing.T) {
-	f := newKeyFile(t, "k-1")
+	f := newKeyFile(t, "key-1")
 	k := f.open(log.NewNopLogger())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -380,13 +380,13 @@ func TestConcurrentKey(t *testing.T) {
 	for range 20 {
 		wg.Go(func() {
 			for range 20 {
-				if got := k.Key(ctx); got != "k-1" && got != "k-2" {
+				if got := k.Key(ctx); got != "key-1" && got != "key-2" {
 					t.Errorf("Key() = %q", got)
 				}
 			}
 		})
 	}
-	f.write("k-2", 0o600)
+	f.write("key-2", 0o600)
 	wg.Wait()
 }
 
@@ -434,5 +434,83 @@ func TestHugeFileNotRead(t *testing.T) {
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("refusing the file allocated %d bytes: it was read", n)
+	}
+}
+
+// TestShortKey: a key shorter than MinBytes is refused with one line that
+// says so, from a variable or a file at start; a key file rotated to one
+// keeps the last good key, with a warning. MinBytes itself is a key: the
+// load tools' key-1 and the tests' demo-key.
+func TestShortKey(t *testing.T) {
+	const documented = 5 // docs/configuration.md; MinBytes
+	short, least := strings.Repeat("k", documented-1), strings.Repeat("k", documented)
+	if _, err := FromEnv("SUNOR_API_KEY", short); err == nil || !strings.Contains(err.Error(), "SUNOR_API_KEY holds fewer than 5 characters") {
+		t.Errorf("a key of %d characters: err = %v, want one saying it is too short", len(short), err)
+	}
+	if k, err := FromEnv("SUNOR_API_KEY", least); err != nil || key(t, k) != least {
+		t.Errorf("a key of %d characters: %q, %v; want it accepted", len(least), k, err)
+	}
+	f := newKeyFile(t, short+"\n")
+	if _, err := NewFile(f.path, log.NewNopLogger()); err == nil || !strings.Contains(err.Error(), "API key file "+f.path+" holds fewer than 5 characters") {
+		t.Errorf("a key file of %d characters: err = %v", len(short), err)
+	}
+	f.write("key-1\n", 0o600)
+	logs := &testtool.Lines{}
+	k := f.open(log.NewLogfmtLogger(logs))
+	f.write("1\n", 0o600)
+	if got := key(t, k); got != "key-1" {
+		t.Errorf("rotated to a key of one character: Key() = %q, want the last good key", got)
+	}
+	if !strings.Contains(logs.String(), "fewer than 5 characters") {
+		t.Errorf("no warning about the short key:\n%s", logs)
+	}
+}
+
+// TestKeyFileChangedWhileRead: a key file rewritten in place while it is
+// read (the second half written after the read took the first) is never
+// taken half: the file is read again, and a file that keeps changing
+// leaves the last good key in use, with a warning that asks for an atomic
+// rename. Before, the half key was sent.
+func TestKeyFileChangedWhileRead(t *testing.T) {
+	f := newKeyFile(t, "old-key-12345\n")
+	logs := &testtool.Lines{}
+	k := f.open(log.NewLogfmtLogger(logs))
+	appended := 0
+	appendTo := func(s string) {
+		w, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer w.Close()
+		if _, err := w.WriteString(s); err != nil {
+			t.Error(err)
+		}
+		appended++
+	}
+	t.Cleanup(func() { midRead = func() {} })
+	// In place, as `printf ... > file` from two writes does: the reader
+	// has the first half when the second comes.
+	midRead = func() {
+		if appended == 0 {
+			appendTo("ey-67890\n")
+		}
+	}
+	if err := os.WriteFile(f.path, []byte("new-k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := key(t, k); got != "new-key-67890" {
+		t.Errorf("rewritten in place during the read: Key() = %q, want new-key-67890 (read again), never the half", got)
+	}
+	// A file that changes at every read: the last good key stays.
+	midRead = func() { appendTo("x") }
+	if err := os.WriteFile(f.path, []byte("other-"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := key(t, k); got != "new-key-67890" {
+		t.Errorf("changing at every read: Key() = %q, want the last good key", got)
+	}
+	if !strings.Contains(logs.String(), "changed while it was read") || !strings.Contains(logs.String(), "atomic rename") {
+		t.Errorf("no warning asking for an atomic rename:\n%s", logs)
 	}
 }

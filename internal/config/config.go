@@ -78,6 +78,11 @@ type Account struct {
 	// API's base URL): accounts with equal KeyIDs share one budget guard.
 	// Empty: the account has a guard of its own.
 	KeyID string `yaml:"-"`
+	// Keys, once built, returns the key the next call sends and its KeyID,
+	// read at that moment: a key file or key directory entry rotated since
+	// the build is charged to the guard of the key it holds now, not of
+	// the one KeyID was taken from. nil: KeyID holds for every call.
+	Keys func(context.Context) (key, id string) `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
 	// of the account; an entry's add to those of defaults: and the flags.
 	Labels              map[string]string `yaml:"labels"`

@@ -26,6 +26,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -144,21 +145,38 @@ func shortQuote(name string) string {
 // file skipped) is logged once, except on the first read, whose warnings
 // the caller's Scan already gave. A directory that cannot be read is
 // logged once too, and the entries stay as they were until it can be.
+// When onChange fails (a reload rejected for a reason elsewhere, such as
+// another account's key file missing for a moment), it is called again
+// with the entries as they are at every interval until it succeeds: a
+// change seen once must not be lost because it could not be applied then.
 // onChange runs on Watch's goroutine; Watch returns when ctx ends.
-func Watch(ctx context.Context, dir string, every time.Duration, from []Entry, logger log.Logger, onChange func([]Entry)) {
+func Watch(ctx context.Context, dir string, every time.Duration, from []Entry, logger log.Logger, onChange func([]Entry) error) {
 	w := newWatcher(dir, from, logger)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if entries, changed := w.poll(); changed {
-				onChange(entries)
+			entries, changed := w.poll()
+			if !changed && !failed {
+				continue
 			}
+			if !changed {
+				entries = w.entries()
+			}
+			failed = onChange(entries) != nil
 		}
 	}
+}
+
+// entries returns the entries handed on last, sorted by name as Scan's.
+func (w *watcher) entries() []Entry {
+	entries := slices.Collect(maps.Values(w.known))
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return entries
 }
 
 // watcher is Watch's state between polls.

@@ -397,7 +397,7 @@ func TestWatch(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Watch(ctx, d.dir, 10*time.Millisecond, entries, log.NewNopLogger(), func(e []Entry) { changes <- e })
+		Watch(ctx, d.dir, 10*time.Millisecond, entries, log.NewNopLogger(), func(e []Entry) error { changes <- e; return nil })
 	}()
 	d.write("b", "key-b")
 	select {
@@ -411,5 +411,41 @@ func TestWatch(t *testing.T) {
 	case <-done:
 	case <-time.After(wait):
 		t.Fatalf("Watch did not return within %s of its context's end", wait)
+	}
+}
+
+// TestWatchRetriesAFailedChange: a change whose onChange failed is handed
+// on again at the next interval, the directory unchanged, until it is
+// taken.
+func TestWatchRetriesAFailedChange(t *testing.T) {
+	d := newKeyDir(t)
+	d.write("a", "key-a")
+	entries, _ := d.scan(log.NewNopLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes := make(chan []Entry, 10)
+	calls := 0
+	go Watch(ctx, d.dir, 10*time.Millisecond, entries, log.NewNopLogger(), func(e []Entry) error {
+		calls++
+		changes <- e
+		if calls == 1 {
+			return fmt.Errorf("rejected")
+		}
+		return nil
+	})
+	d.write("b", "key-b")
+	for i, what := range []string{"the change", "the change again, after it failed"} {
+		select {
+		case e := <-changes:
+			wantNames(t, fmt.Sprint("call ", i+1), e, "a", "b")
+		case <-time.After(wait):
+			t.Fatalf("Watch did not hand on %s within %s", what, wait)
+		}
+	}
+	// Taken: not handed on again while nothing changes.
+	select {
+	case e := <-changes:
+		t.Errorf("handed on again after it was taken: %v", e)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
