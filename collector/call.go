@@ -488,11 +488,11 @@ func (a *account) call(ctx context.Context, st *endpointState, g *guard) result 
 			a.failed(st, g, err)
 		}
 		r.err = err
-		r.call = a.recordCall(st, a.statusGuard(), r, err)
+		r.call = a.recordCall(st, g, r, err)
 		return r
 	}
 	r.ok = true
-	r.call = a.recordCall(st, a.statusGuard(), r, nil)
+	r.call = a.recordCall(st, g, r, nil)
 	return r
 }
 

@@ -237,8 +237,9 @@ func (a *account) status(now time.Time) AccountStatus {
 	return s
 }
 
-// statusGuard is the guard the account's calls are charged to now.
-func (a *account) statusGuard() *guard { return a.guard }
+// statusGuard is the guard of the key the account sent last: the one its
+// next call is charged to unless its key changed since (see keyGuard).
+func (a *account) statusGuard() *guard { return a.guard.Load() }
 
 // view is the key's budget at now, without changing it.
 func (g *guard) view(now time.Time) KeyStatus {

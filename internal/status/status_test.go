@@ -409,7 +409,7 @@ func TestPageWhileScraping(t *testing.T) {
 // reserve pauses the key; the page says until when, and why no call.
 func TestReservePaused(t *testing.T) {
 	fake := fakesunor.New("key-reserve-81f0")
-	fake.RateLimit = 5 // 4 left after the first call: under the reserve of 10
+	fake.RateLimit = 5  // 4 left after the first call: under the reserve of 10
 	fake.NoReset = true // the pause is then the documented window, from the exporter's clock
 	srv := testtool.ServeAPI(t, fake)
 	c := &testClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
