@@ -126,7 +126,7 @@ func (a *account) failed(st *endpointState, g *guard, err error) {
 	if !errors.As(err, &e) {
 		e = &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonNetwork, Message: err.Error()}
 	}
-	st.errors[e.Reason].Add(1)
+	st.countError(e.Reason)
 
 	kv := []any{"msg", "Sunor API call failed", "endpoint", st.scraper.Name(), "reason", e.Reason, "status", e.StatusCode, "path", e.Path, "message", e.Message}
 	logAt := level.Warn // passing trouble: it may go away by itself

@@ -70,12 +70,9 @@ type endpointLabels struct {
 	stride  int
 }
 
-func (el endpointLabels) errorLabels(k int) []*dto.LabelPair {
+// reasonLabels is the label set of the counter of counterReasons[k].
+func (el endpointLabels) reasonLabels(k int) []*dto.LabelPair {
 	return el.reasons[k*el.stride : (k+1)*el.stride : (k+1)*el.stride]
-}
-
-func (el endpointLabels) skipLabels(k int) []*dto.LabelPair {
-	return el.errorLabels(len(sunor.Reasons) + k)
 }
 
 func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
@@ -248,11 +245,12 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
 		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
-		for k, reason := range sunor.Reasons {
-			add(errorsDesc, prometheus.CounterValue, float64(st.errors[reason].Load()), el.errorLabels(k))
-		}
-		for k, reason := range skipReasons {
-			add(skippedDesc, prometheus.CounterValue, float64(st.skipped[reason].Load()), el.skipLabels(k))
+		for k := range st.counts {
+			d := errorsDesc
+			if k >= len(sunor.Reasons) {
+				d = skippedDesc
+			}
+			add(d, prometheus.CounterValue, float64(st.counts[k].Load()), el.reasonLabels(k))
 		}
 	}
 
