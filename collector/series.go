@@ -46,7 +46,6 @@ import (
 // owner labels, its low-credit threshold and daily budget, and the label
 // pairs of each of its series. It is immutable; a reload swaps it.
 type policy struct {
-	name      string
 	labels    map[string]string // owner labels, as configured
 	threshold float64
 	budget    float64
@@ -77,7 +76,6 @@ func (el endpointLabels) reasonLabels(k int) []*dto.LabelPair {
 
 func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	p := &policy{
-		name:      cfg.Name,
 		labels:    maps.Clone(cfg.Labels),
 		threshold: cfg.LowCreditsThreshold,
 		budget:    cfg.DailyBudget,
@@ -122,9 +120,11 @@ var counterReasons = func() []string {
 	return append(out, skipReasons...)
 }()
 
-// same reports whether cfg would build the same policy.
+// same reports whether cfg would build the same policy. The account's
+// name is not compared: an account is kept by a reload only under its own
+// name (see SetAccounts), so it never differs.
 func (p *policy) same(cfg accounts.Account) bool {
-	return p.name == cfg.Name && p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget && p.taskCost == cfg.TaskCost &&
+	return p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget && p.taskCost == cfg.TaskCost &&
 		maps.Equal(p.labels, cfg.Labels)
 }
 
