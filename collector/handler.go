@@ -274,9 +274,11 @@ func ScrapeBudget(scrapeTimeout, offset time.Duration) time.Duration {
 	return scrapeTimeout / 2
 }
 
-// LimitInFlight answers 503 to requests beyond n at once; n <= 0 is no limit.
-// promhttp's MaxRequestsInFlight counts per handler, and the handlers here
-// are made per scrape.
+// LimitInFlight answers 503 to requests beyond n at once to h; n <= 0 is no
+// limit. promhttp's HandlerOpts.MaxRequestsInFlight does this only inside a
+// promhttp handler, and none of the handlers it guards is one: /metrics and
+// /probe are encoded here (stream.go), /sd and the status page are not
+// metrics at all.
 func LimitInFlight(h http.Handler, n int) http.Handler {
 	if n <= 0 {
 		return h
