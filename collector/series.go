@@ -181,21 +181,14 @@ var zeroCounter = &dto.Counter{Value: new(0.0)}
 
 func (s *sample) Desc() *prometheus.Desc { return s.desc }
 
+// Write is fill without buffers, for the tests' registries.
 func (s *sample) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	switch {
-	case s.typ == prometheus.CounterValue && s.value == 0:
-		out.Counter = zeroCounter
-	case s.typ == prometheus.CounterValue:
-		out.Counter = &dto.Counter{Value: &s.value}
-	default:
-		out.Gauge = &dto.Gauge{Value: &s.value}
-	}
+	s.fill(out, nil)
 	return nil
 }
 
-// fill is Write into the buffers of one family's encoding (stream.go):
-// no allocation per series.
+// fill writes s into the buffers of one family's encoding (stream.go), no
+// allocation per series; with b nil, each value proto is allocated.
 func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
 	out.Label = s.labels
 	switch {

@@ -43,11 +43,11 @@ type family struct {
 	proto   *dto.MetricFamily // name, help and type; no series
 	samples []*sample         // the accounts' series
 	hists   []*histogramSample
-	others  []prometheus.Metric
 }
 
 // gatherFamilies collects c and groups what it sends by metric name, in
-// name order.
+// name order. c is the Exporter, or one account of it: what it sends is
+// samples and histograms (series.go), and only these are encoded.
 func gatherFamilies(c prometheus.Collector) []*family {
 	ch := make(chan prometheus.Metric, 1024)
 	go func() {
@@ -66,12 +66,11 @@ func gatherFamilies(c prometheus.Collector) []*family {
 			}
 			byDesc[m.Desc()] = f
 		}
-		if s, ok := m.(*sample); ok {
-			f.samples = append(f.samples, s)
-		} else if h, ok := m.(*histogramSample); ok {
-			f.hists = append(f.hists, h)
-		} else {
-			f.others = append(f.others, m)
+		switch m := m.(type) {
+		case *sample:
+			f.samples = append(f.samples, m)
+		case *histogramSample:
+			f.hists = append(f.hists, m)
 		}
 	}
 	out := make([]*family, 0, len(byName))
@@ -156,24 +155,20 @@ func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 		h.fill(out, b)
 		b.ptrs = append(b.ptrs, out)
 	}
-	for i, m := range f.others {
-		out := &b.metrics[len(f.samples)+len(f.hists)+i]
-		*out = dto.Metric{}
-		if err := m.Write(out); err != nil {
-			continue // as the registry does: the family goes without it
-		}
-		b.ptrs = append(b.ptrs, out)
-	}
 	slices.SortFunc(b.ptrs, compareMetrics)
 	b.mf = dto.MetricFamily{Name: f.proto.Name, Help: f.proto.Help, Type: f.proto.Type, Unit: f.proto.Unit, Metric: b.ptrs}
 	return &b.mf
 }
 
 // size is the number of series in f.
-func (f *family) size() int { return len(f.samples) + len(f.hists) + len(f.others) }
+func (f *family) size() int { return len(f.samples) + len(f.hists) }
 
-// gauge and counter return a value proto from b's buffers.
+// gauge and counter return a value proto from b's buffers; a new one when
+// b is nil.
 func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
+	if b == nil {
+		return &dto.Gauge{Value: v}
+	}
 	if len(b.gauges) == cap(b.gauges) {
 		b.gauges = slices.Grow(b.gauges, max(64, cap(b.gauges)))
 	}
@@ -184,6 +179,9 @@ func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
 }
 
 func (b *familyBuffer) counter(v *float64) *dto.Counter {
+	if b == nil {
+		return &dto.Counter{Value: v}
+	}
 	if len(b.counters) == cap(b.counters) {
 		b.counters = slices.Grow(b.counters, max(64, cap(b.counters)))
 	}
