@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +53,7 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 	}
 	a.guard.Store(g)
 	for _, s := range scrapers {
-		a.endpoints = append(a.endpoints, newEndpointState(s))
+		a.endpoints = append(a.endpoints, newEndpointState(a, s))
 	}
 	a.setTiming(cfg)
 	a.setPolicy(cfg)
@@ -119,33 +118,6 @@ func (a *account) debug(msg string, kv ...any) {
 	_ = level.Debug(a.logger).Log(append([]any{"msg", msg}, kv...)...)
 }
 
-// failed counts and logs one failed API call. A 429 also starts the
-// back-off: the budget is per key, so it holds for every endpoint.
-func (a *account) failed(st *endpointState, g *guard, err error) {
-	var e *sunor.Error
-	if !errors.As(err, &e) {
-		e = &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonNetwork, Message: err.Error()}
-	}
-	st.countError(e.Reason)
-
-	kv := []any{"msg", "Sunor API call failed", "endpoint", st.scraper.Name(), "reason", e.Reason, "status", e.StatusCode, "path", e.Path, "message", e.Message}
-	logAt := level.Warn // passing trouble: it may go away by itself
-	switch e.Reason {
-	case sunor.ReasonRedirect:
-		kv = append(kv, "location", e.Location, "hint", "redirects are not followed so the key goes nowhere else; set --sunor.url to the final URL")
-		logAt = level.Error
-	case sunor.ReasonUnauthorized, sunor.ReasonAPIError, sunor.ReasonDecode, sunor.ReasonHTTPStatus:
-		logAt = level.Error // needs a person: a key, a URL, an API change
-	case sunor.ReasonRateLimited:
-		until, capped := g.backoff(a.now(), e.RetryAfter)
-		kv = append(kv, "backoff_until", until.UTC().Format(time.RFC3339))
-		if capped {
-			kv = append(kv, "retry_after_capped", "Retry-After longer than "+MaxBackoff.String()+" is capped")
-		}
-	}
-	_ = logAt(a.logger).Log(kv...)
-}
-
 // collect sends this account's series for one scrape, once the answers
 // begun by ask are in.
 func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
@@ -176,4 +148,39 @@ func newerRateLimit(x, y sunor.RateLimit) bool {
 		return x.HasRemaining
 	}
 	return x.Remaining < y.Remaining
+}
+
+// ask starts this account's part of a scrape without waiting: each
+// endpoint's answer from the cache or the last good answer, or the call
+// it will wait for. A scrape asks every account before it waits for any,
+// so that every account's call is queued or running at once.
+func (a *account) ask(ctx context.Context) []ask {
+	now, timeout := time.Now(), a.timeout() // the real clock: deadlines are real
+	deadline := now.Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	// The least a call started now is given: see minCallTime.
+	least := now.Add(min(minCallTime, timeout))
+	asks := make([]ask, len(a.endpoints))
+	for i, st := range a.endpoints {
+		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}
+		asks[i].r, asks[i].f = st.begin(ctx, deadline, least)
+	}
+	return asks
+}
+
+// answers waits for the calls of asks, each until its deadline, and
+// returns every endpoint's result and how long it took.
+func (a *account) answers(ctx context.Context, asks []ask) ([]result, []time.Duration) {
+	results := make([]result, len(asks))
+	took := make([]time.Duration, len(asks))
+	for i, q := range asks {
+		results[i] = q.r
+		if q.f != nil {
+			results[i] = q.st.wait(ctx, q.f, q.deadline)
+		}
+		took[i] = time.Since(q.began)
+	}
+	return results, took
 }

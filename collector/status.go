@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 // What a person needs to see why an account's numbers are what they are:
@@ -276,40 +274,12 @@ func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
 	return n, g.perMinute
 }
 
-// decide records the guard's decision for st, for the status page and, when
-// ctx is a debug probe's, for its decision log; st.mu is held.
-func (a *account) decide(ctx context.Context, st *endpointState, now time.Time, what, why string, until time.Time) {
-	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
-	traceDecision(ctx, st, now, what, why, until)
-}
-
 // traceDecision adds a decision to the decision log of ctx's debug probe,
 // if it is one.
 func traceDecision(ctx context.Context, st *endpointState, now time.Time, what, why string, until time.Time) {
 	if t := traceOf(ctx); t != nil {
 		t.decided(st.scraper.Name(), &Decision{At: now, What: what, Why: why, Until: until})
 	}
-}
-
-// recordCall keeps a call made, for the status page and the recent calls.
-func (a *account) recordCall(st *endpointState, g *guard, r result, err error) *Call {
-	ep := st.scraper.Endpoint
-	c := &Call{At: a.now(), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
-		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining}
-	c.CallsLastMinute, c.Ceiling = g.windowCalls(c.At)
-	if err == nil {
-		c.Fields, c.Values = ep.Fields, r.values
-	} else if e := (*sunor.Error)(nil); errors.As(err, &e) {
-		c.Status, c.Reason, c.Message, c.RetryAfter = e.StatusCode, string(e.Reason), e.Message, e.RetryAfter
-		if e.Path != "" {
-			c.Path = e.Path
-		}
-	} else {
-		c.Status, c.Reason, c.Message = 0, string(sunor.ReasonNetwork), err.Error()
-	}
-	st.seen.call.Store(c)
-	a.recent.add(c)
-	return c
 }
 
 // probeTrace is the decision log of one debug probe.

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-kit/log/level"
-
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -95,21 +93,4 @@ func (g *guard) optionalDone(now time.Time, r result) (firstMissing, back bool) 
 		m.known, m.off = true, false
 	}
 	return false, back
-}
-
-// optionalDone applies the outcome of st's call to the key's state of
-// its optional endpoints, in g, the guard the call was claimed of, and
-// logs the one warning.
-func (a *account) optionalDone(st *endpointState, g *guard, r result) {
-	first, back := g.optionalDone(a.now(), r)
-	e, _ := missingEndpoint(r.err)
-	switch {
-	case first:
-		_ = level.Warn(a.logger).Log("msg", "The Sunor API does not have this endpoint: it is switched off for every account of this key, and its calls go to the balance; tried again once an hour",
-			"endpoint", st.scraper.Name(), "status", e.StatusCode, "path", e.Path, "retry_in", humanize(RetryMissing))
-	case e != nil:
-		a.debug("The Sunor API still does not have this endpoint", "endpoint", st.scraper.Name(), "status", e.StatusCode, "path", e.Path)
-	case back:
-		a.info("The Sunor API has this endpoint again", "endpoint", st.scraper.Name())
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
@@ -56,8 +58,15 @@ const minCallTime = time.Second
 // The call goes on and counts its own outcome, once.
 var errGaveUp = errors.New("scrape deadline reached while the API call was queued or running; it goes on for the next scrape")
 
-// endpointState is one account's state for one endpoint.
+// endpointState is one account's state for one endpoint, and the one
+// owner of a call's life: a scrape asks it for an answer (begin: the cache,
+// the last good answer, or the call in flight it joins or starts), the
+// guard of the key decides whether a call is made, the call waits for a
+// slot of the pool (run, takeOff), is made and counted (call), and every
+// scrape that joined it waits for its outcome (wait) or shows the last good
+// answer instead (reuse). Every method of the type is in this file.
 type endpointState struct {
+	a        *account // whose endpoint it is
 	scraper  Scraper
 	balance  bool // the account's balance: first claim on the key's budget
 	requests atomic.Uint64
@@ -84,8 +93,8 @@ type endpointState struct {
 	budgetLogged time.Time
 }
 
-func newEndpointState(s Scraper) *endpointState {
-	return &endpointState{scraper: s, balance: s.Name() == Balance.Name(), counts: make([]atomic.Uint64, len(counterReasons))}
+func newEndpointState(a *account, s Scraper) *endpointState {
+	return &endpointState{a: a, scraper: s, balance: s.Name() == Balance.Name(), counts: make([]atomic.Uint64, len(counterReasons))}
 }
 
 // countError counts one failed call of reason r.
@@ -148,54 +157,20 @@ type ask struct {
 	deadline time.Time
 }
 
-// ask starts this account's part of a scrape without waiting: each
-// endpoint's answer from the cache or the last good answer, or the call
-// it will wait for. A scrape asks every account before it waits for any,
-// so that every account's call is queued or running at once.
-func (a *account) ask(ctx context.Context) []ask {
-	now, timeout := time.Now(), a.timeout() // the real clock: deadlines are real
-	deadline := now.Add(timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	// The least a call started now is given: see minCallTime.
-	least := now.Add(min(minCallTime, timeout))
-	asks := make([]ask, len(a.endpoints))
-	for i, st := range a.endpoints {
-		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}
-		asks[i].r, asks[i].f = a.begin(ctx, st, deadline, least)
-	}
-	return asks
-}
-
-// answers waits for the calls of asks, each until its deadline, and
-// returns every endpoint's result and how long it took.
-func (a *account) answers(ctx context.Context, asks []ask) ([]result, []time.Duration) {
-	results := make([]result, len(asks))
-	took := make([]time.Duration, len(asks))
-	for i, q := range asks {
-		results[i] = q.r
-		if q.f != nil {
-			results[i] = a.wait(ctx, q.st, q.f, q.deadline)
-		}
-		took[i] = time.Since(q.began)
-	}
-	return results, took
-}
-
 // begin answers st at once from the cache, or from the last good answer
 // when the guard says no call or the refresh waits behind the cap on
 // calls; else it returns the call to wait for, joined or started: a call
 // it starts runs until deadline, and at least until least. Times of
 // answers and of the guard are a.now's; deadlines are the real clock's.
-func (a *account) begin(ctx context.Context, st *endpointState, deadline, least time.Time) (result, *flight) {
+func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (result, *flight) {
+	a := st.a
 	now := a.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if ttl := a.cacheTTL(); ttl > 0 {
 		if r, ok := st.reuse(now, ttl-time.Nanosecond); ok {
 			st.countSkip(skipCache)
-			a.decide(ctx, st, now, skipCache, "an answer younger than the cache TTL (--sunor.cache-ttl): no call", st.lastAt.Add(ttl))
+			st.decide(ctx, now, skipCache, "an answer younger than the cache TTL (--sunor.cache-ttl): no call", st.lastAt.Add(ttl))
 			return r, nil
 		}
 	}
@@ -204,13 +179,13 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		if ctx.Err() != nil {
 			// The scrape is over already: no call that nobody would wait
 			// for, and no slot of the budget spent on it.
-			a.decide(ctx, st, now, "late", "the scrape was over before a call could start: no call", time.Time{})
-			return a.instead(st, now), nil
+			st.decide(ctx, now, "late", "the scrape was over before a call could start: no call", time.Time{})
+			return st.instead(now), nil
 		}
 		g := a.guard.Load()
 		if !st.balance && !g.claimOptional(now) {
 			// The API does not have it (see unavailable.go): no call.
-			a.decide(ctx, st, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
+			st.decide(ctx, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
 			return result{err: errMissing}, nil
 		}
 		s, reason, until := g.allow(now, st.balance, st.age(now))
@@ -219,7 +194,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 			if !st.balance {
 				g.optionalDone(now, result{}) // the claim, unused
 			}
-			return a.skip(st, now, reason, until), nil
+			return st.skip(now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
 			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
@@ -230,11 +205,11 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		// The key's budget is spent on this call: it gets a fair chance
 		// to answer, whatever the deadline of the scrape that starts it.
 		f.extend(least)
-		f.queued = !a.calls.submit(st.balance, func(queued bool) { a.run(st, f, queued) })
+		f.queued = !a.calls.submit(st.balance, func(queued bool) { st.run(f, queued) })
 		if f.queued {
-			a.decide(ctx, st, now, "queued", "the guard allowed a call; it waits for a slot of --sunor.max-concurrent-calls", time.Time{})
+			st.decide(ctx, now, "queued", "the guard allowed a call; it waits for a slot of --sunor.max-concurrent-calls", time.Time{})
 		} else {
-			a.decide(ctx, st, now, "call", "the guard allowed a call", time.Time{})
+			st.decide(ctx, now, "call", "the guard allowed a call", time.Time{})
 		}
 	} else if t := traceOf(ctx); t != nil {
 		t.decided(st.scraper.Name(), &Decision{At: now, What: "joined", Why: "a call of this endpoint was already queued or in flight: this probe waits for it"})
@@ -246,7 +221,7 @@ func (a *account) begin(ctx context.Context, st *endpointState, deadline, least 
 		// now and the call refreshes it for a later scrape. An optional
 		// endpoint never holds the scrape for a queued call: with many
 		// accounts, the queue serves the balances first.
-		if r, ok := a.reusable(st, now, MaxStale); ok || !st.balance {
+		if r, ok := st.reusable(now, MaxStale); ok || !st.balance {
 			if !ok {
 				r.err = errGaveUp
 			}
@@ -268,7 +243,7 @@ func (st *endpointState) age(now time.Time) time.Duration {
 // reusable returns the last good answer, if it may stand in for a call that
 // is not done: at most maxAge old, and the latest call did not fail;
 // st.mu is held.
-func (a *account) reusable(st *endpointState, now time.Time, maxAge time.Duration) (result, bool) {
+func (st *endpointState) reusable(now time.Time, maxAge time.Duration) (result, bool) {
 	if st.lastFailed {
 		return result{}, false
 	}
@@ -277,8 +252,8 @@ func (a *account) reusable(st *endpointState, now time.Time, maxAge time.Duratio
 
 // instead is what a scrape shows when its deadline came before the call's
 // outcome; st.mu is held.
-func (a *account) instead(st *endpointState, now time.Time) result {
-	if r, ok := a.reusable(st, now, MaxStale); ok {
+func (st *endpointState) instead(now time.Time) result {
+	if r, ok := st.reusable(now, MaxStale); ok {
 		return r
 	}
 	return result{err: errGaveUp}
@@ -291,9 +266,10 @@ func (a *account) instead(st *endpointState, now time.Time) result {
 // between 0 and 1 while the API fails, and an alert on it waiting `for:` a
 // while would start over at every skip. It counts and logs the skip; st.mu
 // is held.
-func (a *account) skip(st *endpointState, now time.Time, reason string, until time.Time) result {
+func (st *endpointState) skip(now time.Time, reason string, until time.Time) result {
+	a := st.a
 	keep := max(MaxStale, a.cacheTTL())
-	r, ok := a.reusable(st, now, keep)
+	r, ok := st.reusable(now, keep)
 	if !ok {
 		r.err = errSkipped{reason, until, keep, st.lastFailed}
 	}
@@ -348,17 +324,18 @@ func (f *flight) extend(deadline time.Time) {
 
 // run makes the call of f when it gets its slot, and publishes its outcome,
 // counted, to its waiters.
-func (a *account) run(st *endpointState, f *flight, queued bool) {
+func (st *endpointState) run(f *flight, queued bool) {
+	a := st.a
 	key, g, sendKey := a.keyGuard()
-	ctx, r, ok := a.takeOff(st, f, queued, g)
+	ctx, r, ok := st.takeOff(f, queued, g)
 	if ok {
 		if sendKey {
 			ctx = accounts.WithKey(ctx, key) // the key read with its guard, not a newer one
 		}
-		r = a.call(ctx, st, f.guard)
+		r = st.call(ctx, f.guard)
 	}
 	if !st.balance {
-		a.optionalDone(st, f.claimed, r)
+		st.optionalDone(f.claimed, r)
 	}
 	if f.timer != nil {
 		f.timer.Stop()
@@ -386,7 +363,8 @@ func (a *account) run(st *endpointState, f *flight, queued bool) {
 // A call that waited in the queue is not made when its account was
 // removed meanwhile, or when a 429 or the reserve came; ok is then false
 // and r is the answer instead.
-func (a *account) takeOff(st *endpointState, f *flight, queued bool, g *guard) (ctx context.Context, r result, ok bool) {
+func (st *endpointState) takeOff(f *flight, queued bool, g *guard) (ctx context.Context, r result, ok bool) {
+	a := st.a
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	f.queued = false
@@ -399,12 +377,12 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool, g *guard) (
 		f.guard.release(f.slot)
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
-			return nil, a.skip(st, now, reason, until), false
+			return nil, st.skip(now, reason, until), false
 		}
 		f.slot, f.guard = s, g
 	}
 	if reason, until := f.guard.start(f.slot, now); reason != "" {
-		return nil, a.skip(st, now, reason, until), false
+		return nil, st.skip(now, reason, until), false
 	}
 	start := time.Now()
 	f.latest = start.Add(a.timeout())
@@ -412,13 +390,13 @@ func (a *account) takeOff(st *endpointState, f *flight, queued bool, g *guard) (
 		f.deadline = f.latest
 	}
 	ctx, f.cancel = context.WithCancel(context.Background())
-	f.timer = time.AfterFunc(f.deadline.Sub(start), func() { a.expire(st, f) })
+	f.timer = time.AfterFunc(f.deadline.Sub(start), func() { st.expire(f) })
 	return ctx, result{}, true
 }
 
 // expire abandons the call when its deadline passes, unless a waiter moved
 // the deadline meanwhile. New scrapes then start a call of their own.
-func (a *account) expire(st *endpointState, f *flight) {
+func (st *endpointState) expire(f *flight) {
 	st.mu.Lock()
 	if d := time.Until(f.deadline); d > 0 {
 		f.timer.Reset(d)
@@ -436,7 +414,8 @@ func (a *account) expire(st *endpointState, f *flight) {
 // wait waits for f's outcome until deadline, or until the scrape is
 // cancelled. If the call is not done by then, the scrape shows the last
 // good answer when it may stand in, else errGaveUp.
-func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadline time.Time) result {
+func (st *endpointState) wait(ctx context.Context, f *flight, deadline time.Time) result {
+	a := st.a
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
@@ -450,7 +429,7 @@ func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadli
 	// right now: its outcome, counted, is a moment away, and this scrape
 	// should show its own timeout in its counters.
 	ours := !f.queued && !f.deadline.After(deadline)
-	r := a.instead(st, a.now())
+	r := st.instead(a.now())
 	st.mu.Unlock()
 	if ours {
 		timer.Reset(time.Until(deadline.Add(time.Second)))
@@ -464,14 +443,15 @@ func (a *account) wait(ctx context.Context, st *endpointState, f *flight, deadli
 }
 
 // call makes one API call, charged to g, and counts its outcome.
-func (a *account) call(ctx context.Context, st *endpointState, g *guard) result {
+func (st *endpointState) call(ctx context.Context, g *guard) result {
+	a := st.a
 	ep := st.scraper.Endpoint
 	st.requests.Add(1)
 	start := time.Now()
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	st.latency.observe(r.duration)
-	a.logCall(ep, r.duration, rl, err)
+	st.logCall(ep, r.duration, rl, err)
 	if until := g.observe(a.now(), rl); !until.IsZero() {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
 			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
@@ -493,21 +473,22 @@ func (a *account) call(ctx context.Context, st *endpointState, g *guard) result 
 			// Counted, but logged once per key by optionalDone.
 			st.countError(e.Reason)
 		} else {
-			a.failed(st, g, err)
+			st.failed(g, err)
 		}
 		r.err = err
-		r.call = a.recordCall(st, g, r, err)
+		r.call = st.recordCall(g, r, err)
 		return r
 	}
 	r.ok = true
-	r.call = a.recordCall(st, g, r, nil)
+	r.call = st.recordCall(g, r, nil)
 	return r
 }
 
 // logCall logs one API call at debug level: the URL called, the status (0
 // when no answer came), how long it took and the budget left. Never the
 // key: the URL is the redacted base URL and the path.
-func (a *account) logCall(ep sunor.Endpoint, took time.Duration, rl sunor.RateLimit, err error) {
+func (st *endpointState) logCall(ep sunor.Endpoint, took time.Duration, rl sunor.RateLimit, err error) {
+	a := st.a
 	status := 200
 	if e := (*sunor.Error)(nil); errors.As(err, &e) {
 		status = e.StatusCode
@@ -519,4 +500,79 @@ func (a *account) logCall(ep sunor.Endpoint, took time.Duration, rl sunor.RateLi
 		kv = append(kv, "rate_limit_remaining", rl.Remaining)
 	}
 	a.debug("Sunor API call", kv...)
+}
+
+// failed counts and logs one failed API call. A 429 also starts the
+// back-off: the budget is per key, so it holds for every endpoint.
+func (st *endpointState) failed(g *guard, err error) {
+	a := st.a
+	var e *sunor.Error
+	if !errors.As(err, &e) {
+		e = &sunor.Error{Endpoint: st.scraper.Name(), Reason: sunor.ReasonNetwork, Message: err.Error()}
+	}
+	st.countError(e.Reason)
+
+	kv := []any{"msg", "Sunor API call failed", "endpoint", st.scraper.Name(), "reason", e.Reason, "status", e.StatusCode, "path", e.Path, "message", e.Message}
+	logAt := level.Warn // passing trouble: it may go away by itself
+	switch e.Reason {
+	case sunor.ReasonRedirect:
+		kv = append(kv, "location", e.Location, "hint", "redirects are not followed so the key goes nowhere else; set --sunor.url to the final URL")
+		logAt = level.Error
+	case sunor.ReasonUnauthorized, sunor.ReasonAPIError, sunor.ReasonDecode, sunor.ReasonHTTPStatus:
+		logAt = level.Error // needs a person: a key, a URL, an API change
+	case sunor.ReasonRateLimited:
+		until, capped := g.backoff(a.now(), e.RetryAfter)
+		kv = append(kv, "backoff_until", until.UTC().Format(time.RFC3339))
+		if capped {
+			kv = append(kv, "retry_after_capped", "Retry-After longer than "+MaxBackoff.String()+" is capped")
+		}
+	}
+	_ = logAt(a.logger).Log(kv...)
+}
+
+// optionalDone applies the outcome of st's call to the key's state of
+// its optional endpoints, in g, the guard the call was claimed of, and
+// logs the one warning.
+func (st *endpointState) optionalDone(g *guard, r result) {
+	a := st.a
+	first, back := g.optionalDone(a.now(), r)
+	e, _ := missingEndpoint(r.err)
+	switch {
+	case first:
+		_ = level.Warn(a.logger).Log("msg", "The Sunor API does not have this endpoint: it is switched off for every account of this key, and its calls go to the balance; tried again once an hour",
+			"endpoint", st.scraper.Name(), "status", e.StatusCode, "path", e.Path, "retry_in", humanize(RetryMissing))
+	case e != nil:
+		a.debug("The Sunor API still does not have this endpoint", "endpoint", st.scraper.Name(), "status", e.StatusCode, "path", e.Path)
+	case back:
+		a.info("The Sunor API has this endpoint again", "endpoint", st.scraper.Name())
+	}
+}
+
+// decide records the guard's decision for st, for the status page and, when
+// ctx is a debug probe's, for its decision log; st.mu is held.
+func (st *endpointState) decide(ctx context.Context, now time.Time, what, why string, until time.Time) {
+	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
+	traceDecision(ctx, st, now, what, why, until)
+}
+
+// recordCall keeps a call made, for the status page and the recent calls.
+func (st *endpointState) recordCall(g *guard, r result, err error) *Call {
+	a := st.a
+	ep := st.scraper.Endpoint
+	c := &Call{At: a.now(), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
+		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining}
+	c.CallsLastMinute, c.Ceiling = g.windowCalls(c.At)
+	if err == nil {
+		c.Fields, c.Values = ep.Fields, r.values
+	} else if e := (*sunor.Error)(nil); errors.As(err, &e) {
+		c.Status, c.Reason, c.Message, c.RetryAfter = e.StatusCode, string(e.Reason), e.Message, e.RetryAfter
+		if e.Path != "" {
+			c.Path = e.Path
+		}
+	} else {
+		c.Status, c.Reason, c.Message = 0, string(sunor.ReasonNetwork), err.Error()
+	}
+	st.seen.call.Store(c)
+	a.recent.add(c)
+	return c
 }
