@@ -192,7 +192,7 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		if reason != "" {
 			traceDecision(ctx, st, now, reason, skipWhy(reason), until) // skip keeps it
 			if !st.balance {
-				g.optionalDone(now, result{}) // the claim, unused
+				g.optionalDone(now, false, false, nil) // the claim, unused
 			}
 			return st.skip(now, reason, until), nil
 		}
@@ -535,7 +535,7 @@ func (st *endpointState) failed(g *guard, err error) {
 // logs the one warning.
 func (st *endpointState) optionalDone(g *guard, r result) {
 	a := st.a
-	first, back := g.optionalDone(a.now(), r)
+	first, back := g.optionalDone(a.now(), r.called, r.ok, r.err)
 	e, _ := missingEndpoint(r.err)
 	switch {
 	case first:

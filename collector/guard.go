@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -35,6 +36,17 @@ const (
 	// clock or a bug, and must not stop the balance for that long.
 	MaxReservePause = 2 * reserveWindow
 )
+
+// Skip reasons: why a scrape made no call to an endpoint. They are the
+// `reason` label of sunor_api_calls_skipped_total: add, never rename.
+const (
+	skipCache   = "cache"   // an answer younger than --sunor.cache-ttl
+	skipBackoff = "backoff" // a 429's Retry-After is running
+	skipReserve = "reserve" // X-RateLimit-Remaining is at or below the reserve
+	skipBudget  = "budget"  // --sunor.max-calls-per-minute is spent
+)
+
+var skipReasons = []string{skipBackoff, skipBudget, skipCache, skipReserve}
 
 // guard keeps the exporter's calls with one key within the key's request
 // budget, which it shares with the user's own traffic. One guard serves
@@ -206,6 +218,88 @@ func (g *guard) observe(now time.Time, rl sunor.RateLimit) time.Time {
 		g.reserveUntil = until
 	}
 	return g.reserveUntil
+}
+
+// claimOptional says whether an optional endpoint may be called at now,
+// and if so holds the one call that tells whether it exists: while the
+// key has had no answer yet, or once RetryMissing has passed after a
+// missing answer, only one account of the key calls it; the others show it
+// as failed for that scrape. Once the endpoint answered, every account
+// calls it as usual. A claim is given back by optionalDone.
+func (g *guard) claimOptional(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := &g.missing
+	switch {
+	case m.known && !m.off:
+		return true
+	case m.probing, m.off && now.Before(m.until):
+		return false
+	}
+	m.probing = true
+	return true
+}
+
+// optionalDone records the outcome of an optional call made under
+// claimOptional (or not made: called false). It returns whether the
+// endpoint was just found missing for the first time, to be warned of,
+// and whether it answered again after being missing.
+func (g *guard) optionalDone(now time.Time, called, ok bool, err error) (firstMissing, back bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := &g.missing
+	m.probing = false
+	if !called {
+		return false, false
+	}
+	if _, missing := missingEndpoint(err); missing {
+		m.known, m.off, m.until = true, true, now.Add(RetryMissing)
+		firstMissing = !m.warned
+		m.warned = true
+		return firstMissing, false
+	}
+	var e *sunor.Error
+	if ok || errors.As(err, &e) && e.StatusCode != 0 {
+		// Any other answer from the API: the endpoint is there.
+		back = m.off
+		m.known, m.off = true, false
+	}
+	return false, back
+}
+
+// view is the key's budget at now, without changing it.
+func (g *guard) view(now time.Time) KeyStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := KeyStatus{Ceiling: g.perMinute, Reserve: g.reserve}
+	for _, s := range g.calls {
+		if s.at.IsZero() || now.Sub(s.at) < Window {
+			k.CallsLastMinute++
+		}
+	}
+	if now.Before(g.backoffUntil) {
+		k.BackoffUntil = g.backoffUntil
+	}
+	if now.Before(g.reserveUntil) {
+		k.ReserveUntil = g.reserveUntil
+	}
+	if g.perMinute > 0 && k.CallsLastMinute >= g.perMinute {
+		k.BudgetFreeAt = g.freeAt(now, k.CallsLastMinute-g.perMinute+1)
+	}
+	return k
+}
+
+// windowCalls is the calls of the last Window and the ceiling, for the
+// record of a call the guard let through.
+func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.calls {
+		if s.at.IsZero() || now.Sub(s.at) < Window {
+			n++
+		}
+	}
+	return n, g.perMinute
 }
 
 // humanize writes d as the docs do: "5 minutes" rather than "5m0s".

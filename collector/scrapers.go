@@ -74,17 +74,6 @@ var Usage = Scraper{
 // Optional lists the scrapers that a --[no-]collector.<name> flag switches.
 var Optional = []Scraper{Usage}
 
-// Skip reasons: why a scrape made no call to an endpoint. They are the
-// `reason` label of sunor_api_calls_skipped_total: add, never rename.
-const (
-	skipCache   = "cache"   // an answer younger than --sunor.cache-ttl
-	skipBackoff = "backoff" // a 429's Retry-After is running
-	skipReserve = "reserve" // X-RateLimit-Remaining is at or below the reserve
-	skipBudget  = "budget"  // --sunor.max-calls-per-minute is spent
-)
-
-var skipReasons = []string{skipBackoff, skipBudget, skipCache, skipReserve}
-
 // The series every account has, whatever its scrapers.
 var (
 	upDesc = prometheus.NewDesc(namespace+"_api_up",

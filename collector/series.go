@@ -1,12 +1,10 @@
 package collector
 
 import (
-	"errors"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -157,15 +155,6 @@ func sharedPair(name, value string) *dto.LabelPair {
 	return p.(*dto.LabelPair)
 }
 
-// setPolicy applies cfg's owner labels, threshold and budget; the account's
-// state (cache, budget guard, counters) stays.
-func (a *account) setPolicy(cfg accounts.Account) {
-	if p := a.policy.Load(); p != nil && p.same(cfg) {
-		return
-	}
-	a.policy.Store(newPolicy(cfg, a.endpoints))
-}
-
 // sample is one series of one scrape. Its label pairs belong to the
 // account's policy and are shared, read-only, by every scrape, as a
 // descriptor's constant labels are in client_golang.
@@ -198,81 +187,5 @@ func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
 		out.Counter = b.counter(&s.value)
 	default:
 		out.Gauge = b.gauge(&s.value)
-	}
-}
-
-// emit sends this account's series for one scrape: results and took are
-// what each endpoint gave in this scrape and how long it took.
-func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []time.Duration) {
-	p := a.policy.Load()
-	out := make([]sample, 0, p.size) // one allocation for the account's series
-	hists := make([]histogramSample, len(a.endpoints))
-	add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []*dto.LabelPair) {
-		out = append(out, sample{desc: d, labels: labels, typ: t, value: v})
-	}
-
-	var latest *sunor.RateLimit
-	for i, st := range a.endpoints {
-		r, el := results[i], p.endpoints[i]
-		if r.ok {
-			for j, s := range st.scraper.Series {
-				add(s.Desc, s.Type, r.values[j], p.account)
-			}
-		}
-		if i == 0 { // the balance: sunor_api_up is its alone
-			add(upDesc, prometheus.GaugeValue, boolValue(r.ok), p.account)
-			if at := a.balanceAt(); !at.IsZero() {
-				add(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9, p.account)
-			}
-		}
-		add(collectorSuccessDesc, prometheus.GaugeValue, boolValue(r.ok), el.collector)
-		add(collectorDurationDesc, prometheus.GaugeValue, took[i].Seconds(), el.collector)
-		if r.called {
-			add(requestDurationDesc, prometheus.GaugeValue, r.duration.Seconds(), el.endpoint)
-			if latest == nil || newerRateLimit(r.rl, *latest) {
-				latest = &r.rl
-			}
-		}
-		if errors.Is(r.err, errGaveUp) {
-			a.debug("No answer in this scrape", "endpoint", st.scraper.Name(), "err", r.err)
-		}
-		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
-		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
-		for k := range st.counts {
-			d := errorsDesc
-			if k >= len(sunor.Reasons) {
-				d = skippedDesc
-			}
-			add(d, prometheus.CounterValue, float64(st.counts[k].Load()), el.reasonLabels(k))
-		}
-	}
-
-	// The X-RateLimit-* headers of the latest answer in this scrape; a
-	// header it did not carry is no series.
-	if latest != nil && latest.HasLimit {
-		add(rateLimitLimitDesc, prometheus.GaugeValue, latest.Limit, p.account)
-	}
-	if latest != nil && latest.HasRemaining {
-		add(rateLimitRemainingDesc, prometheus.GaugeValue, latest.Remaining, p.account)
-	}
-	if latest != nil && latest.HasReset {
-		add(rateLimitResetDesc, prometheus.GaugeValue, float64(latest.Reset.UnixNano())/1e9, p.account)
-	}
-
-	// The account's policy, from its configuration: there whatever the API
-	// answered.
-	add(lowThresholdDesc, prometheus.GaugeValue, p.threshold, p.account)
-	if p.taskCost > 0 { // 0 only where an account was built without the configuration
-		add(taskCostDesc, prometheus.GaugeValue, p.taskCost, p.account)
-	}
-	if p.budget > 0 {
-		add(dailyBudgetDesc, prometheus.GaugeValue, p.budget, p.account)
-	}
-
-	for i := range out {
-		ch <- &out[i]
-	}
-	for i := range hists {
-		ch <- &hists[i]
 	}
 }

@@ -189,7 +189,7 @@ func (e *Exporter) Status() []AccountStatus {
 	now := e.opts.Now()
 	out := make([]AccountStatus, len(accts))
 	for i, a := range accts {
-		out[i] = a.status(now)
+		out[i] = accountStatus(a, now)
 	}
 	return out
 }
@@ -215,10 +215,11 @@ func (e *Exporter) Settings(name string) (Settings, bool) {
 		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels, URL: a.url, KeySource: src}, true
 }
 
-func (a *account) status(now time.Time) AccountStatus {
+// accountStatus is what Status says of a at now.
+func accountStatus(a *account, now time.Time) AccountStatus {
 	p, t := a.policy.Load(), a.timing.Load()
 	s := AccountStatus{Name: a.name, Labels: p.labels, Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
-		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.statusGuard().view(now)}
+		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.guard.Load().view(now)} // the guard of the key the account sent last: see keyGuard
 	for i, st := range a.endpoints {
 		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load()}
 		st.mu.Lock()
@@ -233,45 +234,6 @@ func (a *account) status(now time.Time) AccountStatus {
 		s.Endpoints = append(s.Endpoints, es)
 	}
 	return s
-}
-
-// statusGuard is the guard of the key the account sent last: the one its
-// next call is charged to unless its key changed since (see keyGuard).
-func (a *account) statusGuard() *guard { return a.guard.Load() }
-
-// view is the key's budget at now, without changing it.
-func (g *guard) view(now time.Time) KeyStatus {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	k := KeyStatus{Ceiling: g.perMinute, Reserve: g.reserve}
-	for _, s := range g.calls {
-		if s.at.IsZero() || now.Sub(s.at) < Window {
-			k.CallsLastMinute++
-		}
-	}
-	if now.Before(g.backoffUntil) {
-		k.BackoffUntil = g.backoffUntil
-	}
-	if now.Before(g.reserveUntil) {
-		k.ReserveUntil = g.reserveUntil
-	}
-	if g.perMinute > 0 && k.CallsLastMinute >= g.perMinute {
-		k.BudgetFreeAt = g.freeAt(now, k.CallsLastMinute-g.perMinute+1)
-	}
-	return k
-}
-
-// windowCalls is the calls of the last Window and the ceiling, for the
-// record of a call the guard let through.
-func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, s := range g.calls {
-		if s.at.IsZero() || now.Sub(s.at) < Window {
-			n++
-		}
-	}
-	return n, g.perMinute
 }
 
 // traceDecision adds a decision to the decision log of ctx's debug probe,
