@@ -54,8 +54,9 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 		logger:   log.With(logger, "account", cfg.Name),
 	}
 	a.guard.Store(g)
-	for _, s := range scrapers {
-		a.endpoints = append(a.endpoints, newEndpointState(a, s))
+	a.endpoints = make([]*endpointState, len(scrapers))
+	for i := range scrapers {
+		a.endpoints[i] = newEndpointState(a, &scrapers[i])
 	}
 	a.setTiming(cfg)
 	a.setPolicy(cfg)

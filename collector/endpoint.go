@@ -67,8 +67,8 @@ var errGaveUp = errors.New("scrape deadline reached while the API call was queue
 // answer instead (reuse). Every method of the type is in this file.
 type endpointState struct {
 	a        *account // whose endpoint it is
-	scraper  Scraper
-	balance  bool // the account's balance: first claim on the key's budget
+	scraper  *Scraper // the exporter's, shared by every account
+	balance  bool     // the account's balance: first claim on the key's budget
 	requests atomic.Uint64
 	// counts are the error counters, by sunor.Reasons, then the skip
 	// counters, by skipReasons: every reason from the start, in the order
@@ -93,7 +93,7 @@ type endpointState struct {
 	budgetLogged time.Time
 }
 
-func newEndpointState(a *account, s Scraper) *endpointState {
+func newEndpointState(a *account, s *Scraper) *endpointState {
 	return &endpointState{a: a, scraper: s, balance: s.Name() == Balance.Name(), counts: make([]atomic.Uint64, len(counterReasons))}
 }
 
