@@ -210,9 +210,9 @@ func (e *Exporter) sdAnswer() *sdAnswer {
 	groups := make([]group, 0, len(accts))
 	for _, a := range accts {
 		p := a.policy.Load()
-		labels := make(map[string]string, 1+len(p.labels))
-		for k, v := range p.labels {
-			labels["__meta_sunor_account_label_"+k] = v
+		labels := make(map[string]string, 1+len(p.owner))
+		for _, lp := range p.owner {
+			labels["__meta_sunor_account_label_"+lp.GetName()] = lp.GetValue()
 		}
 		labels["__meta_sunor_account"] = a.name
 		groups = append(groups, group{Targets: []string{a.name}, Labels: labels})

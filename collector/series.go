@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -44,7 +43,10 @@ import (
 // owner labels, its low-credit threshold and daily budget, and the label
 // pairs of each of its series. It is immutable; a reload swaps it.
 type policy struct {
-	labels    map[string]string // owner labels, as configured
+	// owner are the owner labels, as configured, sorted by name: the
+	// pairs every label set of the account shares, not a copy of the
+	// configuration's map (labels gives one).
+	owner     []*dto.LabelPair
 	threshold float64
 	budget    float64
 	taskCost  float64
@@ -74,7 +76,6 @@ func (el endpointLabels) reasonLabels(k int) []*dto.LabelPair {
 
 func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	p := &policy{
-		labels:    maps.Clone(cfg.Labels),
 		threshold: cfg.LowCreditsThreshold,
 		budget:    cfg.DailyBudget,
 		taskCost:  cfg.TaskCost,
@@ -83,6 +84,8 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	for k, v := range cfg.Labels {
 		owner = append(owner, &dto.LabelPair{Name: new(k), Value: new(v)})
 	}
+	slices.SortFunc(owner, func(x, y *dto.LabelPair) int { return strings.Compare(x.GetName(), y.GetName()) })
+	p.owner = owner
 	account := &dto.LabelPair{Name: new("account"), Value: new(cfg.Name)}
 	// Every label set of the account in one array.
 	sets := 1 + len(endpoints)*(2+len(counterReasons))
@@ -123,7 +126,29 @@ var counterReasons = func() []string {
 // name (see SetAccounts), so it never differs.
 func (p *policy) same(cfg accounts.Account) bool {
 	return p.threshold == cfg.LowCreditsThreshold && p.budget == cfg.DailyBudget && p.taskCost == cfg.TaskCost &&
-		maps.Equal(p.labels, cfg.Labels)
+		p.sameLabels(cfg.Labels)
+}
+
+// sameLabels reports whether labels are the owner labels.
+func (p *policy) sameLabels(labels map[string]string) bool {
+	if len(labels) != len(p.owner) {
+		return false
+	}
+	for _, lp := range p.owner {
+		if v, ok := labels[lp.GetName()]; !ok || v != lp.GetValue() {
+			return false
+		}
+	}
+	return true
+}
+
+// labels returns the owner labels as a map of the caller's own.
+func (p *policy) labels() map[string]string {
+	m := make(map[string]string, len(p.owner))
+	for _, lp := range p.owner {
+		m[lp.GetName()] = lp.GetValue()
+	}
+	return m
 }
 
 // labelSet appends to buf the series' own pairs and the owner labels,

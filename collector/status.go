@@ -212,13 +212,13 @@ func (e *Exporter) Settings(name string) (Settings, bool) {
 		src = "environment variable " + k.keyEnv
 	}
 	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: k.perMinute, RateLimitReserve: k.reserve,
-		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels, URL: a.url, KeySource: src}, true
+		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels(), URL: a.url, KeySource: src}, true
 }
 
 // accountStatus is what Status says of a at now.
 func accountStatus(a *account, now time.Time) AccountStatus {
 	p, t := a.policy.Load(), a.timing.Load()
-	s := AccountStatus{Name: a.name, Labels: p.labels, Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
+	s := AccountStatus{Name: a.name, Labels: p.labels(), Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
 		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.guard.Load().view(now)} // the guard of the key the account sent last: see keyGuard
 	for i, st := range a.endpoints {
 		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load()}
