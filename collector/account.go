@@ -147,6 +147,10 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 	p := a.policy.Load()
 	out := make([]sample, 0, p.size) // one allocation for the account's series
 	hists := make([]histogramSample, len(a.endpoints))
+	// The error and skip counters, two sets an endpoint: a series each
+	// only when encoded (counterSet).
+	sets := make([]counterSet, 0, 2*len(a.endpoints))
+	counts := make([]float64, len(a.endpoints)*len(counterReasons))
 	add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []*dto.LabelPair) {
 		out = append(out, sample{desc: d, labels: labels, typ: t, value: v})
 	}
@@ -178,13 +182,14 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
 		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
+		values := counts[i*len(counterReasons) : (i+1)*len(counterReasons)]
 		for k := range st.counts {
-			d := errorsDesc
-			if k >= len(sunor.Reasons) {
-				d = skippedDesc
-			}
-			add(d, prometheus.CounterValue, float64(st.counts[k].Load()), el.reasonLabels(k))
+			values[k] = float64(st.counts[k].Load())
 		}
+		n := len(sunor.Reasons)
+		sets = append(sets,
+			counterSet{desc: errorsDesc, labels: el.reasons[:n*el.stride], stride: el.stride, values: values[:n:n]},
+			counterSet{desc: skippedDesc, labels: el.reasons[n*el.stride:], stride: el.stride, values: values[n:]})
 	}
 
 	// The X-RateLimit-* headers of the latest answer in this scrape; a
@@ -214,6 +219,9 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 	}
 	for i := range hists {
 		ch <- &hists[i]
+	}
+	for i := range sets {
+		ch <- &sets[i]
 	}
 }
 

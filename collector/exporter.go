@@ -238,7 +238,8 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // Collect implements prometheus.Collector with no scrape deadline: each
 // call is bounded by its account's timeout only.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	e.collect(context.Background(), e.snapshot(), ch)
+	accts := e.snapshot()
+	expanding(func(ch chan<- prometheus.Metric) { e.collect(context.Background(), accts, ch) }, ch)
 }
 
 // WithContext returns a collector of every account under ctx, for one
@@ -301,4 +302,8 @@ type scoped struct {
 }
 
 func (s scoped) Describe(ch chan<- *prometheus.Desc) { s.e.Describe(ch) }
-func (s scoped) Collect(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }
+func (s scoped) Collect(ch chan<- prometheus.Metric) { expanding(s.collectSets, ch) }
+
+// collectSets sends the scope's series with the counters by reason as
+// counterSets, for the streaming encoder (gatherFamilies).
+func (s scoped) collectSets(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }

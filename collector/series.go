@@ -69,11 +69,6 @@ type endpointLabels struct {
 	stride  int
 }
 
-// reasonLabels is the label set of the counter of counterReasons[k].
-func (el endpointLabels) reasonLabels(k int) []*dto.LabelPair {
-	return el.reasons[k*el.stride : (k+1)*el.stride : (k+1)*el.stride]
-}
-
 func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	p := &policy{
 		threshold: cfg.LowCreditsThreshold,
@@ -106,7 +101,7 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 		}
 		el.reasons = buf[start:len(buf):len(buf)]
 		p.endpoints = append(p.endpoints, el)
-		p.size += len(st.scraper.Series) + 4 + len(counterReasons)
+		p.size += len(st.scraper.Series) + 4 // the counters by reason are a counterSet
 	}
 	return p
 }
@@ -204,13 +199,80 @@ func (s *sample) Write(out *dto.Metric) error {
 // fill writes s into the buffers of one family's encoding (stream.go), no
 // allocation per series; with b nil, each value proto is allocated.
 func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
-	out.Label = s.labels
+	fillValue(out, s.labels, s.typ, &s.value, b)
+}
+
+// fillValue writes one series of the labels, the type and the value *v,
+// which the proto points to.
+func fillValue(out *dto.Metric, labels []*dto.LabelPair, typ prometheus.ValueType, v *float64, b *familyBuffer) {
+	out.Label = labels
 	switch {
-	case s.typ == prometheus.CounterValue && s.value == 0:
+	case typ == prometheus.CounterValue && *v == 0:
 		out.Counter = zeroCounter
-	case s.typ == prometheus.CounterValue:
-		out.Counter = b.counter(&s.value)
+	case typ == prometheus.CounterValue:
+		out.Counter = b.counter(v)
 	default:
-		out.Gauge = b.gauge(&s.value)
+		out.Gauge = b.gauge(v)
+	}
+}
+
+// counterSet is one endpoint's error counters (sunor_api_errors_total) or
+// its skip counters (sunor_api_calls_skipped_total) in one scrape, a series
+// per reason: values[k] with the label set labels[k*stride:(k+1)*stride].
+// They are most of an account's series, and mostly 0: a sample each would
+// be 48 bytes a series alive until the scrape is written, 12 MB at 10 000
+// accounts. The streaming encoder writes the series of a set (fill); a
+// registry gets them one by one (expand).
+type counterSet struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	stride int
+	values []float64
+}
+
+// Desc and Write make a set a prometheus.Metric on its way to the encoder:
+// Write is its first series, from which the family's name, help and type
+// are read (familyProto).
+func (c *counterSet) Desc() *prometheus.Desc { return c.desc }
+
+func (c *counterSet) Write(out *dto.Metric) error {
+	c.fill(out, 0, nil)
+	return nil
+}
+
+// fill writes the series of values[k] into b, as sample.fill does.
+func (c *counterSet) fill(out *dto.Metric, k int, b *familyBuffer) {
+	fillValue(out, c.seriesLabels(k), prometheus.CounterValue, &c.values[k], b)
+}
+
+func (c *counterSet) seriesLabels(k int) []*dto.LabelPair {
+	end := (k + 1) * c.stride
+	return c.labels[k*c.stride : end : end]
+}
+
+// expand sends m to ch, a counterSet as a sample per series: what a
+// registry gathers.
+func expand(m prometheus.Metric, ch chan<- prometheus.Metric) {
+	c, ok := m.(*counterSet)
+	if !ok {
+		ch <- m
+		return
+	}
+	out := make([]sample, len(c.values))
+	for k := range out {
+		out[k] = sample{desc: c.desc, labels: c.seriesLabels(k), typ: prometheus.CounterValue, value: c.values[k]}
+		ch <- &out[k]
+	}
+}
+
+// expanding is a collector's series as a registry gathers them (expand).
+func expanding(collect func(chan<- prometheus.Metric), ch chan<- prometheus.Metric) {
+	sets := make(chan prometheus.Metric, 64)
+	go func() {
+		defer close(sets)
+		collect(sets)
+	}()
+	for m := range sets {
+		expand(m, ch)
 	}
 }
