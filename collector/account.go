@@ -134,8 +134,12 @@ func (a *account) debug(msg string, kv ...any) {
 // begun by ask are in.
 func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
 	results, took := a.answers(ctx, asks)
-	if t := traceOf(ctx); t != nil {
-		t.answered(a, results) // a debug probe
+	if t := traceOf(ctx); t != nil { // a debug probe
+		names, calls := make([]string, len(a.endpoints)), make([]*Call, len(a.endpoints))
+		for i, st := range a.endpoints {
+			names[i], calls[i] = st.scraper.Name(), st.seen.call.Load()
+		}
+		t.answered(results, names, calls)
 	}
 
 	a.emit(ch, results, took)

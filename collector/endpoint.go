@@ -16,17 +16,6 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// result is what one scrape learned from one endpoint.
-type result struct {
-	values   []float64       // the answer's fields, when ok
-	ok       bool            // a good answer: fresh, or reused without a call
-	called   bool            // a call was made for this scrape (possibly shared)
-	duration time.Duration   // of that call
-	rl       sunor.RateLimit // headers of that call's answer
-	err      error
-	call     *Call // the record of that call, for the debug probe
-}
-
 // errSkipped answers a scrape for which the guard made no call and no
 // answer could be reused: none young enough, or the latest call failed.
 type errSkipped struct {
@@ -190,7 +179,7 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		}
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
-			traceDecision(ctx, st, now, reason, skipWhy(reason), until) // skip keeps it
+			traceDecision(ctx, st.scraper.Name(), now, reason, skipWhy(reason), until) // skip keeps it
 			if !st.balance {
 				g.optionalDone(now, false, false, nil) // the claim, unused
 			}
@@ -552,7 +541,7 @@ func (st *endpointState) optionalDone(g *guard, r result) {
 // ctx is a debug probe's, for its decision log; st.mu is held.
 func (st *endpointState) decide(ctx context.Context, now time.Time, what, why string, until time.Time) {
 	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
-	traceDecision(ctx, st, now, what, why, until)
+	traceDecision(ctx, st.scraper.Name(), now, what, why, until)
 }
 
 // recordCall keeps a call made, for the status page and the recent calls.

@@ -60,7 +60,6 @@ type Exporter struct {
 	// generation counts the SetAccounts calls, under mu: /sd's answer is
 	// built once per generation.
 	generation atomic.Uint64
-	sd         sdCache
 
 	recent   *callRing              // the last API calls, for the status page
 	settings map[string]keySettings // by account name, under mu
@@ -307,3 +306,15 @@ func (s scoped) Collect(ch chan<- prometheus.Metric) { expanding(s.collectSets, 
 // collectSets sends the scope's series with the counters by reason as
 // counterSets, for the streaming encoder (gatherFamilies).
 func (s scoped) collectSets(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }
+
+// keySettings are the settings Settings takes from the configuration: the
+// rest it reads from the account in force. Its strings are the
+// configuration's own: an account costs no allocation here.
+type keySettings struct {
+	perMinute, reserve int
+	keyFile, keyEnv    string
+}
+
+func keySettingsOf(cfg accounts.Account) keySettings {
+	return keySettings{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve, keyFile: cfg.APIKeyFile, keyEnv: cfg.APIKeyEnv}
+}

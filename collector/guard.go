@@ -302,6 +302,19 @@ func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
 	return n, g.perMinute
 }
 
+// skipWhy says in words why the guard made no call.
+func skipWhy(reason string) string {
+	switch reason {
+	case skipBudget:
+		return "the key's ceiling of calls a minute is spent (--sunor.max-calls-per-minute): no call"
+	case skipBackoff:
+		return "a 429's Retry-After is running: no call with this key until it ends"
+	case skipReserve:
+		return "X-RateLimit-Remaining is at or below the reserve (--sunor.rate-limit-reserve): no call until the window resets"
+	}
+	return reason
+}
+
 // humanize writes d as the docs do: "5 minutes" rather than "5m0s".
 func humanize(d time.Duration) string {
 	if d >= time.Minute && d%time.Minute == 0 {

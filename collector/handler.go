@@ -160,11 +160,12 @@ func SDHandler(e *Exporter) http.Handler {
 type sdHandler struct {
 	e            *Exporter
 	writeTimeout time.Duration
+	cache        sdCache
 }
 
 func (h *sdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setWriteDeadline(w, time.Now().Add(h.writeTimeout))
-	a := h.e.sdAnswer()
+	a := h.answer()
 	body := a.plain
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
@@ -191,13 +192,14 @@ type sdAnswer struct {
 
 // sdAnswer returns /sd's answer for the accounts in force, built on the
 // first request after they changed.
-func (e *Exporter) sdAnswer() *sdAnswer {
-	if a := e.sd.answer.Load(); a != nil && a.generation == e.generation.Load() {
+func (h *sdHandler) answer() *sdAnswer {
+	e := h.e
+	if a := h.cache.answer.Load(); a != nil && a.generation == e.generation.Load() {
 		return a
 	}
-	e.sd.mu.Lock()
-	defer e.sd.mu.Unlock()
-	if a := e.sd.answer.Load(); a != nil && a.generation == e.generation.Load() {
+	h.cache.mu.Lock()
+	defer h.cache.mu.Unlock()
+	if a := h.cache.answer.Load(); a != nil && a.generation == e.generation.Load() {
 		return a // built while this one waited
 	}
 	e.mu.RLock()
@@ -223,7 +225,7 @@ func (e *Exporter) sdAnswer() *sdAnswer {
 	_, _ = gz.Write(plain.Bytes())
 	_ = gz.Close()
 	a := &sdAnswer{generation: generation, plain: plain.Bytes(), gzipped: gzipped.Bytes()}
-	e.sd.answer.Store(a)
+	h.cache.answer.Store(a)
 	return a
 }
 
