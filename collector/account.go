@@ -70,7 +70,11 @@ func (a *account) setPolicy(cfg accounts.Account) {
 	if p := a.policy.Load(); p != nil && p.same(cfg) {
 		return
 	}
-	a.policy.Store(newPolicy(cfg, a.endpoints))
+	scrapers := make([]*Scraper, len(a.endpoints))
+	for i, st := range a.endpoints {
+		scrapers[i] = st.scraper
+	}
+	a.policy.Store(newPolicy(cfg, scrapers))
 }
 
 // budget is what the account asks of its key's guard; the guard takes the

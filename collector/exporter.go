@@ -318,3 +318,41 @@ type keySettings struct {
 func keySettingsOf(cfg accounts.Account) keySettings {
 	return keySettings{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve, keyFile: cfg.APIKeyFile, keyEnv: cfg.APIKeyEnv}
 }
+
+// RecentCalls returns the last RecentCallsKept API calls across all
+// accounts, the newest first.
+func (e *Exporter) RecentCalls() []Call { return e.recent.newestFirst() }
+
+// Status returns the state of every account in force, in the order they
+// were given. It makes no API call; each account's state is read under
+// its own locks, one at a time, and none is held on return.
+func (e *Exporter) Status() []AccountStatus {
+	accts := e.snapshot()
+	now := e.opts.Now()
+	out := make([]AccountStatus, len(accts))
+	for i, a := range accts {
+		out[i] = accountStatus(a, now)
+	}
+	return out
+}
+
+// Settings returns the effective settings of the account name, and false
+// if there is no such account.
+func (e *Exporter) Settings(name string) (Settings, bool) {
+	e.mu.RLock()
+	a, k := e.byName[name], e.settings[name]
+	e.mu.RUnlock()
+	if a == nil {
+		return Settings{}, false
+	}
+	p, t := a.policy.Load(), a.timing.Load()
+	src := "the account's own client (tests)"
+	switch {
+	case k.keyFile != "":
+		src = "key file " + k.keyFile
+	case k.keyEnv != "":
+		src = "environment variable " + k.keyEnv
+	}
+	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: k.perMinute, RateLimitReserve: k.reserve,
+		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels(), URL: a.url, KeySource: src}, true
+}

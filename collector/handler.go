@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -14,56 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// HandlerOpts configure the HTTP handlers.
-type HandlerOpts struct {
-	// TimeoutOffset is taken off the scrape timeout Prometheus announces,
-	// to leave time for encoding and the network (blackbox_exporter's
-	// --timeout-offset).
-	TimeoutOffset time.Duration
-	// ErrorLog receives errors from encoding the answer.
-	ErrorLog promhttp.Logger
-	// DebugLog receives a client that did not take the whole answer: gone,
-	// or too slow for the write deadline. That is the client's trouble,
-	// not the exporter's. Nil for none.
-	DebugLog promhttp.Logger
-	// WriteTimeout bounds the writing of an answer, from its first byte,
-	// when the scrape's own deadline does not come sooner. 0 is
-	// DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// Own is the exporter's own long-lived registry (build info, Go,
-	// process, promhttp), served on /metrics next to the accounts. Nil
-	// for none.
-	Own prometheus.Gatherer
-
-	// scrapeEnd is when the client gives up, as announced by
-	// X-Prometheus-Scrape-Timeout-Seconds; zero when not announced.
-	scrapeEnd time.Time
-}
-
-// DefaultWriteTimeout is the longest the writing of an answer may take
-// (/metrics, /probe, /sd): a client that does not read holds a slot of
-// --web.max-requests that long at most. A scrape that announces its
-// timeout ends writing at that deadline if it comes sooner.
-const DefaultWriteTimeout = 30 * time.Second
-
-// writeDeadline is when the writing of an answer started at start must
-// end: the scrape's deadline, and at most the write timeout after start.
-func (o HandlerOpts) writeDeadline(start time.Time) time.Time {
-	end := start.Add(cmp.Or(o.WriteTimeout, DefaultWriteTimeout))
-	if !o.scrapeEnd.IsZero() && o.scrapeEnd.Before(end) {
-		end = o.scrapeEnd
-	}
-	return end
-}
 
 // withScrapeEnd returns o with the deadline r announced, counted from
 // arrived.
-func (o HandlerOpts) withScrapeEnd(r *http.Request, arrived time.Time) HandlerOpts {
+func withScrapeEnd(o HandlerOpts, r *http.Request, arrived time.Time) HandlerOpts {
 	if t, ok, err := scrapeTimeout(r); ok && err == nil {
 		o.scrapeEnd = arrived.Add(t)
 	}
@@ -98,7 +52,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	if enc := encode(w, r, h.e.WithContext(ctx), h.o.withScrapeEnd(r, arrived)); enc.written > 0 {
+	if enc := encode(w, r, h.e.WithContext(ctx), withScrapeEnd(h.o, r, arrived)); enc.written > 0 {
 		h.encoding.Store(int64(float64(enc.took) * float64(enc.series) / float64(enc.written)))
 	}
 }
@@ -132,7 +86,7 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			http.Error(w, fmt.Sprintf("unknown account %s (see /sd for the names)", strconv.Quote(truncate(name, 64))), http.StatusBadRequest)
 			return
 		}
-		po := o.withScrapeEnd(r, arrived)
+		po := withScrapeEnd(o, r, arrived)
 		if debug {
 			serveDebug(w, e, name, c, trace, po.writeDeadline(time.Now()))
 			return

@@ -110,3 +110,13 @@ var (
 	dailyBudgetDesc = prometheus.NewDesc(namespace+"_credits_daily_budget",
 		"Credits per day this account may spend: its daily_budget from the accounts file (the account's own, or defaults:), else --sunor.daily-budget. Absent when the account has no budget.", accountLabel, nil)
 )
+
+// counterReasons are the reason labels of an endpoint's error counters
+// (sunor.Reasons), then of its skip counters (skipReasons).
+var counterReasons = func() []string {
+	var out []string
+	for _, r := range sunor.Reasons {
+		out = append(out, string(r))
+	}
+	return append(out, skipReasons...)
+}()

@@ -9,7 +9,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 // How an account's series get its owner labels.
@@ -69,7 +68,7 @@ type endpointLabels struct {
 	stride  int
 }
 
-func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
+func newPolicy(cfg accounts.Account, scrapers []*Scraper) *policy {
 	p := &policy{
 		threshold: cfg.LowCreditsThreshold,
 		budget:    cfg.DailyBudget,
@@ -83,12 +82,12 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 	p.owner = owner
 	account := &dto.LabelPair{Name: new("account"), Value: new(cfg.Name)}
 	// Every label set of the account in one array.
-	sets := 1 + len(endpoints)*(2+len(counterReasons))
+	sets := 1 + len(scrapers)*(2+len(counterReasons))
 	buf := make([]*dto.LabelPair, 0, sets*(len(owner)+3))
 	p.account, buf = labelSet(buf, owner, account)
 	p.size = 2 + 3 + 3 // up, last success; rate limit; threshold, budget, task cost
-	for _, st := range endpoints {
-		name := st.scraper.Name()
+	for _, s := range scrapers {
+		name := s.Name()
 		endpoint := sharedPair("endpoint", name)
 		var el endpointLabels
 		el.endpoint, buf = labelSet(buf, owner, account, endpoint)
@@ -101,20 +100,10 @@ func newPolicy(cfg accounts.Account, endpoints []*endpointState) *policy {
 		}
 		el.reasons = buf[start:len(buf):len(buf)]
 		p.endpoints = append(p.endpoints, el)
-		p.size += len(st.scraper.Series) + 4 // the counters by reason are a counterSet
+		p.size += len(s.Series) + 4 // the counters by reason are a counterSet
 	}
 	return p
 }
-
-// counterReasons are the reason labels of an endpoint's error counters
-// (sunor.Reasons), then of its skip counters (skipReasons).
-var counterReasons = func() []string {
-	var out []string
-	for _, r := range sunor.Reasons {
-		out = append(out, string(r))
-	}
-	return append(out, skipReasons...)
-}()
 
 // same reports whether cfg would build the same policy. The account's
 // name is not compared: an account is kept by a reload only under its own
@@ -184,9 +173,6 @@ type sample struct {
 	typ    prometheus.ValueType
 	value  float64
 }
-
-// zeroCounter is the value of every counter at 0, shared read-only.
-var zeroCounter = &dto.Counter{Value: new(0.0)}
 
 func (s *sample) Desc() *prometheus.Desc { return s.desc }
 
@@ -275,4 +261,81 @@ func expanding(collect func(chan<- prometheus.Metric), ch chan<- prometheus.Metr
 	for m := range sets {
 		expand(m, ch)
 	}
+}
+
+// histogramSample is the histogram of one account's calls to one endpoint
+// in one scrape: like sample, its label pairs are the account's, shared.
+type histogramSample struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	h      *callHistogram
+}
+
+func (s *histogramSample) Desc() *prometheus.Desc { return s.desc }
+
+// Write is fill with buffers of its own, for the tests' registries.
+func (s *histogramSample) Write(out *dto.Metric) error {
+	b := familyBuffer{native: true}
+	s.fill(out, &b)
+	return nil
+}
+
+// fill writes the histogram into out, in b's buffers: what a client_golang
+// histogram writes (without its created timestamp: none of the exporter's
+// counters has one either), the native fields only for a format that
+// carries them.
+func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
+	if len(b.histograms) == cap(b.histograms) {
+		b.histograms = slices.Grow(b.histograms, max(16, cap(b.histograms)))
+	}
+	b.histograms = b.histograms[:len(b.histograms)+1]
+	p := &b.histograms[len(b.histograms)-1]
+	*p = histogramProto{}
+
+	h := s.h
+	h.mu.Lock()
+	if h.count == 0 {
+		h.mu.Unlock()
+		out.Label = s.labels
+		out.Histogram = emptyHistograms[boolIndex(b.native)]
+		return
+	}
+	p.count, p.sum, p.zero = h.count, h.sum, h.zero
+	var cum uint64
+	for i := range callDurationBuckets {
+		cum += h.classic[i]
+		p.buckets[i] = b.bucket(i, cum)
+	}
+	p.h = dto.Histogram{SampleCount: &p.count, SampleSum: &p.sum, Bucket: p.buckets[:]}
+	if b.native {
+		p.h.Schema, p.h.ZeroThreshold, p.h.ZeroCount = &nativeSchemaValue, &nativeZeroThresholdValue, &p.zero
+		p.h.PositiveSpan, p.h.PositiveDelta = b.nativeBuckets(h.native)
+	}
+	h.mu.Unlock()
+
+	out.Label = s.labels
+	out.Histogram = &p.h
+}
+
+// emptyHistograms are the histogram of no call yet, shared read-only as
+// zeroCounter is, without and with the native fields: with thousands of
+// accounts, most usage endpoints wait for their first call.
+var emptyHistograms = [2]*dto.Histogram{emptyHistogram(false), emptyHistogram(true)}
+
+func emptyHistogram(native bool) *dto.Histogram {
+	h := &dto.Histogram{SampleCount: new(uint64), SampleSum: new(float64)}
+	for i := range callDurationBuckets {
+		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: new(uint64), UpperBound: &callDurationBuckets[i]})
+	}
+	if native {
+		h.Schema, h.ZeroThreshold, h.ZeroCount = &nativeSchemaValue, &nativeZeroThresholdValue, new(uint64)
+	}
+	return h
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -123,29 +124,9 @@ type oneMetric struct{ m prometheus.Metric }
 func (oneMetric) Describe(chan<- *prometheus.Desc)      {}
 func (o oneMetric) Collect(ch chan<- prometheus.Metric) { ch <- o.m }
 
-// familyBuffer holds the protos of one family at a time, reused by the
-// next.
-type familyBuffer struct {
-	mf       dto.MetricFamily
-	metrics  []dto.Metric
-	ptrs     []*dto.Metric
-	gauges   []dto.Gauge
-	counters []dto.Counter
-	// native: fill the native-histogram fields; the text formats
-	// (classic, OpenMetrics 1.0) have no place for them.
-	native bool
-	// The histograms' protos, their shared classic buckets and their
-	// native buckets (latency.go).
-	histograms  []histogramProto
-	buckets     map[bucketKey]*dto.Bucket
-	bucketStore []bucketProto
-	spans       []nativeSpan
-	spanPtrs    []*dto.BucketSpan
-	deltas      []int64
-}
-
-// build returns f's family in b's buffers, valid until the next build.
-func (b *familyBuffer) build(f *family) *dto.MetricFamily {
+// buildFamily returns f's family in b's buffers, valid until the next
+// buildFamily.
+func buildFamily(b *familyBuffer, f *family) *dto.MetricFamily {
 	n := f.size()
 	if cap(b.metrics) < n {
 		b.metrics, b.ptrs = make([]dto.Metric, n), make([]*dto.Metric, n)
@@ -195,34 +176,6 @@ func (b *familyBuffer) build(f *family) *dto.MetricFamily {
 // size is the number of series in f.
 func (f *family) size() int { return len(f.samples) + len(f.hists) + f.setSeries }
 
-// gauge and counter return a value proto from b's buffers; a new one when
-// b is nil.
-func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
-	if b == nil {
-		return &dto.Gauge{Value: v}
-	}
-	if len(b.gauges) == cap(b.gauges) {
-		b.gauges = slices.Grow(b.gauges, max(64, cap(b.gauges)))
-	}
-	b.gauges = b.gauges[:len(b.gauges)+1]
-	g := &b.gauges[len(b.gauges)-1]
-	*g = dto.Gauge{Value: v}
-	return g
-}
-
-func (b *familyBuffer) counter(v *float64) *dto.Counter {
-	if b == nil {
-		return &dto.Counter{Value: v}
-	}
-	if len(b.counters) == cap(b.counters) {
-		b.counters = slices.Grow(b.counters, max(64, cap(b.counters)))
-	}
-	b.counters = b.counters[:len(b.counters)+1]
-	c := &b.counters[len(b.counters)-1]
-	*c = dto.Counter{Value: v}
-	return c
-}
-
 // compareMetrics orders series as the registry does
 // (client_golang's internal.MetricSorter): fewer labels first, then by
 // label values in order.
@@ -236,6 +189,48 @@ func compareMetrics(x, y *dto.Metric) int {
 		}
 	}
 	return 0
+}
+
+// HandlerOpts configure the HTTP handlers.
+type HandlerOpts struct {
+	// TimeoutOffset is taken off the scrape timeout Prometheus announces,
+	// to leave time for encoding and the network (blackbox_exporter's
+	// --timeout-offset).
+	TimeoutOffset time.Duration
+	// ErrorLog receives errors from encoding the answer.
+	ErrorLog promhttp.Logger
+	// DebugLog receives a client that did not take the whole answer: gone,
+	// or too slow for the write deadline. That is the client's trouble,
+	// not the exporter's. Nil for none.
+	DebugLog promhttp.Logger
+	// WriteTimeout bounds the writing of an answer, from its first byte,
+	// when the scrape's own deadline does not come sooner. 0 is
+	// DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Own is the exporter's own long-lived registry (build info, Go,
+	// process, promhttp), served on /metrics next to the accounts. Nil
+	// for none.
+	Own prometheus.Gatherer
+
+	// scrapeEnd is when the client gives up, as announced by
+	// X-Prometheus-Scrape-Timeout-Seconds; zero when not announced.
+	scrapeEnd time.Time
+}
+
+// DefaultWriteTimeout is the longest the writing of an answer may take
+// (/metrics, /probe, /sd): a client that does not read holds a slot of
+// --web.max-requests that long at most. A scrape that announces its
+// timeout ends writing at that deadline if it comes sooner.
+const DefaultWriteTimeout = 30 * time.Second
+
+// writeDeadline is when the writing of an answer started at start must
+// end: the scrape's deadline, and at most the write timeout after start.
+func (o HandlerOpts) writeDeadline(start time.Time) time.Time {
+	end := start.Add(cmp.Or(o.WriteTimeout, DefaultWriteTimeout))
+	if !o.scrapeEnd.IsZero() && o.scrapeEnd.Before(end) {
+		end = o.scrapeEnd
+	}
+	return end
 }
 
 // encode answers one scrape of c together with the exporter's own registry
@@ -336,7 +331,7 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			}
 			i++
 		}
-		mf, e := buf.build(f), verbatim
+		mf, e := buildFamily(&buf, f), verbatim
 		if !model.LegacyValidation.IsValidMetricName(name) {
 			e = enc
 		}

@@ -1,0 +1,154 @@
+package collector
+
+import (
+	"slices"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The protos a family is built in (stream.go), reused from family to
+// family: what sample, counterSet and histogramSample fill.
+
+// familyBuffer holds the protos of one family at a time, reused by the
+// next.
+type familyBuffer struct {
+	mf       dto.MetricFamily
+	metrics  []dto.Metric
+	ptrs     []*dto.Metric
+	gauges   []dto.Gauge
+	counters []dto.Counter
+	// native: fill the native-histogram fields; the text formats
+	// (classic, OpenMetrics 1.0) have no place for them.
+	native bool
+	// The histograms' protos, their shared classic buckets and their
+	// native buckets (latency.go).
+	histograms  []histogramProto
+	buckets     map[bucketKey]*dto.Bucket
+	bucketStore []bucketProto
+	spans       []nativeSpan
+	spanPtrs    []*dto.BucketSpan
+	deltas      []int64
+}
+
+// gauge and counter return a value proto from b's buffers; a new one when
+// b is nil.
+func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
+	if b == nil {
+		return &dto.Gauge{Value: v}
+	}
+	if len(b.gauges) == cap(b.gauges) {
+		b.gauges = slices.Grow(b.gauges, max(64, cap(b.gauges)))
+	}
+	b.gauges = b.gauges[:len(b.gauges)+1]
+	g := &b.gauges[len(b.gauges)-1]
+	*g = dto.Gauge{Value: v}
+	return g
+}
+
+func (b *familyBuffer) counter(v *float64) *dto.Counter {
+	if b == nil {
+		return &dto.Counter{Value: v}
+	}
+	if len(b.counters) == cap(b.counters) {
+		b.counters = slices.Grow(b.counters, max(64, cap(b.counters)))
+	}
+	b.counters = b.counters[:len(b.counters)+1]
+	c := &b.counters[len(b.counters)-1]
+	*c = dto.Counter{Value: v}
+	return c
+}
+
+// zeroCounter is the value of every counter at 0, shared read-only.
+var zeroCounter = &dto.Counter{Value: new(0.0)}
+
+// histogramProto holds the proto of one histogram series and the values it
+// points to, so that a family's histograms are built in one array
+// (familyBuffer) rather than in a dozen allocations each.
+type histogramProto struct {
+	h       dto.Histogram
+	buckets [len(callDurationBuckets)]*dto.Bucket
+	count   uint64
+	sum     float64
+	zero    uint64
+}
+
+// bucketProto is one classic bucket's proto and the count it points to.
+// Histograms share them: a bucket is its bound and its cumulative count,
+// and the accounts' counts are mostly the same few numbers (a call every
+// refresh), so a family of 20 000 histograms needs a few hundred buckets,
+// not 160 000 of 72 bytes each.
+type bucketProto struct {
+	b     dto.Bucket
+	count uint64
+}
+
+type bucketKey struct {
+	bound int
+	count uint64
+}
+
+// bucket returns the shared proto of the classic bucket bound with the
+// cumulative count n, in b's buffers.
+func (b *familyBuffer) bucket(bound int, n uint64) *dto.Bucket {
+	if p, ok := b.buckets[bucketKey{bound, n}]; ok {
+		return p
+	}
+	if b.buckets == nil {
+		b.buckets = map[bucketKey]*dto.Bucket{}
+	}
+	if len(b.bucketStore) == cap(b.bucketStore) {
+		// A new block rather than a larger copy: the protos handed out
+		// stay where they are.
+		b.bucketStore = make([]bucketProto, 0, 256)
+	}
+	b.bucketStore = b.bucketStore[:len(b.bucketStore)+1]
+	p := &b.bucketStore[len(b.bucketStore)-1]
+	*p = bucketProto{count: n}
+	p.b = dto.Bucket{CumulativeCount: &p.count, UpperBound: &callDurationBuckets[bound]}
+	b.buckets[bucketKey{bound, n}] = &p.b
+	return &p.b
+}
+
+// nativeSpan holds one span of native buckets and the values it points to.
+type nativeSpan struct {
+	span   dto.BucketSpan
+	offset int32
+	length uint32
+}
+
+// nativeBuckets returns the spans and deltas of the populated native
+// buckets, in b's buffers, as client_golang encodes them: a gap of one or
+// two empty buckets stays in its span, as zero deltas; a longer gap starts
+// a new span.
+func (b *familyBuffer) nativeBuckets(buckets []nativeBucket) ([]*dto.BucketSpan, []int64) {
+	if len(buckets) == 0 {
+		return nil, nil
+	}
+	spanStart, deltaStart := len(b.spanPtrs), len(b.deltas)
+	var prev int64
+	next := int32(0)
+	for n, bk := range buckets {
+		gap := bk.index - next
+		if n == 0 || gap > 2 {
+			if len(b.spans) == cap(b.spans) {
+				b.spans = slices.Grow(b.spans, max(64, cap(b.spans)))
+			}
+			b.spans = b.spans[:len(b.spans)+1]
+			sp := &b.spans[len(b.spans)-1]
+			*sp = nativeSpan{offset: gap}
+			sp.span = dto.BucketSpan{Offset: &sp.offset, Length: &sp.length}
+			b.spanPtrs = append(b.spanPtrs, &sp.span)
+		} else {
+			for range gap {
+				b.deltas = append(b.deltas, -prev)
+				prev = 0
+				b.spans[len(b.spans)-1].length++
+			}
+		}
+		b.deltas = append(b.deltas, int64(bk.count)-prev)
+		prev = int64(bk.count)
+		b.spans[len(b.spans)-1].length++
+		next = bk.index + 1
+	}
+	return b.spanPtrs[spanStart:len(b.spanPtrs):len(b.spanPtrs)], b.deltas[deltaStart:len(b.deltas):len(b.deltas)]
+}
