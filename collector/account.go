@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -15,35 +14,19 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
-// account is the live state of one accounts.Account.
+// account is the live state of one accounts.Account: its series (policy,
+// emit) and its endpoints, each of which makes its calls (endpoint.go)
+// with what the account's caller holds (caller.go).
 type account struct {
-	name     string
-	identity string
-	url      string // the redacted base URL, for logs
-	api      accounts.API
-	timing   atomic.Pointer[timing] // a reload that keeps the account may change it
-	calls    *pool                  // the exporter's cap on calls in flight; nil: none
-	now      func() time.Time
-	logger   log.Logger
-	removed  atomic.Bool // by a reload: its queued calls are not made
-	recent   *callRing   // the exporter's, for the status page
-
-	// guard is the guard of the key the account sent last (or was built
-	// with), shared with every account of that key. Each call is charged
-	// to the guard of the key it sends: see keyGuard.
-	guard  atomic.Pointer[guard]
+	caller
 	budget atomic.Pointer[budget]
-	keys   func(context.Context) (key, id string) // nil: the key never changes
-	// follow moves the account to the guard of the key id, for the
-	// exporter, which keeps one guard per key and configures them.
-	follow func(a *account, id string) *guard
 
 	endpoints []*endpointState // in the order of the exporter's scrapers
 	policy    atomic.Pointer[policy]
 }
 
 func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool, now func() time.Time, logger log.Logger) *account {
-	a := &account{
+	a := &account{caller: caller{
 		name:     cfg.Name,
 		identity: cfg.Identity,
 		url:      cfg.URL,
@@ -52,11 +35,11 @@ func newAccount(cfg accounts.Account, g *guard, scrapers []Scraper, calls *pool,
 		calls:    calls,
 		now:      now,
 		logger:   log.With(logger, "account", cfg.Name),
-	}
+	}}
 	a.guard.Store(g)
 	a.endpoints = make([]*endpointState, len(scrapers))
 	for i := range scrapers {
-		a.endpoints[i] = newEndpointState(a, &scrapers[i])
+		a.endpoints[i] = newEndpointState(&a.caller, &scrapers[i])
 	}
 	a.setTiming(cfg)
 	a.setPolicy(cfg)
@@ -85,53 +68,12 @@ func (a *account) setBudget(cfg accounts.Account) {
 	a.budget.Store(&budget{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve})
 }
 
-// keyGuard reads the key the account's next call sends and returns it with
-// its guard, to which the call is charged: whatever the account was built
-// with, a key file rotated since (to a new key, or to another account's)
-// counts against the key it now holds. ok is false when the account has no
-// key source of its own (Keys nil): its built guard holds.
-func (a *account) keyGuard() (key string, g *guard, ok bool) {
-	g = a.guard.Load()
-	if a.keys == nil {
-		return "", g, false
-	}
-	key, id := a.keys(context.Background()) // returns within the key file's own read limit
-	if id != g.id && a.follow != nil {
-		g = a.follow(a, id)
-	}
-	return key, g, true
-}
-
-// timing is how long an account's calls may take and its answers be
-// reused without a call. Neither changes which calls are made, so neither
-// is part of the account's identity: a reload applies them to the
-// account it keeps, with its state.
-type timing struct {
-	timeout  time.Duration
-	cacheTTL time.Duration
-}
-
-func (a *account) setTiming(cfg accounts.Account) {
-	a.timing.Store(&timing{timeout: cfg.Timeout, cacheTTL: cfg.CacheTTL})
-}
-
-func (a *account) timeout() time.Duration  { return a.timing.Load().timeout }
-func (a *account) cacheTTL() time.Duration { return a.timing.Load().cacheTTL }
-
 // balanceAt is when the balance last answered; zero if never.
 func (a *account) balanceAt() time.Time {
 	st := a.endpoints[0] // Balance always comes first
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.lastAt
-}
-
-func (a *account) info(msg string, kv ...any) {
-	_ = level.Info(a.logger).Log(append([]any{"msg", msg}, kv...)...)
-}
-
-func (a *account) debug(msg string, kv ...any) {
-	_ = level.Debug(a.logger).Log(append([]any{"msg", msg}, kv...)...)
 }
 
 // collect sends this account's series for one scrape, once the answers

@@ -55,7 +55,7 @@ var errGaveUp = errors.New("scrape deadline reached while the API call was queue
 // scrape that joined it waits for its outcome (wait) or shows the last good
 // answer instead (reuse). Every method of the type is in this file.
 type endpointState struct {
-	a        *account // whose endpoint it is
+	a        *caller  // its account's: what its calls are made with
 	scraper  *Scraper // the exporter's, shared by every account
 	balance  bool     // the account's balance: first claim on the key's budget
 	requests atomic.Uint64
@@ -82,7 +82,7 @@ type endpointState struct {
 	budgetLogged time.Time
 }
 
-func newEndpointState(a *account, s *Scraper) *endpointState {
+func newEndpointState(a *caller, s *Scraper) *endpointState {
 	return &endpointState{a: a, scraper: s, balance: s.Name() == Balance.Name(), counts: make([]atomic.Uint64, len(counterReasons))}
 }
 

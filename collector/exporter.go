@@ -156,7 +156,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 // follow moves a to the guard of the key id, which its next call sends:
 // the guard the exporter keeps for that key, or a new one. Both guards
 // are configured again from the accounts that now use them.
-func (e *Exporter) follow(a *account, id string) *guard {
+func (e *Exporter) follow(a *caller, id string) *guard {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if g := a.guard.Load(); g.id == id || a.removed.Load() {
