@@ -65,8 +65,13 @@ type Client struct {
 	base   *url.URL
 	http   *http.Client
 	key    KeyFunc
-	header http.Header // constant headers, built once
+	header http.Header       // constant headers, built once
+	urls   map[string]target // by Endpoint.Path: each known endpoint's, built once
 }
+
+// target is where an endpoint is called: the URL, and its path as an
+// *Error names it.
+type target struct{ url, path string }
 
 // ParseBaseURL checks that raw is an absolute http or https URL with a host,
 // and returns it without a trailing slash. Its errors never show a
@@ -125,7 +130,11 @@ func NewClient(base *url.URL, hc *http.Client, key KeyFunc) *Client {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	h := http.Header{}
 	h.Set("Accept", "application/json")
-	return &Client{base: base, http: &c, key: key, header: h}
+	urls := map[string]target{}
+	for _, ep := range []Endpoint{Balance, Usage} {
+		urls[ep.Path] = targetOf(base, ep)
+	}
+	return &Client{base: base, http: &c, key: key, header: h, urls: urls}
 }
 
 // RateLimit is what the X-RateLimit-* headers of one response said. A Has*
@@ -177,33 +186,37 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	// Known to the log writer before the request can make anything, even
 	// the standard library, log text that echoes it.
 	redact.Remember(key)
-	body, rl, err := c.get(ctx, ep, key)
+	at, known := c.urls[ep.Path]
+	if !known {
+		at = targetOf(c.base, ep)
+	}
+	body, rl, err := c.get(ctx, ep, at.url, key)
 	var v []float64
 	if err == nil {
 		v, err = decode(ep, body)
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		e.Path = c.endpointURL(ep).EscapedPath()
+		e.Path = at.path
 	}
 	return v, rl, sanitize(err, key)
 }
 
-// endpointURL is the URL ep is called at.
-func (c *Client) endpointURL(ep Endpoint) *url.URL {
-	u := *c.base
+// targetOf is where ep is called on the API at base.
+func targetOf(base *url.URL, ep Endpoint) target {
+	u := *base
 	u.Path += ep.Path
 	if u.RawPath != "" {
 		u.RawPath += ep.Path
 	}
-	return &u
+	return target{url: u.String(), path: u.EscapedPath()}
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
 // *Error for anything else. The *Error's strings are as they came from the
 // network: the caller sanitizes them.
-func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
-	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, c.endpointURL(ep).String(), nil)
+func (c *Client) get(ctx context.Context, ep Endpoint, url, key string) ([]byte, RateLimit, error) {
+	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, url, nil)
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}
