@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/agnivade/levenshtein"
@@ -33,6 +32,7 @@ import (
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -270,8 +270,8 @@ func (a *Account) check() error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		switch {
-		case len(k) > maxValueBytes || len(a.Labels[k]) > maxValueBytes:
-			return a.Errorf("labels", "a label name or value longer than %d bytes", maxValueBytes)
+		case len(k) > labelvalue.MaxBytes || len(a.Labels[k]) > labelvalue.MaxBytes:
+			return a.Errorf("labels", "a label name or value longer than %d bytes", labelvalue.MaxBytes)
 		case !model.LegacyValidation.IsValidLabelName(k):
 			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
@@ -289,8 +289,7 @@ func (a *Account) check() error {
 // Bounds on what the file puts on every series of an account: owner
 // labels are a team and an environment, not a document.
 const (
-	maxLabels     = 32
-	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
+	maxLabels = 32
 	// MaxLabelBytes bounds the owner labels' names and values of one
 	// account, together: each of its ~50 series carries them, so they
 	// set the size of a scrape (docs/configuration.md has the figures).
@@ -327,8 +326,8 @@ func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
 		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
-	if len(a.Name) > maxValueBytes {
-		return a.Errorf("name", "the account name is longer than %d bytes", maxValueBytes)
+	if len(a.Name) > labelvalue.MaxBytes {
+		return a.Errorf("name", "the account name is longer than %d bytes", labelvalue.MaxBytes)
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -347,19 +346,9 @@ func (a *Account) checkEntry(seen map[string]string) error {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// labelValue says whether v is a label value someone means: not empty,
-// UTF-8 (Prometheus rejects the rest at scrape time), without control or
-// invisible characters (unseen), nor whitespace at either end (" a" and
-// "a" would be two).
-func labelValue(v string) bool {
-	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unseen) < 0 && strings.TrimSpace(v) == v
-}
-
-// unseen says whether c is a character a reader of a name does not see as
-// such: a control character, or a format character (a zero-width space, a
-// direction override that shows "a‮cba" as "aabc") that would let two names
-// look alike or one pass for another.
-func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
+// labelValue says whether v is a label value someone means (see
+// labelvalue.Problem).
+func labelValue(v string) bool { return labelvalue.Problem(v) == "" }
 
 // suggestScheme is the likely URL meant by one written without a scheme:
 // http:// for a loopback host (the fake API, a local proxy) or a
