@@ -19,6 +19,7 @@ import (
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 	"github.com/sunor-community/sunor_exporter/internal/testtool"
@@ -65,7 +66,7 @@ func BenchmarkDirectCall(b *testing.B) {
 
 func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *httptest.Server {
 	url := benchFake(b)
-	base, _ := sunor.ParseBaseURL(url)
+	base, _ := baseurl.Parse(url)
 	hc, err := accounts.NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "bench", 32)
 	if err != nil {
 		b.Fatal(err)

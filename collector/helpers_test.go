@@ -15,6 +15,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 	"github.com/sunor-community/sunor_exporter/internal/testtool"
@@ -66,7 +67,7 @@ func withUsage() envOpt {
 
 func newClient(t *testing.T, url string, key apikey.Source) *sunor.Client {
 	t.Helper()
-	base, err := sunor.ParseBaseURL(url)
+	base, err := baseurl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}

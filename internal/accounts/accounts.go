@@ -29,6 +29,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/keydir"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
@@ -257,7 +258,7 @@ func keysShown(accts []Account, r *redact.Redactor) error {
 // gives it its client. It returns the key, which it adds to the keys the
 // logs are redacted of.
 func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) (string, error) {
-	base, err := sunor.ParseBaseURL(a.URL) // checked by config already
+	base, err := baseurl.Parse(a.URL) // checked by config already
 	if err != nil {
 		return "", a.Errorf("url", "%v", err)
 	}

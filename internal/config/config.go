@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
@@ -251,7 +252,7 @@ func (a *Account) check() error {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
-	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
+	if _, err := baseurl.Parse(a.URL); err != nil {
 		// user:password@host without a scheme (or with a mistyped one)
 		// does not parse as credentials, and the error quotes them.
 		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
@@ -371,7 +372,7 @@ func suggestScheme(u string) string {
 	if strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback() || port != "" && port != "443" {
 		scheme = "http://"
 	}
-	if _, err := sunor.ParseBaseURL(scheme + u); err != nil {
+	if _, err := baseurl.Parse(scheme + u); err != nil {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", scheme+u)
