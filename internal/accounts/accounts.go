@@ -29,7 +29,6 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/keydir"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
@@ -258,10 +257,7 @@ func keysShown(accts []Account, r *redact.Redactor) error {
 // gives it its client. It returns the key, which it adds to the keys the
 // logs are redacted of.
 func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) (string, error) {
-	base, err := baseurl.Parse(a.URL) // checked by config already
-	if err != nil {
-		return "", a.Errorf("url", "%v", err)
-	}
+	base, err := a.BaseURL(), error(nil) // parsed by config
 	switch {
 	case key != nil: // a key directory's file, read already
 	case a.APIKeyFile != "":

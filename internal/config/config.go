@@ -54,7 +54,8 @@ type Account struct {
 	Name       string `yaml:"name"` // the `account` label
 	APIKeyFile string `yaml:"api_key_file"`
 	APIKeyEnv  string `yaml:"api_key_env"`
-	// URL is the API's base URL; once built, without credentials, for logs.
+	// URL is the API's base URL, as given (BaseURL is it parsed); once
+	// built, without credentials, for logs.
 	URL               string        `yaml:"url"`
 	Timeout           time.Duration `yaml:"timeout"`              // the most one API call may take
 	CacheTTL          time.Duration `yaml:"cache_ttl"`            // reuse a successful answer this long
@@ -96,10 +97,15 @@ type Account struct {
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout
 	// not; "" for the flags' own.
-	ClientKey string `yaml:"-"`
-	entry     place  // where the entry is; none for the flags
+	ClientKey string   `yaml:"-"`
+	base      *url.URL // URL parsed, by check: the URL is parsed once
+	entry     place    // where the entry is; none for the flags
 	defaults  place
 }
+
+// BaseURL is URL parsed (see baseurl.Parse), once the account is checked:
+// every Account that Accounts returns is.
+func (a *Account) BaseURL() *url.URL { return a.base }
 
 // place is a mapping in the accounts file; n is nil for none.
 type place struct {
@@ -252,7 +258,8 @@ func (a *Account) check() error {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
-	if _, err := baseurl.Parse(a.URL); err != nil {
+	base, err := baseurl.Parse(a.URL)
+	if err != nil {
 		// user:password@host without a scheme (or with a mistyped one)
 		// does not parse as credentials, and the error quotes them.
 		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
@@ -263,6 +270,7 @@ func (a *Account) check() error {
 		}
 		return a.Errorf("url", "%v", err)
 	}
+	a.base = base
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
 	}
@@ -389,8 +397,9 @@ type Directory struct {
 // over the flags, or the flags' own account when file is "", and the key
 // directory (dir, or api_key_directory in file), if any.
 func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
+	err := flags.check() // before the copies below: it parses the URL
 	d := Directory{dir, "--sunor.api-key-directory", flags}
-	if err := flags.check(); err != nil {
+	if err != nil {
 		return nil, d, err
 	}
 	envKey := os.Getenv(EnvAPIKey) != ""
