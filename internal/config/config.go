@@ -9,7 +9,6 @@ package config
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,28 +33,23 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
-	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
 // EnvAPIKey holds the key itself in single-account mode. There is no flag
 // for it: a flag's value shows in ps.
 const EnvAPIKey = "SUNOR_API_KEY"
 
-// API is what the collector needs of a Sunor client; *sunor.Client has it.
-type API interface {
-	Fetch(context.Context, sunor.Endpoint) ([]float64, sunor.RateLimit, error)
-}
-
 // Account is one Sunor account (one API key): its settings, as the flags,
-// defaults: and its entry give them, and, once built, what the collector
-// runs it with. A setting's flag is --sunor.<its yaml name, - for _>,
+// defaults: and its entry give them; package accounts builds what the
+// collector runs it with (the client, the key source, KeyID, identity).
+// A setting's flag is --sunor.<its yaml name, - for _>,
 // unless flagNames says otherwise; `check` says what its value must be.
 type Account struct {
 	Name       string `yaml:"name"` // the `account` label
 	APIKeyFile string `yaml:"api_key_file"`
 	APIKeyEnv  string `yaml:"api_key_env"`
-	// URL is the API's base URL, as given (BaseURL is it parsed); once
-	// built, without credentials, for logs.
+	// URL is the API's base URL, as given (BaseURL is it parsed); package
+	// accounts writes it as parsed, without credentials, for logs.
 	URL               string        `yaml:"url"`
 	Timeout           time.Duration `yaml:"timeout"`              // the most one API call may take
 	CacheTTL          time.Duration `yaml:"cache_ttl"`            // reuse a successful answer this long
@@ -68,23 +62,6 @@ type Account struct {
 	// travel to another host.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:"http_client_config"`
 
-	API API `yaml:"-"` // the client holding this account's key
-	// Identity says what the account's calls are made with: key source,
-	// base URL and HTTP client settings; never the YAML text, nor the
-	// timeout, cache TTL, labels or policy, which the collector applies
-	// to the account it keeps. Across a reload, an account with the same
-	// Name and a non-empty, equal Identity keeps its state: cache,
-	// back-off, budget and the call in flight.
-	Identity string `yaml:"-"`
-	// KeyID identifies the key without holding it (a keyed hash, with the
-	// API's base URL): accounts with equal KeyIDs share one budget guard.
-	// Empty: the account has a guard of its own.
-	KeyID string `yaml:"-"`
-	// Keys, once built, returns the key the next call sends and its KeyID,
-	// read at that moment: a key file or key directory entry rotated since
-	// the build is charged to the guard of the key it holds now, not of
-	// the one KeyID was taken from. nil: KeyID holds for every call.
-	Keys func(context.Context) (key, id string) `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
 	// of the account; an entry's add to those of defaults: and the flags.
 	Labels              map[string]string `yaml:"labels"`
