@@ -33,6 +33,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
+	"github.com/sunor-community/sunor_exporter/internal/regularfile"
 )
 
 // EnvAPIKey holds the key itself in single-account mode. There is no flag
@@ -529,7 +530,10 @@ const MaxFileBytes = 4 << 20
 
 // readFile reads the accounts file, refusing what is not a regular file (a
 // named pipe would block the start, or a reload, for ever) or is larger
-// than MaxFileBytes (/dev/zero, a log file named by mistake).
+// than MaxFileBytes (/dev/zero, a log file named by mistake). The Stat
+// before the shared read (package regularfile) keeps the words its errors
+// have always had ("stat ...: no such file or directory", "a special
+// file" for a socket).
 func readFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -539,18 +543,17 @@ func readFile(path string) ([]byte, error) {
 		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
 	}
-	f, err := os.Open(path)
+	// Opened without waiting on a named pipe put there since the Stat.
+	f, _, err := regularfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// The size Stat gives may be wrong (/proc) or grow: the limit holds.
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileBytes {
+	b, err := regularfile.ReadAll(f, MaxFileBytes)
+	if errors.Is(err, regularfile.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: larger than %d MiB; is it the accounts file?", path, MaxFileBytes>>20)
+	} else if err != nil {
+		return nil, err
 	}
 	return b, nil
 }
