@@ -61,6 +61,15 @@ func neverReads(t *testing.T, addr, path string, header string) net.Conn {
 	return c
 }
 
+// begun wraps h and reports each request as it enters h.
+func begun(h http.Handler) (http.Handler, <-chan struct{}) {
+	began := make(chan struct{}, 16)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began <- struct{}{}
+		h.ServeHTTP(w, r)
+	}), began
+}
+
 // served wraps h and reports each request it is done with.
 func served(h http.Handler) (http.Handler, <-chan struct{}) {
 	done := make(chan struct{}, 16)
@@ -110,16 +119,26 @@ func TestNeverReadingClientReleasesSlot(t *testing.T) {
 		opts   HandlerOpts
 		header string
 	}{
-		{"scrape deadline", HandlerOpts{WriteTimeout: time.Hour}, "X-Prometheus-Scrape-Timeout-Seconds: 1\r\n"},
-		{"write timeout", HandlerOpts{WriteTimeout: 500 * time.Millisecond}, ""},
+		// Deadlines of seconds, not less: the 503 below must be asked
+		// for while the adversary still holds the slot, on a loaded
+		// machine too.
+		{"scrape deadline", HandlerOpts{WriteTimeout: time.Hour}, "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n"},
+		{"write timeout", HandlerOpts{WriteTimeout: 3 * time.Second}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs, debug := &lines{}, &lines{}
 			tc.opts.Own, tc.opts.ErrorLog, tc.opts.DebugLog = bigOwn(20_000), errs, debug
-			h, done := served(LimitInFlight(MetricsHandler(exp, tc.opts), 1))
+			inner, began := begun(MetricsHandler(exp, tc.opts))
+			h, done := served(LimitInFlight(inner, 1))
 			srv := startServer(t, h)
 			neverReads(t, srv.Listener.Addr().String(), "/metrics", tc.header)
-			// The adversary holds the only slot.
+			// The adversary holds the only slot once its request is in the
+			// handler; asked before that, the scrape below would take it.
+			select {
+			case <-began:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the adversary's request never reached the handler")
+			}
 			if code := statusOf(t, srv.URL+"/metrics?name[]=sunor_api_up"); code != http.StatusServiceUnavailable {
 				t.Fatalf("a scrape while the slot is held: %d, want 503", code)
 			}
