@@ -283,7 +283,8 @@ func keysShown(accts []Account, r *redact.Redactor) error {
 // gives it its client. It returns the key, which it adds to the keys the
 // logs are redacted of.
 func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) (string, error) {
-	base, err := a.BaseURL(), error(nil) // parsed by config
+	base := a.BaseURL() // parsed by config's check
+	var err error
 	switch {
 	case key != nil: // a key directory's file, read already
 	case a.APIKeyFile != "":
