@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/baseurl"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 func TestReasonForStatus(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/baseurl"
-	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
 )
 
 // Keys the hostile tests run with: a plain one, and one with every
