@@ -27,8 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
+	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
 	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 

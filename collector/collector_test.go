@@ -18,8 +18,8 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
-	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
