@@ -19,9 +19,11 @@ import (
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // The two benchmarks below are meant to be read side by side: one scrape of
@@ -65,7 +67,7 @@ func BenchmarkDirectCall(b *testing.B) {
 
 func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *httptest.Server {
 	url := benchFake(b)
-	base, _ := sunor.ParseBaseURL(url)
+	base, _ := baseurl.Parse(url)
 	hc, err := accounts.NewHTTPClient(commoncfg.DefaultHTTPClientConfig, "bench", 32)
 	if err != nil {
 		b.Fatal(err)
@@ -79,11 +81,7 @@ func benchExporter(b *testing.B, n int, disableExporterMetrics, usage bool) *htt
 func benchAccounts(n int, api accounts.API) []accounts.Account {
 	var accts []accounts.Account
 	for i := range n {
-		accts = append(accts, accounts.Account{
-			Name: fmt.Sprintf("account-%03d", i), API: api, Timeout: 10 * time.Second,
-			Labels:              map[string]string{"team": fmt.Sprintf("team-%d", i%10), "env": "prod"},
-			LowCreditsThreshold: 500, DailyBudget: 5000,
-		})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprintf("account-%03d", i), Timeout: 10 * time.Second, Labels: map[string]string{"team": fmt.Sprintf("team-%d", i%10), "env": "prod"}, LowCreditsThreshold: 500, DailyBudget: 5000}, API: api})
 	}
 	return accts
 }

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/config"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 func writeConfig(t *testing.T, path, content string) {

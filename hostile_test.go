@@ -1,6 +1,6 @@
 package main
 
-// The real program against a hostile API (internal/hostileapi) and hostile
+// The real program against a hostile API (internal/testing/hostileapi) and hostile
 // key files: the key never shows, in any form the sunor package documents,
 // in a log line, a metric, the landing page or a start-up error, and no log
 // line grows past 4 KiB, whatever the API sends.
@@ -27,9 +27,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // hostileKeys are the keys the hostile tests run with: the canary, and one

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestJSONLogEveryLine: with --log.format=json every line the real binary

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 // putKey writes key into path as a rotation does: elsewhere first, then a

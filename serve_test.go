@@ -13,6 +13,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 )
 
 // smallSendBuffer accepts connections with a small send buffer, so that an
@@ -34,8 +35,7 @@ func (l smallSendBuffer) Accept() (net.Conn, error) {
 func TestSDCountsInMaxRequests(t *testing.T) {
 	accts := make([]accounts.Account, 3000)
 	for i := range accts {
-		accts[i] = accounts.Account{Name: fmt.Sprintf("account-%04d", i), API: instantAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "music", "owner": fmt.Sprintf("owner-%04d", i)}}
+		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprintf("account-%04d", i), Timeout: time.Second, Labels: map[string]string{"team": "music", "owner": fmt.Sprintf("owner-%04d", i)}}, API: instantAPI{}}
 	}
 	f := flags{timeoutOffset: 500 * time.Millisecond, maxRequests: 1, metricsPath: "/metrics"}
 	mux := scrapeMux(f, collector.New(accts, collector.Options{}), ownRegistry(f), slog.New(slog.DiscardHandler))

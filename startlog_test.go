@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/keydir"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // manyAccounts writes an accounts file of n accounts acct-1 … acct-n with
@@ -82,7 +83,7 @@ func TestStartupLogInProportion(t *testing.T) {
 // TestStartupSources: the accounts' line says how many come from the file,
 // the key directory or the flags.
 func TestStartupSources(t *testing.T) {
-	accts := []accounts.Account{{Name: "a", APIKeyEnv: "K"}, {Name: "b", APIKeyFile: "/keys/b"}, {Name: "c", APIKeyFile: "/keys/c"}}
+	accts := []accounts.Account{{Account: config.Account{Name: "a", APIKeyEnv: "K"}}, {Account: config.Account{Name: "b", APIKeyFile: "/keys/b"}}, {Account: config.Account{Name: "c", APIKeyFile: "/keys/c"}}}
 	entries := []keydir.Entry{{Name: "b", Path: "/keys/b"}, {Name: "c", Path: "/keys/c"}}
 	for _, tc := range []struct{ file, dir, want string }{
 		{"s.yml", "/keys", "accounts file s.yml: 1, key directory /keys: 2"},

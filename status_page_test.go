@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestStatusPageBehindBasicAuth: the status page, its JSON and the debug

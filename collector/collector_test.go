@@ -17,9 +17,10 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // zeroErrors is the error counter block of a healthy account.
@@ -181,7 +182,7 @@ func TestNetworkError(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there now
 	buf := &testtool.Lines{}
-	exp := New([]accounts.Account{{Name: "prod", API: newClient(t, url, apikey.Static(testKey)), Timeout: 5 * time.Second}}, Options{Logger: log.NewLogfmtLogger(buf)})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 5 * time.Second}, API: newClient(t, url, apikey.Static(testKey))}}, Options{Logger: log.NewLogfmtLogger(buf)})
 	mfs := gather(t, exp)
 	assertFailedScrape(t, mfs, sunor.ReasonNetwork)
 	if len(logLines(buf.String(), "reason=network")) != 1 {
@@ -342,7 +343,7 @@ func TestKeyFileRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := New([]accounts.Account{{Name: "prod", API: newClient(t, srv.URL, key), Timeout: 5 * time.Second}}, Options{Logger: logger})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 5 * time.Second}, API: newClient(t, srv.URL, key)}}, Options{Logger: logger})
 	available := func() float64 { return mustValue(t, gather(t, exp), "sunor_credits_available", nil) }
 
 	if v := available(); v != 950 {
@@ -386,7 +387,7 @@ func TestConcurrentScrapesShareOneCall(t *testing.T) {
 				<-release // a slow API: it answers when the test says so
 				fake.ServeHTTP(w, r)
 			}))
-			exp := New([]accounts.Account{{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 10 * time.Second}}, Options{})
+			exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 10 * time.Second}, API: newClient(t, srv.URL, apikey.Static(testKey))}}, Options{})
 			var joined sync.WaitGroup
 			joined.Add(scrapes)
 

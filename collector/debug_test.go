@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 func (e *env) debugProbe(name string) (int, string, string) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestReloadAppliesSettingsToKeptAccount(t *testing.T) {
 	clk := newClock()
 	api := &scriptedAPI{answer: healthy, clock: clk}
-	acct := accounts.Account{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k", Identity: "id"}
+	acct := accounts.Account{Account: config.Account{Name: "prod", Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api, KeyID: "k", Identity: "id"}
 	exp := New([]accounts.Account{acct}, Options{Now: clk.Now})
 	gather(t, exp)
 
@@ -105,7 +106,7 @@ func (r returningAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, 
 func TestTinyDeadlineDoesNotWasteTheBudget(t *testing.T) {
 	clk := newClock()
 	api := returningAPI{&scriptedAPI{answer: healthy, clock: clk, delay: 20 * time.Millisecond}, make(chan struct{}, 2)}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api}},
 		Options{Now: clk.Now})
 	start := clk.Now()
 	for i := 0; clk.Now().Sub(start) < 5*time.Minute; i++ {
@@ -166,7 +167,7 @@ func TestOversubscribedKeyServesOldestFirst(t *testing.T) {
 	api := &scriptedAPI{answer: healthy, clock: clk}
 	var accts []accounts.Account
 	for i := range 20 {
-		accts = append(accts, accounts.Account{Name: fmt.Sprint("a", i), API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k"})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprint("a", i), Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api, KeyID: "k"})
 	}
 	exp := New(accts, Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 	// The first two minutes give every account its first answer.
@@ -202,7 +203,7 @@ func TestHungAPIBoundsTheQueue(t *testing.T) {
 	defer close(hung.block)
 	var accts []accounts.Account
 	for i := range 300 {
-		accts = append(accts, accounts.Account{Name: fmt.Sprint("a", i), API: hung, Timeout: time.Hour})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprint("a", i), Timeout: time.Hour}, API: hung})
 	}
 	exp := New(accts, Options{MaxConcurrentCalls: 4, Scrapers: []Scraper{Usage}})
 	goroutines := runtime.NumGoroutine()
@@ -229,9 +230,9 @@ func TestRemovedAccountsQueuedCallIsNotMade(t *testing.T) {
 	slow := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
 	gone, stay := &scriptedAPI{answer: healthy}, &scriptedAPI{answer: healthy}
 	acct := func(name string, api accounts.API) accounts.Account {
-		return accounts.Account{Name: name, API: api, Timeout: time.Hour, MaxCallsPerMinute: 1, KeyID: "k", Identity: name}
+		return accounts.Account{Account: config.Account{Name: name, Timeout: time.Hour, MaxCallsPerMinute: 1}, API: api, KeyID: "k", Identity: name}
 	}
-	slowAcct := accounts.Account{Name: "slow", API: slow, Timeout: time.Hour, KeyID: "other", Identity: "slow"}
+	slowAcct := accounts.Account{Account: config.Account{Name: "slow", Timeout: time.Hour}, API: slow, KeyID: "other", Identity: "slow"}
 	exp := New([]accounts.Account{slowAcct, acct("gone", gone), acct("stay", stay)}, Options{MaxConcurrentCalls: 1})
 	s, _ := exp.Probe(context.Background(), "slow")
 	go collectOnce(s)
@@ -279,7 +280,7 @@ func TestSkipAfterFailureShowsDown(t *testing.T) {
 		}
 		return healthy(n)
 	}}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api}},
 		Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 	start := clk.Now()
 	failed, skips := false, 0.0
@@ -309,7 +310,7 @@ func TestSkipAfterFailureShowsDown(t *testing.T) {
 func TestKeyBackSoonKeepsItsGuard(t *testing.T) {
 	clk := newClock()
 	api := &scriptedAPI{answer: healthy, clock: clk}
-	acct := accounts.Account{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 2, KeyID: "k", Identity: "prod"}
+	acct := accounts.Account{Account: config.Account{Name: "prod", Timeout: time.Second, MaxCallsPerMinute: 2}, API: api, KeyID: "k", Identity: "prod"}
 	exp := New([]accounts.Account{acct}, Options{Now: clk.Now})
 	gather(t, exp)
 	clk.Advance(40 * time.Second) // the balance is old enough for the last slot

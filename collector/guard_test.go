@@ -15,9 +15,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // scriptedAPI answers from a function of the call's number, after delay,
@@ -100,7 +101,7 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, api *scriptedAPI, perMinute, reserve int) *guardEnv {
 	g := &guardEnv{t: t, api: api, clock: newClock(), log: &testtool.Lines{}}
-	g.exp = New([]accounts.Account{{Name: "prod", API: api, Timeout: 5 * time.Second, MaxCallsPerMinute: perMinute, RateLimitReserve: reserve}},
+	g.exp = New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 5 * time.Second, MaxCallsPerMinute: perMinute, RateLimitReserve: reserve}, API: api}},
 		Options{Logger: log.NewLogfmtLogger(g.log), Now: g.clock.Now})
 	return g
 }
@@ -168,7 +169,7 @@ func TestBudgetCeiling(t *testing.T) {
 func TestBudgetDefaultsNeverMeetAt15s(t *testing.T) {
 	api := &scriptedAPI{answer: func(int) ([]float64, sunor.RateLimit, error) { return []float64{1, 1, 2}, sunor.RateLimit{}, nil }}
 	clk := newClock()
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api}},
 		Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 	for range 40 { // ten minutes
 		gather(t, exp)
@@ -252,7 +253,7 @@ func TestReserve(t *testing.T) {
 			}
 			g := newGuardEnv(t, api, 0, 10)
 			g.clock = clk
-			g.exp = New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, RateLimitReserve: 10}}, Options{Now: clk.Now, Logger: log.NewLogfmtLogger(g.log)})
+			g.exp = New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, RateLimitReserve: 10}, API: api}}, Options{Now: clk.Now, Logger: log.NewLogfmtLogger(g.log)})
 			g.scrape()
 			g.clock.Advance(tc.resumeIn - time.Second)
 			mfs := g.scrape()
@@ -308,7 +309,7 @@ func TestRetryAfterCapped(t *testing.T) {
 func TestTimeoutCountedInItsOwnScrape(t *testing.T) {
 	for i := range 3 {
 		api := &blockingAPI{block: make(chan struct{})}
-		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+		exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 10 * time.Second}, API: api}}, Options{})
 		ctx, cancel := context.WithTimeout(context.Background(), minCallTime+100*time.Millisecond)
 		mfs := gather(t, exp.WithContext(ctx))
 		cancel()
@@ -324,7 +325,7 @@ func TestTimeoutCountedInItsOwnScrape(t *testing.T) {
 // the answer; one call in flight at a time.
 func TestHurriedScraperDoesNotSpoilPatientOne(t *testing.T) {
 	api := &scriptedAPI{delay: 300 * time.Millisecond}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 5 * time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 5 * time.Second}, API: api}}, Options{})
 	stop := make(chan struct{})
 	hurried := make(chan struct{})
 	go func() {
@@ -360,7 +361,7 @@ func TestConcurrencyCap(t *testing.T) {
 	api := &scriptedAPI{delay: 5 * time.Millisecond}
 	var accts []accounts.Account
 	for i := range 200 {
-		accts = append(accts, accounts.Account{Name: "acct-" + string(rune('a'+i%26)) + string(rune('a'+i/26)), API: api, Timeout: 10 * time.Second})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: "acct-" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Timeout: 10 * time.Second}, API: api})
 	}
 	exp := New(accts, Options{MaxConcurrentCalls: 4})
 	mfs := gather(t, exp)
@@ -388,8 +389,8 @@ func TestQueuedPastDeadline(t *testing.T) {
 	queued := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 1)}
 	close(queued.block)
 	exp := New([]accounts.Account{
-		{Name: "slow", API: slow, Timeout: 10 * time.Second},
-		{Name: "queued", API: queued, Timeout: 100 * time.Millisecond},
+		{Account: config.Account{Name: "slow", Timeout: 10 * time.Second}, API: slow},
+		{Account: config.Account{Name: "queued", Timeout: 100 * time.Millisecond}, API: queued},
 	}, Options{MaxConcurrentCalls: 1})
 	holder, _ := exp.Probe(context.Background(), "slow")
 	go collectOnce(holder) // slow holds the only slot
@@ -423,7 +424,7 @@ func TestQueuedPastDeadline(t *testing.T) {
 // the call in flight.
 func TestProbeAndMetricsShareTheCall(t *testing.T) {
 	api := &blockingAPI{block: make(chan struct{}), called: make(chan struct{}, 2)}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 10 * time.Second}, API: api}}, Options{})
 	var joined sync.WaitGroup
 	joined.Add(2)
 	done := make(chan float64, 2)
@@ -489,7 +490,7 @@ func TestAtMostNInAnyMinute(t *testing.T) {
 	for _, interval := range []time.Duration{100 * time.Millisecond, time.Second, 4 * time.Second, 5 * time.Second, 7 * time.Second} {
 		clk := newClock()
 		api := &scriptedAPI{answer: healthy, clock: clk}
-		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+		exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api}},
 			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 		scrapeFor(t, exp, clk, interval, 10*time.Minute)
 		// The last slot waits for a balance half a minute old, which
@@ -507,7 +508,7 @@ func TestBalanceNeverStarves(t *testing.T) {
 	for _, interval := range []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second /* three Prometheus servers at 15 s */} {
 		clk := newClock()
 		api := &scriptedAPI{answer: healthy, clock: clk}
-		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}},
+		exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api}},
 			Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 		oldest, withUsage := scrapeFor(t, exp, clk, interval, 10*time.Minute)
 		// The promise is 60 s; the design keeps it to half a Window and
@@ -532,7 +533,7 @@ func TestKeySharedByAccounts(t *testing.T) {
 	clk := newClock()
 	api := &scriptedAPI{answer: healthy, clock: clk}
 	acct := func(name, identity string) accounts.Account {
-		return accounts.Account{Name: name, API: api, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, KeyID: "k1", Identity: identity}
+		return accounts.Account{Account: config.Account{Name: name, Timeout: time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10}, API: api, KeyID: "k1", Identity: identity}
 	}
 	exp := New([]accounts.Account{acct("a", "a1"), acct("b", "b1"), acct("c", "c1")}, Options{Now: clk.Now, Scrapers: []Scraper{Usage}})
 	oldest, _ := scrapeFor(t, exp, clk, time.Second, 5*time.Minute)
@@ -566,7 +567,7 @@ func TestKeySharedByAccounts(t *testing.T) {
 	}
 	// Another key has a guard of its own.
 	other := &scriptedAPI{answer: healthy}
-	exp.SetAccounts([]accounts.Account{acct("a", "a2"), {Name: "d", API: other, Timeout: time.Second, MaxCallsPerMinute: 12, KeyID: "k2"}})
+	exp.SetAccounts([]accounts.Account{acct("a", "a2"), {Account: config.Account{Name: "d", Timeout: time.Second, MaxCallsPerMinute: 12}, API: other, KeyID: "k2"}})
 	if v := mustValue(t, gather(t, exp), "sunor_api_up", map[string]string{"account": "d"}); v != 1 {
 		t.Errorf("an account of another key: up %v, want 1 (not in the first key's back-off)", v)
 	}
@@ -588,9 +589,9 @@ func TestServedWhileQueued(t *testing.T) {
 		return healthy(n)
 	}}
 	exp := New([]accounts.Account{
-		{Name: "slow", API: slow, Timeout: time.Hour},
-		{Name: "fresh", API: fresh, Timeout: time.Second},
-		{Name: "failing", API: failing, Timeout: time.Second},
+		{Account: config.Account{Name: "slow", Timeout: time.Hour}, API: slow},
+		{Account: config.Account{Name: "fresh", Timeout: time.Second}, API: fresh},
+		{Account: config.Account{Name: "failing", Timeout: time.Second}, API: failing},
 	}, Options{MaxConcurrentCalls: 1, Now: clk.Now})
 	scrape := func(name string) (up float64, took time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -716,8 +717,8 @@ func TestOptionalNeverHoldsTheScrape(t *testing.T) {
 		return healthy(0)
 	})
 	exp := New([]accounts.Account{
-		{Name: "slow", API: slow, Timeout: time.Hour},
-		{Name: "u", API: api, Timeout: time.Second},
+		{Account: config.Account{Name: "slow", Timeout: time.Hour}, API: slow},
+		{Account: config.Account{Name: "u", Timeout: time.Second}, API: api},
 	}, Options{MaxConcurrentCalls: 1, Scrapers: []Scraper{Usage}})
 	u, _ := exp.Probe(context.Background(), "u")
 	gather(t, u) // a balance; usage failed
@@ -814,7 +815,7 @@ func TestRotatedKeyKeepsTheCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &accounts.Builder{File: cfg, Logger: log.NewNopLogger(),
-		Flags: accounts.Account{URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10}}
+		Flags: config.Account{URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10}}
 	accts, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

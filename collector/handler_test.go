@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -84,7 +85,7 @@ func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &blockingAPI{block: make(chan struct{})}
-			exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: tc.timeout}}, Options{})
+			exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: tc.timeout}, API: api}}, Options{})
 			h := MetricsHandler(exp, HandlerOpts{TimeoutOffset: tc.offset})
 			req := httptest.NewRequest("GET", "/metrics", nil)
 			if tc.header != "" {
@@ -107,7 +108,7 @@ func TestHandlerHonoursScrapeTimeout(t *testing.T) {
 func TestHandlerRejectsBadScrapeTimeout(t *testing.T) {
 	for _, v := range []string{"soon", "-1", "0", "NaN", "+Inf"} {
 		api := &blockingAPI{}
-		exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: time.Second}}, Options{})
+		exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second}, API: api}}, Options{})
 		req := httptest.NewRequest("GET", "/metrics", nil)
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", v)
 		rec := httptest.NewRecorder()
@@ -120,7 +121,7 @@ func TestHandlerRejectsBadScrapeTimeout(t *testing.T) {
 
 func TestLimitInFlight(t *testing.T) {
 	api := &blockingAPI{called: make(chan struct{}, 1), block: make(chan struct{})}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 10 * time.Second}, API: api}}, Options{})
 	srv := httptest.NewServer(LimitInFlight(MetricsHandler(exp, HandlerOpts{}), 1))
 	defer srv.Close()
 
@@ -154,7 +155,7 @@ func TestLimitInFlight(t *testing.T) {
 // text otherwise, the same content every way, the exporter's own registry
 // served alongside.
 func TestHandlerCompression(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "prod", API: &blockingAPI{}, Timeout: time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second}, API: &blockingAPI{}}}, Options{})
 	own := prometheus.NewRegistry()
 	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_gauge", Help: "x"}))
 	srv := httptest.NewServer(MetricsHandler(exp, HandlerOpts{Own: own}))
@@ -215,8 +216,8 @@ func TestHandlerCompression(t *testing.T) {
 
 func TestProbe(t *testing.T) {
 	exp := New([]accounts.Account{
-		{Name: "a", API: &blockingAPI{}, Timeout: time.Second},
-		{Name: "b", API: &blockingAPI{}, Timeout: time.Second},
+		{Account: config.Account{Name: "a", Timeout: time.Second}, API: &blockingAPI{}},
+		{Account: config.Account{Name: "b", Timeout: time.Second}, API: &blockingAPI{}},
 	}, Options{})
 	own := prometheus.NewRegistry()
 	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_gauge", Help: "x"}))
@@ -252,7 +253,7 @@ func TestProbe(t *testing.T) {
 }
 
 func TestSD(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "a", API: &blockingAPI{}}, {Name: "b", API: &blockingAPI{}}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "a"}, API: &blockingAPI{}}, {Account: config.Account{Name: "b"}, API: &blockingAPI{}}}, Options{})
 	rec := httptest.NewRecorder()
 	SDHandler(exp).ServeHTTP(rec, httptest.NewRequest("GET", "/sd", nil))
 	var groups []struct {
@@ -265,7 +266,7 @@ func TestSD(t *testing.T) {
 	if len(groups) != 2 || groups[0].Targets[0] != "a" || groups[1].Targets[0] != "b" || groups[1].Labels["__meta_sunor_account"] != "b" {
 		t.Errorf("groups = %+v", groups)
 	}
-	exp.SetAccounts([]accounts.Account{{Name: "c", API: &blockingAPI{}}})
+	exp.SetAccounts([]accounts.Account{{Account: config.Account{Name: "c"}, API: &blockingAPI{}}})
 	rec = httptest.NewRecorder()
 	SDHandler(exp).ServeHTTP(rec, httptest.NewRequest("GET", "/sd", nil))
 	if !strings.Contains(rec.Body.String(), `"targets":["c"]`) || strings.Contains(rec.Body.String(), `"a"`) {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 const testKey = "test-key-5f0c"
@@ -66,7 +68,7 @@ func withUsage() envOpt {
 
 func newClient(t *testing.T, url string, key apikey.Source) *sunor.Client {
 	t.Helper()
-	base, err := sunor.ParseBaseURL(url)
+	base, err := baseurl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	srv := testtool.ServeAPI(t, fake)
 	e := &env{t: t, fake: fake, srv: srv, log: &testtool.Lines{}, clock: newClock()}
 	// No budget guard unless a test asks for one: most tests count calls.
-	acct := accounts.Account{Name: "prod", API: newClient(t, srv.URL, apikey.Static(testKey)), Timeout: 5 * time.Second}
+	acct := accounts.Account{Account: config.Account{Name: "prod", Timeout: 5 * time.Second}, API: newClient(t, srv.URL, apikey.Static(testKey))}
 	o := Options{Logger: log.NewLogfmtLogger(e.log), Now: e.clock.Now}
 	for _, opt := range opts {
 		opt(&acct, &o)

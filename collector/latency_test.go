@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 )
 
 // histogramFields is what a scraper reads of a histogram proto.
@@ -128,7 +129,7 @@ func helpOf(d *prometheus.Desc) string {
 // carries the same labels as the account's other per-endpoint series,
 // failed calls included.
 func TestCallHistogramCountsEveryCall(t *testing.T) {
-	exp := New(append(twoTeams(), accounts.Account{Name: "down", Identity: "k3", API: failingAPI{}, Timeout: time.Second}),
+	exp := New(append(twoTeams(), accounts.Account{Account: config.Account{Name: "down", Timeout: time.Second}, Identity: "k3", API: failingAPI{}}),
 		Options{Scrapers: []Scraper{Usage}})
 	for range 3 {
 		exp.WithContext(context.Background()).Collect(make(chan prometheus.Metric, 1000))

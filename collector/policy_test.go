@@ -17,8 +17,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // answeringAPI answers every call at once with non-zero values and every
@@ -52,10 +53,8 @@ var accountFamilies = []string{
 // has a budget, video none.
 func twoTeams() []accounts.Account {
 	return []accounts.Account{
-		{Name: "music-prod", Identity: "k1", API: answeringAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "music", "env": "prod"}, LowCreditsThreshold: 2000, DailyBudget: 5000, TaskCost: 10},
-		{Name: "video", Identity: "k2", API: answeringAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "video"}, LowCreditsThreshold: 500, TaskCost: 5},
+		{Account: config.Account{Name: "music-prod", Timeout: time.Second, Labels: map[string]string{"team": "music", "env": "prod"}, LowCreditsThreshold: 2000, DailyBudget: 5000, TaskCost: 10}, Identity: "k1", API: answeringAPI{}},
+		{Account: config.Account{Name: "video", Timeout: time.Second, Labels: map[string]string{"team": "video"}, LowCreditsThreshold: 500, TaskCost: 5}, Identity: "k2", API: answeringAPI{}},
 	}
 }
 
@@ -365,8 +364,7 @@ func TestPolicyChangeDuringScrapes(t *testing.T) {
 // series' own label (which the configuration refuses) does not break the
 // scrape: the series keeps its own.
 func TestOwnerLabelNamedLikeASeriesLabel(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "prod", API: answeringAPI{}, Timeout: time.Second,
-		Labels: map[string]string{"reason": "x", "endpoint": "y", "account": "z", "team": "t"}}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second, Labels: map[string]string{"reason": "x", "endpoint": "y", "account": "z", "team": "t"}}, API: answeringAPI{}}}, Options{})
 	m := parseExposition(t, fetchExposition(t, MetricsHandler(exp, HandlerOpts{}), "/metrics"))
 	for _, tc := range []struct {
 		name   string

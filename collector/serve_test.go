@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -112,7 +113,7 @@ func waitServed(t *testing.T, done <-chan struct{}, within time.Duration, what s
 // scrape's deadline (or the write timeout without one), then the next
 // scrape is served. Before, it held it for as long as it stayed.
 func TestNeverReadingClientReleasesSlot(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "prod", API: &blockingAPI{}, Timeout: time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second}, API: &blockingAPI{}}}, Options{})
 	for _, tc := range []struct {
 		name   string
 		opts   HandlerOpts
@@ -162,7 +163,7 @@ func TestNeverReadingClientReleasesSlot(t *testing.T) {
 // scrape's announced deadline, counted from the request's arrival, or
 // WriteTimeout after writing starts, whichever comes first.
 func TestWriteDeadlines(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "prod", API: &blockingAPI{}, Timeout: time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second}, API: &blockingAPI{}}}, Options{})
 	for _, tc := range []struct {
 		path    string
 		h       http.Handler
@@ -224,7 +225,7 @@ func (s slowReader) Write(p []byte) (int, error) {
 // to encode, not how slowly the client read. Before, a client taking 2 s
 // to read made the next scrape give its calls 4 s less.
 func TestEncodingTimeLeavesOutTheClient(t *testing.T) {
-	exp := New([]accounts.Account{{Name: "prod", API: &blockingAPI{}, Timeout: time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: time.Second}, API: &blockingAPI{}}}, Options{})
 	h := &metricsHandler{e: exp, o: HandlerOpts{Own: bigOwn(2000)}}
 	w := slowReader{httptest.NewRecorder(), 20 * time.Millisecond}
 	start := time.Now()
@@ -264,8 +265,7 @@ func (l *lines) get() []string {
 func manyAccounts(n int) []accounts.Account {
 	accts := make([]accounts.Account, n)
 	for i := range accts {
-		accts[i] = accounts.Account{Name: fmt.Sprintf("account-%05d", i), API: &blockingAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"team": "music", "owner": fmt.Sprintf("owner-%05d", i)}}
+		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprintf("account-%05d", i), Timeout: time.Second, Labels: map[string]string{"team": "music", "owner": fmt.Sprintf("owner-%05d", i)}}, API: &blockingAPI{}}
 	}
 	return accts
 }

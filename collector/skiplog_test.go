@@ -9,7 +9,8 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestSkipStormIsFewLines: 500 accounts whose calls are all skipped at
@@ -22,8 +23,7 @@ func TestSkipStormIsFewLines(t *testing.T) {
 	logs := &testtool.Lines{}
 	var accts []accounts.Account
 	for i := range n {
-		accts = append(accts, accounts.Account{Name: fmt.Sprintf("a%d", i), KeyID: fmt.Sprintf("k%d", i), API: &scriptedAPI{},
-			Timeout: 5 * time.Second, MaxCallsPerMinute: 1})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprintf("a%d", i), Timeout: 5 * time.Second, MaxCallsPerMinute: 1}, KeyID: fmt.Sprintf("k%d", i), API: &scriptedAPI{}})
 	}
 	exp := New(accts, Options{Logger: log.NewLogfmtLogger(logs), Now: clk.Now})
 	gather(t, exp) // one call each: the ceiling of the minute

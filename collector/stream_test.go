@@ -26,7 +26,8 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // replay sends the same metrics on every Collect, so that two encoders
@@ -58,9 +59,8 @@ func (r expanded) Collect(ch chan<- prometheus.Metric) {
 // name[] filter.
 func TestServeMatchesRegistry(t *testing.T) {
 	accts := append(twoTeams(),
-		accounts.Account{Name: "alpha", Identity: "k3", API: failingAPI{}, Timeout: time.Second,
-			Labels: map[string]string{"env": "dev", "zone": "eu"}, LowCreditsThreshold: 1},
-		accounts.Account{Name: "zeta", Identity: "k4", API: answeringAPI{}, Timeout: time.Second, LowCreditsThreshold: 7, DailyBudget: 3},
+		accounts.Account{Account: config.Account{Name: "alpha", Timeout: time.Second, Labels: map[string]string{"env": "dev", "zone": "eu"}, LowCreditsThreshold: 1}, Identity: "k3", API: failingAPI{}},
+		accounts.Account{Account: config.Account{Name: "zeta", Timeout: time.Second, LowCreditsThreshold: 7, DailyBudget: 3}, Identity: "k4", API: answeringAPI{}},
 	)
 	exp := New(accts, Options{Scrapers: []Scraper{Usage}})
 	exp.WithContext(context.Background()).Collect(make(chan prometheus.Metric, 1000)) // a first scrape: counters move
@@ -174,7 +174,7 @@ func join(v []string) string {
 // the offset, and a scrape records its own encoding time.
 func TestMetricsHandlerReservesEncodingTime(t *testing.T) {
 	api := &blockingAPI{block: make(chan struct{})}
-	exp := New([]accounts.Account{{Name: "prod", API: api, Timeout: 10 * time.Second}}, Options{})
+	exp := New([]accounts.Account{{Account: config.Account{Name: "prod", Timeout: 10 * time.Second}, API: api}}, Options{})
 	h := &metricsHandler{e: exp, o: HandlerOpts{TimeoutOffset: 500 * time.Millisecond}}
 	h.encoding.Store(int64(2 * time.Second))
 	req := httptest.NewRequest("GET", "/metrics", nil)

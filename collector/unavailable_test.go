@@ -10,8 +10,9 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestUsageMissingIsSwitchedOff: an API without the usage endpoint (404,
@@ -94,11 +95,9 @@ func TestUsageMissingPerKey(t *testing.T) {
 		fake.SetAccount(key, fakesunor.Account{Available: 100})
 		// One key, as accounts.Build says with equal KeyIDs: here three
 		// names of one test key file each, one guard.
-		accts = append(accts, accounts.Account{Name: fmt.Sprintf("a%d", i), KeyID: "shared", Identity: key,
-			API: newClient(t, srv.URL, apikey.Static(key)), Timeout: 5 * time.Second})
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprintf("a%d", i), Timeout: 5 * time.Second}, KeyID: "shared", Identity: key, API: newClient(t, srv.URL, apikey.Static(key))})
 	}
-	accts = append(accts, accounts.Account{Name: "other", KeyID: "other", Identity: "other",
-		API: newClient(t, otherSrv.URL, apikey.Static("other-key")), Timeout: 5 * time.Second})
+	accts = append(accts, accounts.Account{Account: config.Account{Name: "other", Timeout: 5 * time.Second}, KeyID: "other", Identity: "other", API: newClient(t, otherSrv.URL, apikey.Static("other-key"))})
 	exp := New(accts, Options{Logger: log.NewLogfmtLogger(lines), Now: clk.Now, Scrapers: []Scraper{Usage}})
 	const scrapes = 4 * 60 // an hour and a bit, every 15 s
 	for i := 0; i <= scrapes; i++ {

@@ -13,9 +13,10 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 func TestUsageCollector(t *testing.T) {
@@ -206,8 +207,8 @@ func TestSlowAccountDoesNotHideAnother(t *testing.T) {
 	t.Cleanup(fake.Close)
 	buf := &testtool.Lines{}
 	exp := New([]accounts.Account{
-		{Name: "a", API: newClient(t, srv.URL, apikey.Static("key-a")), Timeout: 200 * time.Millisecond},
-		{Name: "b", API: newClient(t, srv.URL, apikey.Static("key-b")), Timeout: 10 * time.Second},
+		{Account: config.Account{Name: "a", Timeout: 200 * time.Millisecond}, API: newClient(t, srv.URL, apikey.Static("key-a"))},
+		{Account: config.Account{Name: "b", Timeout: 10 * time.Second}, API: newClient(t, srv.URL, apikey.Static("key-b"))},
 	}, Options{Logger: log.NewLogfmtLogger(buf), Scrapers: []Scraper{Usage}})
 	mfs := gather(t, exp.WithContext(context.Background()))
 	if v := mustValue(t, mfs, "sunor_credits_available", map[string]string{"account": "b"}); v != 7 {
@@ -241,7 +242,7 @@ func TestSetAccountsKeepsUnchanged(t *testing.T) {
 	fake.SetAccount("key-b", fakesunor.Account{Available: 7})
 	srv := testtool.ServeAPI(t, fake)
 	acct := func(name, key, identity string) accounts.Account {
-		return accounts.Account{Name: name, API: newClient(t, srv.URL, apikey.Static(key)), Timeout: time.Second, CacheTTL: time.Hour, Identity: identity}
+		return accounts.Account{Account: config.Account{Name: name, Timeout: time.Second, CacheTTL: time.Hour}, API: newClient(t, srv.URL, apikey.Static(key)), Identity: identity}
 	}
 	exp := New([]accounts.Account{acct("a", "key-a", "a1"), acct("b", "key-b", "b1"), acct("gone", "wrong-key", "g1")}, Options{})
 	gather(t, exp) // fills the caches; "gone" counts one unauthorized

@@ -18,7 +18,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v2"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // checkAccountsFile checks an example accounts file: every account reads

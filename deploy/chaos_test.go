@@ -29,8 +29,8 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/collector"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 const (

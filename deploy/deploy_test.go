@@ -19,7 +19,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v2"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 func tool(t *testing.T, name, pkg string) string { return testtool.Path(t, name, pkg) }

@@ -12,7 +12,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v2"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 	"github.com/sunor-community/sunor_exporter/tools/mixin/render"
 )
 

@@ -1,7 +1,7 @@
 // Command fakesunor serves a fake Sunor API on loopback, for the demo, the
 // end-to-end test and the load script. Accounts are created with --key
 // (repeatable) or --accounts N and changed at run time through PUT
-// /fake/accounts/{key}; see internal/fakesunor. GET /fake/connections tells
+// /fake/accounts/{key}; see internal/testing/fakesunor. GET /fake/connections tells
 // how many TCP connections are open and the most that were open at once
 // since the last POST /fake/connections/reset, so that a load test can see
 // how many connections the exporter opens to the API.
@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 type keyList []string

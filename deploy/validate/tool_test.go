@@ -13,7 +13,7 @@ import (
 
 // toolPath returns the path of program name. A missing program fails the
 // test in CI (CI set), where .ci/run installs it, and skips it with a
-// message elsewhere. This is internal/testtool's rule, copied: another
+// message elsewhere. This is internal/testing/testtool's rule, copied: another
 // module cannot import it.
 func toolPath(t testing.TB, name, install string) string {
 	t.Helper()

@@ -41,11 +41,33 @@ import (
 const IdleConnTimeout = 90 * time.Second
 
 // API is what the collector needs of a Sunor client; *sunor.Client has it.
-type API = config.API
+type API interface {
+	Fetch(context.Context, sunor.Endpoint) ([]float64, sunor.RateLimit, error)
+}
 
-// Account is one Sunor account (one API key) to export: its settings, and
-// the client, identity and key ID Build fills in.
-type Account = config.Account
+// Account is one Sunor account (one API key) to export: its settings, as
+// package config read them, and what Build makes of them for the
+// collector.
+type Account struct {
+	config.Account
+	API API // the client holding this account's key
+	// Identity says what the account's calls are made with: key source,
+	// base URL and HTTP client settings; never the YAML text, nor the
+	// timeout, cache TTL, labels or policy, which the collector applies
+	// to the account it keeps. Across a reload, an account with the same
+	// Name and a non-empty, equal Identity keeps its state: cache,
+	// back-off, budget and the call in flight.
+	Identity string
+	// KeyID identifies the key without holding it (a keyed hash, with the
+	// API's base URL): accounts with equal KeyIDs share one budget guard.
+	// Empty: the account has a guard of its own.
+	KeyID string
+	// Keys returns the key the next call sends and its KeyID, read at
+	// that moment: a key file or key directory entry rotated since the
+	// build is charged to the guard of the key it holds now, not of the
+	// one KeyID was taken from. nil: KeyID holds for every call.
+	Keys func(context.Context) (key, id string)
+}
 
 // Builder builds accounts, at start-up and on every reload. Accounts whose
 // HTTP client settings are equal share one client, and so one transport and
@@ -104,9 +126,13 @@ func (b *Builder) Build() (accts []Account, err error) {
 			err = b.Redact(err)
 		}
 	}()
-	accts, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
+	settings, dir, err := config.Accounts(b.File, b.KeyDir, b.Flags)
 	if err != nil {
 		return nil, err
+	}
+	accts = make([]Account, len(settings))
+	for i, s := range settings {
+		accts[i].Account = s
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -146,7 +172,7 @@ func (b *Builder) Build() (accts []Account, err error) {
 			}
 			continue
 		}
-		a := dir.Settings
+		a := Account{Account: dir.Settings}
 		a.Name, a.APIKeyFile, keys[e.Path] = e.Name, e.Path, e.Key
 		accts = append(accts, a)
 	}
@@ -257,10 +283,8 @@ func keysShown(accts []Account, r *redact.Redactor) error {
 // gives it its client. It returns the key, which it adds to the keys the
 // logs are redacted of.
 func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Source) (string, error) {
-	base, err := sunor.ParseBaseURL(a.URL) // checked by config already
-	if err != nil {
-		return "", a.Errorf("url", "%v", err)
-	}
+	base := a.BaseURL() // parsed by config's check
+	var err error
 	switch {
 	case key != nil: // a key directory's file, read already
 	case a.APIKeyFile != "":

@@ -19,10 +19,11 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
 	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestRedirectsStayOff: follow_redirects: true in http_client_config does
@@ -36,7 +37,7 @@ func TestRedirectsStayOff(t *testing.T) {
 
 	hc := commoncfg.DefaultHTTPClientConfig
 	hc.FollowRedirects = true
-	base, _ := sunor.ParseBaseURL(api.URL)
+	base, _ := baseurl.Parse(api.URL)
 	hcl, err := NewHTTPClient(hc, "test", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -19,16 +19,16 @@ package apikey
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/sunor-community/sunor_exporter/internal/regularfile"
 )
 
 // MinBytes is the shortest key accepted. Real keys are tens of characters;
@@ -202,29 +202,22 @@ func readFile(path string) (string, error) {
 // readOnce reads the key in the file at path once; changed says the file
 // changed while it was read, and the key must not be used.
 func readOnce(path string) (key string, changed bool, err error) {
-	// openFlags keeps open from waiting for a writer when path is a named
-	// pipe; the file is refused below anyway.
-	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
-	if err != nil {
+	file, fi, err := regularfile.Open(path)
+	var notRegular *regularfile.NotRegularError
+	switch {
+	case errors.As(err, &notRegular):
+		return "", false, fmt.Errorf("API key file %w", err)
+	case err != nil:
 		return "", false, fmt.Errorf("API key file: %w", err)
 	}
 	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		return "", false, fmt.Errorf("API key file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", false, fmt.Errorf("API key file %s is %s, not a regular file", path, kind(fi.Mode()))
-	}
 	tooBig := fmt.Errorf("API key file %s is larger than %d bytes", path, MaxBytes)
 	if fi.Size() > MaxBytes {
 		return "", false, tooBig
 	}
-	// The size may be wrong (files in /proc say 0) or the file may grow:
-	// the limit holds whatever it says.
-	b, err := io.ReadAll(io.LimitReader(file, MaxBytes+1))
-	if err != nil {
-		return "", false, fmt.Errorf("API key file: %w", err)
+	b, readErr := regularfile.ReadAll(file, MaxBytes)
+	if readErr != nil && !errors.Is(readErr, regularfile.ErrTooLarge) {
+		return "", false, fmt.Errorf("API key file: %w", readErr)
 	}
 	midRead()
 	after, err := file.Stat()
@@ -236,26 +229,11 @@ func readOnce(path string) (key string, changed bool, err error) {
 	if after.Size() != fi.Size() || !after.ModTime().Equal(fi.ModTime()) || (fi.Size() > 0 && int64(len(b)) != fi.Size()) {
 		return "", true, nil
 	}
-	if len(b) > MaxBytes {
+	if readErr != nil { // too large, and not because it was changing
 		return "", false, tooBig
 	}
 	key, err = check(string(b), "API key file "+path)
 	return key, false, err
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	default:
-		return "a special file"
-	}
 }
 
 // check returns raw without surrounding whitespace if that is a key, or an

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 const (

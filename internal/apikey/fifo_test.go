@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // TestNamedPipe: a named pipe in place of the key file, with no writer,

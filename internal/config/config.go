@@ -9,7 +9,6 @@ package config
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/agnivade/levenshtein"
@@ -33,27 +31,26 @@ import (
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/sunor-community/sunor_exporter/internal/sunor"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
+	"github.com/sunor-community/sunor_exporter/internal/regularfile"
 )
 
 // EnvAPIKey holds the key itself in single-account mode. There is no flag
 // for it: a flag's value shows in ps.
 const EnvAPIKey = "SUNOR_API_KEY"
 
-// API is what the collector needs of a Sunor client; *sunor.Client has it.
-type API interface {
-	Fetch(context.Context, sunor.Endpoint) ([]float64, sunor.RateLimit, error)
-}
-
 // Account is one Sunor account (one API key): its settings, as the flags,
-// defaults: and its entry give them, and, once built, what the collector
-// runs it with. A setting's flag is --sunor.<its yaml name, - for _>,
+// defaults: and its entry give them; package accounts builds what the
+// collector runs it with (the client, the key source, KeyID, identity).
+// A setting's flag is --sunor.<its yaml name, - for _>,
 // unless flagNames says otherwise; `check` says what its value must be.
 type Account struct {
 	Name       string `yaml:"name"` // the `account` label
 	APIKeyFile string `yaml:"api_key_file"`
 	APIKeyEnv  string `yaml:"api_key_env"`
-	// URL is the API's base URL; once built, without credentials, for logs.
+	// URL is the API's base URL, as given (BaseURL is it parsed); package
+	// accounts writes it as parsed, without credentials, for logs.
 	URL               string        `yaml:"url"`
 	Timeout           time.Duration `yaml:"timeout"`              // the most one API call may take
 	CacheTTL          time.Duration `yaml:"cache_ttl"`            // reuse a successful answer this long
@@ -66,23 +63,6 @@ type Account struct {
 	// travel to another host.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:"http_client_config"`
 
-	API API `yaml:"-"` // the client holding this account's key
-	// Identity says what the account's calls are made with: key source,
-	// base URL and HTTP client settings; never the YAML text, nor the
-	// timeout, cache TTL, labels or policy, which the collector applies
-	// to the account it keeps. Across a reload, an account with the same
-	// Name and a non-empty, equal Identity keeps its state: cache,
-	// back-off, budget and the call in flight.
-	Identity string `yaml:"-"`
-	// KeyID identifies the key without holding it (a keyed hash, with the
-	// API's base URL): accounts with equal KeyIDs share one budget guard.
-	// Empty: the account has a guard of its own.
-	KeyID string `yaml:"-"`
-	// Keys, once built, returns the key the next call sends and its KeyID,
-	// read at that moment: a key file or key directory entry rotated since
-	// the build is charged to the guard of the key it holds now, not of
-	// the one KeyID was taken from. nil: KeyID holds for every call.
-	Keys func(context.Context) (key, id string) `yaml:"-"`
 	// Labels are the owner labels (team, env, ...) added to every series
 	// of the account; an entry's add to those of defaults: and the flags.
 	Labels              map[string]string `yaml:"labels"`
@@ -95,10 +75,15 @@ type Account struct {
 	// ClientKey tells apart the HTTP client settings: the text of the
 	// http_client_config in force, secrets included, comments and layout
 	// not; "" for the flags' own.
-	ClientKey string `yaml:"-"`
-	entry     place  // where the entry is; none for the flags
+	ClientKey string   `yaml:"-"`
+	base      *url.URL // URL parsed, by check: the URL is parsed once
+	entry     place    // where the entry is; none for the flags
 	defaults  place
 }
+
+// BaseURL is URL parsed (see baseurl.Parse), once the account is checked:
+// every Account that Accounts returns is.
+func (a *Account) BaseURL() *url.URL { return a.base }
 
 // place is a mapping in the accounts file; n is nil for none.
 type place struct {
@@ -251,7 +236,8 @@ func (a *Account) check() error {
 			return a.Errorf(r.field, "%s, got %v", r.rule, r.got)
 		}
 	}
-	if _, err := sunor.ParseBaseURL(a.URL); err != nil {
+	base, err := baseurl.Parse(a.URL)
+	if err != nil {
 		// user:password@host without a scheme (or with a mistyped one)
 		// does not parse as credentials, and the error quotes them.
 		if at := strings.LastIndex(a.URL, "@"); at >= 0 && strings.Contains(err.Error(), a.URL[:at]) {
@@ -262,6 +248,7 @@ func (a *Account) check() error {
 		}
 		return a.Errorf("url", "%v", err)
 	}
+	a.base = base
 	if err := a.HTTPClientConfig.Validate(); err != nil {
 		return a.Errorf("http_client_config", "%v", err)
 	}
@@ -270,8 +257,8 @@ func (a *Account) check() error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		switch {
-		case len(k) > maxValueBytes || len(a.Labels[k]) > maxValueBytes:
-			return a.Errorf("labels", "a label name or value longer than %d bytes", maxValueBytes)
+		case len(k) > labelvalue.MaxBytes || len(a.Labels[k]) > labelvalue.MaxBytes:
+			return a.Errorf("labels", "a label name or value longer than %d bytes", labelvalue.MaxBytes)
 		case !model.LegacyValidation.IsValidLabelName(k):
 			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
@@ -289,8 +276,7 @@ func (a *Account) check() error {
 // Bounds on what the file puts on every series of an account: owner
 // labels are a team and an environment, not a document.
 const (
-	maxLabels     = 32
-	maxValueBytes = 128 // a label name or value, and the account name (as the key directory's file names)
+	maxLabels = 32
 	// MaxLabelBytes bounds the owner labels' names and values of one
 	// account, together: each of its ~50 series carries them, so they
 	// set the size of a scrape (docs/configuration.md has the figures).
@@ -327,8 +313,8 @@ func (a *Account) checkEntry(seen map[string]string) error {
 	if !labelValue(a.Name) {
 		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
-	if len(a.Name) > maxValueBytes {
-		return a.Errorf("name", "the account name is longer than %d bytes", maxValueBytes)
+	if len(a.Name) > labelvalue.MaxBytes {
+		return a.Errorf("name", "the account name is longer than %d bytes", labelvalue.MaxBytes)
 	}
 	if first, dup := seen[a.Name]; dup {
 		return a.Errorf("name", "%q is already the name of %s", a.Name, first)
@@ -347,19 +333,9 @@ func (a *Account) checkEntry(seen map[string]string) error {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// labelValue says whether v is a label value someone means: not empty,
-// UTF-8 (Prometheus rejects the rest at scrape time), without control or
-// invisible characters (unseen), nor whitespace at either end (" a" and
-// "a" would be two).
-func labelValue(v string) bool {
-	return v != "" && utf8.ValidString(v) && strings.IndexFunc(v, unseen) < 0 && strings.TrimSpace(v) == v
-}
-
-// unseen says whether c is a character a reader of a name does not see as
-// such: a control character, or a format character (a zero-width space, a
-// direction override that shows "a‮cba" as "aabc") that would let two names
-// look alike or one pass for another.
-func unseen(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }
+// labelValue says whether v is a label value someone means (see
+// labelvalue.Problem).
+func labelValue(v string) bool { return labelvalue.Problem(v) == "" }
 
 // suggestScheme is the likely URL meant by one written without a scheme:
 // http:// for a loopback host (the fake API, a local proxy) or a
@@ -382,7 +358,7 @@ func suggestScheme(u string) string {
 	if strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback() || port != "" && port != "443" {
 		scheme = "http://"
 	}
-	if _, err := sunor.ParseBaseURL(scheme + u); err != nil {
+	if _, err := baseurl.Parse(scheme + u); err != nil {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", scheme+u)
@@ -399,8 +375,9 @@ type Directory struct {
 // over the flags, or the flags' own account when file is "", and the key
 // directory (dir, or api_key_directory in file), if any.
 func Accounts(file, dir string, flags Account) ([]Account, Directory, error) {
+	err := flags.check() // before the copies below: it parses the URL
 	d := Directory{dir, "--sunor.api-key-directory", flags}
-	if err := flags.check(); err != nil {
+	if err != nil {
 		return nil, d, err
 	}
 	envKey := os.Getenv(EnvAPIKey) != ""
@@ -553,7 +530,10 @@ const MaxFileBytes = 4 << 20
 
 // readFile reads the accounts file, refusing what is not a regular file (a
 // named pipe would block the start, or a reload, for ever) or is larger
-// than MaxFileBytes (/dev/zero, a log file named by mistake).
+// than MaxFileBytes (/dev/zero, a log file named by mistake). The Stat
+// before the shared read (package regularfile) keeps the words its errors
+// have always had ("stat ...: no such file or directory", "a special
+// file" for a socket).
 func readFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -563,18 +543,17 @@ func readFile(path string) ([]byte, error) {
 		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
 	}
-	f, err := os.Open(path)
+	// Opened without waiting on a named pipe put there since the Stat.
+	f, _, err := regularfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// The size Stat gives may be wrong (/proc) or grow: the limit holds.
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileBytes {
+	b, err := regularfile.ReadAll(f, MaxFileBytes)
+	if errors.Is(err, regularfile.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: larger than %d MiB; is it the accounts file?", path, MaxFileBytes>>20)
+	} else if err != nil {
+		return nil, err
 	}
 	return b, nil
 }

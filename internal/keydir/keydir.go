@@ -29,18 +29,13 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
+	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
 )
-
-// MaxNameBytes is the longest account name taken from a file name: the
-// name is a label value on every series of the account.
-const MaxNameBytes = 128
 
 // shownNameBytes is how much of a skipped file's name a warning shows.
 const shownNameBytes = 64
@@ -108,21 +103,10 @@ func list(dir string) ([]string, error) {
 
 // checkName says why name cannot be an account name, "" if it can.
 func checkName(name string) string {
-	switch {
-	case name == "":
-		return "empty"
-	case len(name) > MaxNameBytes:
-		return fmt.Sprintf("longer than %d bytes", MaxNameBytes)
-	case !utf8.ValidString(name):
-		return "not valid UTF-8"
-	case strings.TrimSpace(name) != name:
-		return "leading or trailing white space"
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "a control character"
-	case strings.IndexFunc(name, func(c rune) bool { return unicode.Is(unicode.Cf, c) }) >= 0:
-		return "an invisible character: zero-width, or a direction override"
+	if len(name) > labelvalue.MaxBytes {
+		return fmt.Sprintf("longer than %d bytes", labelvalue.MaxBytes)
 	}
-	return ""
+	return labelvalue.Problem(name)
 }
 
 // shortQuote quotes name for a warning, cut short when long.

@@ -16,7 +16,8 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/labelvalue"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // wait bounds every wait on something the package does in the background.
@@ -141,7 +142,7 @@ func TestScan(t *testing.T) {
 	d.write("empty", "")
 	d.write("two-keys", "secret-line-one\nsecret-line-two\n")
 	d.symlink(d.path("nowhere"), "dangling")
-	long := strings.Repeat("n", MaxNameBytes+1)
+	long := strings.Repeat("n", labelvalue.MaxBytes+1)
 	invalid := map[string]string{
 		" leading":         "leading or trailing white space",
 		"trailing\t":       "leading or trailing white space",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -31,8 +32,9 @@ func BenchmarkStatusPage10k(b *testing.B) {
 	const n = 10_000
 	accts := make([]accounts.Account, n)
 	for i := range accts {
-		accts[i] = accounts.Account{Name: fmt.Sprintf("account-%05d", i), API: stubAPI{refuse: i%10 == 0},
-			Labels: map[string]string{"team": fmt.Sprintf("team-%d", i%40)}, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, TaskCost: 10}
+		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprintf("account-%05d", i),
+			Labels: map[string]string{"team": fmt.Sprintf("team-%d", i%40)}, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, TaskCost: 10},
+			API: stubAPI{refuse: i%10 == 0}}
 	}
 	exp := collector.New(accts, collector.Options{})
 	if _, err := collectOnce(exp); err != nil {

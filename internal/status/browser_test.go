@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // ScreenshotEnv names a file the browser test copies its screenshot to, for

@@ -17,9 +17,11 @@ import (
 	"github.com/sunor-community/sunor_exporter/collector"
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/config"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 // clock is the exporter's and the page's settable time.
@@ -64,12 +66,13 @@ var demoKeys = map[string]string{
 
 func account(t testing.TB, url, name, key string, labels map[string]string) accounts.Account {
 	t.Helper()
-	base, err := sunor.ParseBaseURL(url)
+	base, err := baseurl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return accounts.Account{Name: name, API: sunor.NewClient(base, &http.Client{}, apikey.Static(key).Key), URL: url,
-		Timeout: 5 * time.Second, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+	return accounts.Account{Account: config.Account{Name: name, URL: url,
+		Timeout: 5 * time.Second, LowCreditsThreshold: 500, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10, Labels: labels, APIKeyEnv: "KEY_OF_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))},
+		API: sunor.NewClient(base, &http.Client{}, apikey.Static(key).Key)}
 }
 
 // newDemo builds the accounts and drives each into its state: stale's

@@ -65,58 +65,15 @@ type Client struct {
 	base   *url.URL
 	http   *http.Client
 	key    KeyFunc
-	header http.Header // constant headers, built once
+	header http.Header       // constant headers, built once
+	urls   map[string]target // by Endpoint.Path: each known endpoint's, built once
 }
 
-// ParseBaseURL checks that raw is an absolute http or https URL with a host,
-// and returns it without a trailing slash. Its errors never show a
-// password or token that raw carries.
-func ParseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Parse's error quotes raw whole, and other parts of it can be
-		// a password (http://user:secret/x@host reads as the port
-		// "secret"): only a bad %-escape or host character, a few
-		// characters, is worth saying.
-		var esc url.EscapeError
-		var host url.InvalidHostError
-		if errors.As(err, &esc) || errors.As(err, &host) {
-			return nil, fmt.Errorf("not a URL: %w", errors.Unwrap(err))
-		}
-		return nil, errors.New("not a URL (the value is not shown: it may hold a password)")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", redactedURL(u))
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%q has no host", redactedURL(u))
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%q must not carry credentials", redactedURL(u))
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		// A query would go with every call and into every log line that
-		// names the URL, and a token is what people put there: the value
-		// is not shown.
-		return nil, fmt.Errorf("must be a base URL without ?query or #fragment (the value is not shown: it may hold a token); the key goes in the key file")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u, nil
-}
+// target is where an endpoint is called: the URL, and its path as an
+// *Error names it.
+type target struct{ url, path string }
 
-// redactedURL is u for messages: its user information, the user name too (a
-// token can stand there), replaced by xxxxx, as url.URL.Redacted does the
-// password.
-func redactedURL(u *url.URL) string {
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	c.User = url.User("xxxxx")
-	return c.String()
-}
-
-// NewClient returns a client for the API at base (see ParseBaseURL). The
+// NewClient returns a client for the API at base (see baseurl.Parse). The
 // http.Client's CheckRedirect is replaced so that redirects are never
 // followed, whatever it was built with. The User-Agent and other transport
 // settings are hc's.
@@ -125,7 +82,11 @@ func NewClient(base *url.URL, hc *http.Client, key KeyFunc) *Client {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	h := http.Header{}
 	h.Set("Accept", "application/json")
-	return &Client{base: base, http: &c, key: key, header: h}
+	urls := map[string]target{}
+	for _, ep := range []Endpoint{Balance, Usage} {
+		urls[ep.Path] = targetOf(base, ep)
+	}
+	return &Client{base: base, http: &c, key: key, header: h, urls: urls}
 }
 
 // RateLimit is what the X-RateLimit-* headers of one response said. A Has*
@@ -177,33 +138,37 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	// Known to the log writer before the request can make anything, even
 	// the standard library, log text that echoes it.
 	redact.Remember(key)
-	body, rl, err := c.get(ctx, ep, key)
+	at, known := c.urls[ep.Path]
+	if !known {
+		at = targetOf(c.base, ep)
+	}
+	body, rl, err := c.get(ctx, ep, at.url, key)
 	var v []float64
 	if err == nil {
 		v, err = decode(ep, body)
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		e.Path = c.endpointURL(ep).EscapedPath()
+		e.Path = at.path
 	}
 	return v, rl, sanitize(err, key)
 }
 
-// endpointURL is the URL ep is called at.
-func (c *Client) endpointURL(ep Endpoint) *url.URL {
-	u := *c.base
+// targetOf is where ep is called on the API at base.
+func targetOf(base *url.URL, ep Endpoint) target {
+	u := *base
 	u.Path += ep.Path
 	if u.RawPath != "" {
 		u.RawPath += ep.Path
 	}
-	return &u
+	return target{url: u.String(), path: u.EscapedPath()}
 }
 
 // get performs the request and returns the body of an HTTP 200 answer, or an
 // *Error for anything else. The *Error's strings are as they came from the
 // network: the caller sanitizes them.
-func (c *Client) get(ctx context.Context, ep Endpoint, key string) ([]byte, RateLimit, error) {
-	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, c.endpointURL(ep).String(), nil)
+func (c *Client) get(ctx context.Context, ep Endpoint, url, key string) ([]byte, RateLimit, error) {
+	req, err := http.NewRequestWithContext(traceRetries(ctx), http.MethodGet, url, nil)
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 func TestReasonForStatus(t *testing.T) {
@@ -126,30 +127,11 @@ func TestParseRateLimitReset(t *testing.T) {
 	}
 }
 
-func TestParseBaseURL(t *testing.T) {
-	for _, bad := range []string{"", "sunor.cc", "ftp://sunor.cc", "http://", "https://user:pw@sunor.cc", "://x",
-		"https://sunor.cc/?token=s3cr3t-t0ken", "https://sunor.cc?", "https://sunor.cc/#s3cr3t-t0ken"} {
-		if _, err := ParseBaseURL(bad); err == nil {
-			t.Errorf("ParseBaseURL(%q) accepted a bad URL", bad)
-		} else if strings.Contains(err.Error(), "s3cr3t") {
-			t.Errorf("ParseBaseURL(%q): the error shows the token: %v", bad, err)
-		}
-	}
-	u, err := ParseBaseURL("https://sunor.cc/")
-	if err != nil || u.String() != "https://sunor.cc" {
-		t.Errorf("ParseBaseURL(https://sunor.cc/) = %v, %v", u, err)
-	}
-	u, err = ParseBaseURL("http://127.0.0.1:8080/proxy/")
-	if err != nil || u.String() != "http://127.0.0.1:8080/proxy" {
-		t.Errorf("got %v, %v", u, err)
-	}
-}
-
 func newTestClient(t *testing.T, key string) (*Client, *fakesunor.Server) {
 	t.Helper()
 	fake := fakesunor.New("k1")
 	srv := testtool.ServeAPI(t, fake)
-	base, err := ParseBaseURL(srv.URL)
+	base, err := baseurl.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

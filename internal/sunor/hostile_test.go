@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/hostileapi"
+	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
 )
 
 // Keys the hostile tests run with: a plain one, and one with every
@@ -67,7 +68,7 @@ func checkText(t *testing.T, err error, key string) {
 func hostileClient(t *testing.T, key string, h hostileapi.Handler) *Client {
 	t.Helper()
 	srv := hostileapi.New(t, h)
-	base, err := ParseBaseURL(srv.URL)
+	base, err := baseurl.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestHostileKeyRotatedInFlight(t *testing.T) {
 	const oldKey, newKey = "sk-old-key-0123456789abcdef", "sk-new-key-fedcba9876543210"
 	var calls atomic.Int32
 	srv := hostileapi.New(t, jsonBody("401 Unauthorized", "key KEY is not valid"))
-	base, err := ParseBaseURL(srv.URL)
+	base, err := baseurl.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +355,7 @@ func TestHostileSwitchingProtocols(t *testing.T) {
 			srv := hostileapi.New(t, func(*http.Request, string) hostileapi.Reply {
 				return hostileapi.Reply{Raw: []byte(tc.raw), Hang: true}
 			})
-			base, err := ParseBaseURL(srv.URL)
+			base, err := baseurl.Parse(srv.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -401,7 +402,7 @@ func TestHostileSwitchingProtocols(t *testing.T) {
 // query is refused by ParseBaseURL.)
 func TestErrorNamesThePathCalled(t *testing.T) {
 	srv := hostileapi.New(t, raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
-	base, err := ParseBaseURL(srv.URL + "/api/v1")
+	base, err := baseurl.Parse(srv.URL + "/api/v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +429,7 @@ func TestErrorNamesThePathCalled(t *testing.T) {
 func TestRetriesAreCounted(t *testing.T) {
 	const body = `{"code":200,"data":{"available":1,"frozen":0,"total":1}}`
 	srv := hostileapi.New(t, hostileapi.OneAnswerPerConnection(body))
-	base, err := ParseBaseURL(srv.URL)
+	base, err := baseurl.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,30 +14,20 @@ const MaxTextChars = 200
 // internal/redact).
 const minPiece = redact.MinPiece
 
-// sanitize makes the strings of err that came from the network safe to log
-// (see clean). err is returned, changed in place.
+// sanitize makes the strings of err that came from the network safe to log:
+// every piece of key replaced by <redacted>, characters that are not
+// printable escaped, each cut to MaxTextChars characters. err is returned,
+// changed in place.
 func sanitize(err error, key string) error {
 	var e *Error
 	if errors.As(err, &e) {
-		var r *redactor
+		var r *redact.Redactor // nil redacts nothing, and escapes
 		if key != "" && (e.Message != "" || e.Location != "" || e.Path != "") {
-			r = newRedactor(key)
+			r = redact.New(key)
 		}
-		e.Message = r.clean(e.Message)
-		e.Location = r.clean(e.Location)
-		e.Path = r.clean(e.Path)
+		e.Message = r.Clean(e.Message, MaxTextChars)
+		e.Location = r.Clean(e.Location, MaxTextChars)
+		e.Path = r.Clean(e.Path, MaxTextChars)
 	}
 	return err
-}
-
-// redactor is the redaction of one request's key.
-type redactor redact.Redactor
-
-func newRedactor(key string) *redactor { return (*redactor)(redact.New(key)) }
-
-// clean returns s with every piece of the key replaced by <redacted>,
-// characters that are not printable escaped, and the result cut to
-// MaxTextChars characters. A nil r redacts nothing.
-func (r *redactor) clean(s string) string {
-	return (*redact.Redactor)(r).Clean(s, MaxTextChars)
 }

@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // TestCleanEncodings: the key is redacted in every encoding the package
 // documentation lists, whole or in pieces of 10 characters or more.
 func TestCleanEncodings(t *testing.T) {
 	for _, key := range hostileKeys {
-		r := newRedactor(key)
+		r := redact.New(key)
 		b64 := func(enc *base64.Encoding, prefix string) string {
 			return enc.EncodeToString([]byte(prefix + key))
 		}
@@ -41,7 +43,7 @@ func TestCleanEncodings(t *testing.T) {
 		}
 		for name, form := range forms {
 			text := "before " + form + " after"
-			got := r.clean(text)
+			got := r.Clean(text, MaxTextChars)
 			if strings.Contains(got, form) || !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
 				t.Errorf("%s of %q: clean(%q) = %q", name, key, text, got)
 			}
@@ -56,7 +58,7 @@ func TestCleanEncodings(t *testing.T) {
 // as it is, short pieces of it included.
 func TestCleanKeepsOrdinaryText(t *testing.T) {
 	const key = "sk-live-4fJ9qT2xWm8ZpR6vLc3NbY7dK1hG5sA0"
-	r := newRedactor(key)
+	r := redact.New(key)
 	for _, s := range []string{
 		"",
 		"invalid API key",
@@ -64,7 +66,7 @@ func TestCleanKeepsOrdinaryText(t *testing.T) {
 		"Ünïcödé and emoji 🎵 stay",
 		`a "quoted" \ path /api/v1/account/balance?x=1`,
 	} {
-		if got := r.clean(s); got != s {
+		if got := r.Clean(s, MaxTextChars); got != s {
 			t.Errorf("clean(%q) = %q", s, got)
 		}
 	}
@@ -72,7 +74,7 @@ func TestCleanKeepsOrdinaryText(t *testing.T) {
 
 // TestCleanEscapes: nothing that is not printable gets into a log line.
 func TestCleanEscapes(t *testing.T) {
-	var r *redactor
+	var r *redact.Redactor
 	for in, want := range map[string]string{
 		"a\nb":              `a\nb`,
 		"a\r\nlevel=warn":   `a\r\nlevel=warn`,
@@ -83,7 +85,7 @@ func TestCleanEscapes(t *testing.T) {
 		"ls\u2028ps\u2029":  `ls\u2028ps\u2029`,
 		"rtl\u202eoverride": `rtl\u202eoverride`,
 	} {
-		if got := r.clean(in); got != want {
+		if got := r.Clean(in, MaxTextChars); got != want {
 			t.Errorf("clean(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -92,7 +94,7 @@ func TestCleanEscapes(t *testing.T) {
 // TestCleanShortKey: a key too short to be cut into pieces is still
 // redacted whole.
 func TestCleanShortKey(t *testing.T) {
-	if got := newRedactor("k1").clean("key K1 and k1"); got != "key <redacted> and <redacted>" {
+	if got := redact.New("k1").Clean("key K1 and k1", MaxTextChars); got != "key <redacted> and <redacted>" {
 		t.Errorf("got %q", got)
 	}
 }

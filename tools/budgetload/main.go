@@ -29,7 +29,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 const key = "budget-load-key"

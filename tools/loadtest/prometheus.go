@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
-	"github.com/sunor-community/sunor_exporter/internal/testtool"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
 var lastSuccessRE = regexp.MustCompile(`(?m)^sunor_last_success_timestamp_seconds\{account="([^"]+)"[^}]*\} (\S+)$`)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 // TestServeAPIAndFetch: the fake answers on loopback; a request that gets

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sunor-community/sunor_exporter/internal/fakesunor"
+	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 )
 
 // Client sends the requests of Fetch and Request. Its deadline makes a

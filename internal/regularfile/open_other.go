@@ -1,6 +1,6 @@
 //go:build !unix
 
-package apikey
+package regularfile
 
 // openFlags is empty where there are no named pipes to block an open.
 const openFlags = 0

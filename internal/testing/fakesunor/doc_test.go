@@ -88,7 +88,7 @@ func TestControlAPIDocumented(t *testing.T) {
 	sameSet(t, "ControlAPI's fields", firstWords(block(t, ControlAPI, "Fields of an account:")), fields)
 	sameSet(t, "ControlAPI's failure modes", firstWords(block(t, ControlAPI, "Failure modes (fail, fail_usage):")), modes)
 
-	b, err := os.ReadFile("../../docs/development.md")
+	b, err := os.ReadFile("../../../docs/development.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package apikey
+package regularfile
 
 import "syscall"
 
