@@ -30,32 +30,31 @@ type familyBuffer struct {
 	deltas      []int64
 }
 
-// gauge and counter return a value proto from b's buffers; a new one when
-// b is nil.
+// gauge and counter return a value proto from b's buffers.
 func (b *familyBuffer) gauge(v *float64) *dto.Gauge {
-	if b == nil {
-		return &dto.Gauge{Value: v}
-	}
-	if len(b.gauges) == cap(b.gauges) {
-		b.gauges = slices.Grow(b.gauges, max(64, cap(b.gauges)))
-	}
-	b.gauges = b.gauges[:len(b.gauges)+1]
-	g := &b.gauges[len(b.gauges)-1]
-	*g = dto.Gauge{Value: v}
+	g := grow(&b.gauges, 64)
+	g.Value = v
 	return g
 }
 
 func (b *familyBuffer) counter(v *float64) *dto.Counter {
-	if b == nil {
-		return &dto.Counter{Value: v}
-	}
-	if len(b.counters) == cap(b.counters) {
-		b.counters = slices.Grow(b.counters, max(64, cap(b.counters)))
-	}
-	b.counters = b.counters[:len(b.counters)+1]
-	c := &b.counters[len(b.counters)-1]
-	*c = dto.Counter{Value: v}
+	c := grow(&b.counters, 64)
+	c.Value = v
 	return c
+}
+
+// grow adds a zero element to *buf and returns it. A full buffer grows by
+// its size, at least block elements, into a new array: the elements handed
+// out stay where they are.
+func grow[T any](buf *[]T, block int) *T {
+	if len(*buf) == cap(*buf) {
+		*buf = slices.Grow(*buf, max(block, cap(*buf)))
+	}
+	*buf = (*buf)[:len(*buf)+1]
+	p := &(*buf)[len(*buf)-1]
+	var zero T
+	*p = zero
+	return p
 }
 
 // zeroCounter is the value of every counter at 0, shared read-only.
@@ -130,12 +129,8 @@ func (b *familyBuffer) nativeBuckets(buckets []nativeBucket) ([]*dto.BucketSpan,
 	for n, bk := range buckets {
 		gap := bk.index - next
 		if n == 0 || gap > 2 {
-			if len(b.spans) == cap(b.spans) {
-				b.spans = slices.Grow(b.spans, max(64, cap(b.spans)))
-			}
-			b.spans = b.spans[:len(b.spans)+1]
-			sp := &b.spans[len(b.spans)-1]
-			*sp = nativeSpan{offset: gap}
+			sp := grow(&b.spans, 64)
+			sp.offset = gap
 			sp.span = dto.BucketSpan{Offset: &sp.offset, Length: &sp.length}
 			b.spanPtrs = append(b.spanPtrs, &sp.span)
 		} else {

@@ -189,14 +189,19 @@ func (s *sample) fill(out *dto.Metric, b *familyBuffer) {
 }
 
 // fillValue writes one series of the labels, the type and the value *v,
-// which the proto points to.
+// which the proto points to: in b's buffers, or in protos of its own when
+// b is nil.
 func fillValue(out *dto.Metric, labels []*dto.LabelPair, typ prometheus.ValueType, v *float64, b *familyBuffer) {
 	out.Label = labels
 	switch {
 	case typ == prometheus.CounterValue && *v == 0:
 		out.Counter = zeroCounter
+	case typ == prometheus.CounterValue && b == nil:
+		out.Counter = &dto.Counter{Value: v}
 	case typ == prometheus.CounterValue:
 		out.Counter = b.counter(v)
+	case b == nil:
+		out.Gauge = &dto.Gauge{Value: v}
 	default:
 		out.Gauge = b.gauge(v)
 	}
@@ -285,12 +290,7 @@ func (s *histogramSample) Write(out *dto.Metric) error {
 // counters has one either), the native fields only for a format that
 // carries them.
 func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
-	if len(b.histograms) == cap(b.histograms) {
-		b.histograms = slices.Grow(b.histograms, max(16, cap(b.histograms)))
-	}
-	b.histograms = b.histograms[:len(b.histograms)+1]
-	p := &b.histograms[len(b.histograms)-1]
-	*p = histogramProto{}
+	p := grow(&b.histograms, 16)
 
 	h := s.h
 	h.mu.Lock()
