@@ -5,9 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -142,7 +141,12 @@ func writeSettings(b *bytes.Buffer, s Settings) {
 	if len(s.Labels) == 0 {
 		b.WriteString(" none")
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+	names := make([]string, 0, len(s.Labels))
+	for k := range s.Labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
 		fmt.Fprintf(b, " %s=%s", k, strconv.Quote(s.Labels[k]))
 	}
 	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(s.KeySource))
