@@ -131,6 +131,11 @@ func (u uses) visit(n ast.Node) bool {
 	case *ast.SelectorExpr:
 		ast.Inspect(n.X, u.visit)
 		return false // n.Sel is a field or method, not a top-level name
+	case *ast.KeyValueExpr:
+		if _, ok := n.Key.(*ast.Ident); ok {
+			ast.Inspect(n.Value, u.visit)
+			return false // a field's name in a composite literal
+		}
 	case *ast.FuncDecl:
 		if n.Recv != nil {
 			recv := n.Recv.List[0].Type
