@@ -208,6 +208,15 @@ func (a *account) ask(ctx context.Context) []ask {
 	}
 	// The least a call started now is given: see minCallTime.
 	least := now.Add(min(minCallTime, timeout))
+	// A call reads the key it sends, and so follows a rotated key, only
+	// when it runs; a key paused by a 429 or the reserve makes no call for
+	// up to MaxBackoff. Its account reads its key again here, outside any
+	// endpoint's lock, so that a key rotated away from the paused one (the
+	// user's way out of a 429) is called at this scrape, not after the
+	// pause of a key it no longer sends.
+	if a.keys != nil && a.guard.Load().paused(a.now()) {
+		a.keyGuard()
+	}
 	asks := make([]ask, len(a.endpoints))
 	for i, st := range a.endpoints {
 		asks[i] = ask{st: st, began: time.Now(), deadline: deadline}

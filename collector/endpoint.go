@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/sunor"
 )
 
@@ -561,6 +562,11 @@ func (st *endpointState) recordCall(g *guard, r result, err error) *Call {
 	} else {
 		c.Status, c.Reason, c.Message = 0, string(sunor.ReasonNetwork), err.Error()
 	}
+	// The client cleaned the message of the key it sent; the page also
+	// shows it to whoever can read /status, so it is cleaned of every key
+	// in use, as a log line is (an API echoing another account's key, or
+	// the key before a rotation).
+	c.Message = redact.Known.Clean(c.Message, sunor.MaxTextChars)
 	st.seen.call.Store(c)
 	a.recent.add(c)
 	return c

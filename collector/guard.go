@@ -175,6 +175,14 @@ func (g *guard) idle(now time.Time) bool {
 	return !now.Before(g.backoffUntil) && !now.Before(g.reserveUntil)
 }
 
+// paused says whether a 429's back-off or a reserve pause stops every call
+// with the key at now.
+func (g *guard) paused(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return now.Before(g.backoffUntil) || now.Before(g.reserveUntil)
+}
+
 // release frees the slot of a call that was never made.
 func (g *guard) release(s *slot) {
 	g.mu.Lock()

@@ -850,3 +850,59 @@ func TestRotatedKeyKeepsTheCeiling(t *testing.T) {
 		t.Error("the rotated key was never sent")
 	}
 }
+
+// TestRotationOutOfABackoff: a key paused by a 429 (the product's own
+// traffic used the window up, say) makes no call until its Retry-After;
+// the user rotates the key file to a fresh key to get out of it. The next
+// scrape calls with the fresh key, instead of showing the old answer, then
+// sunor_api_up 0, until the old key's pause ends (up to 15 minutes).
+func TestRotationOutOfABackoff(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	fake := fakesunor.New("")
+	fake.RetryAfter = "600"
+	fake.SetAccount("key-paused-0123456789", fakesunor.Account{Available: 100, Fail: fakesunor.FailRateLimited})
+	fake.SetAccount("key-fresh-0123456789", fakesunor.Account{Available: 700})
+	rec := &keyClock{clk: clk, next: fake, at: map[string][]time.Time{}}
+	srv := testtool.ServeAPI(t, rec)
+	keyFile := filepath.Join(dir, "key")
+	write := func(key string) {
+		t.Helper()
+		tmp := keyFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, keyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("key-paused-0123456789")
+	b := &accounts.Builder{Logger: log.NewNopLogger(),
+		Flags: config.Account{Name: "a", APIKeyFile: keyFile, URL: srv.URL, Timeout: 5 * time.Second, MaxCallsPerMinute: 12, RateLimitReserve: 10, TaskCost: 10}}
+	accts, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := New(accts, Options{Now: clk.Now})
+	gather(t, exp) // the 429: paused for 600 s
+	clk.Advance(time.Second)
+	gather(t, exp)
+	if n := len(rec.at["key-paused-0123456789"]); n != 1 {
+		t.Fatalf("the paused key was called %d times, want 1 (the 429)", n)
+	}
+	write("key-fresh-0123456789")
+	clk.Advance(time.Second)
+	mfs := gather(t, exp)
+	if n := len(rec.at["key-fresh-0123456789"]); n != 1 {
+		t.Errorf("the fresh key was called %d times at the scrape after the rotation, want 1", n)
+	}
+	if up := mfs["sunor_api_up"].GetMetric(); len(up) != 1 || up[0].GetGauge().GetValue() != 1 {
+		t.Errorf("sunor_api_up %v after rotating out of the back-off, want 1", up)
+	}
+	if got := mfs["sunor_credits_available"].GetMetric(); len(got) != 1 || got[0].GetGauge().GetValue() != 700 {
+		t.Errorf("sunor_credits_available %v, want the fresh key's 700", got)
+	}
+	if n := len(rec.at["key-paused-0123456789"]); n != 1 {
+		t.Errorf("the paused key was called %d times, want still 1", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
 	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
 
@@ -38,5 +39,34 @@ func TestSkipStormIsFewLines(t *testing.T) {
 	}
 	if got := logLines(logs.String(), "Not calling the Sunor API"); len(got) != 1 {
 		t.Errorf("%d lines for %d accounts skipping at once, want 1:\n%.1000s", len(got), n, strings.Join(got, "\n"))
+	}
+}
+
+// TestFailureStormIsFewLines: an API failing for 500 accounts at once logs
+// one "Sunor API call failed" line per endpoint and reason per
+// SkipLogEvery, not one per account and call, while the errors counter
+// still counts every failure.
+func TestFailureStormIsFewLines(t *testing.T) {
+	const n = 500
+	clk := newClock()
+	logs := &testtool.Lines{}
+	down := func(int) ([]float64, sunor.RateLimit, error) {
+		return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: "balance", Reason: sunor.ReasonServerError, StatusCode: 500, Path: "/api/v1/account/balance"}
+	}
+	var accts []accounts.Account
+	for i := range n {
+		accts = append(accts, accounts.Account{Account: config.Account{Name: fmt.Sprintf("a%d", i), Timeout: 5 * time.Second}, KeyID: fmt.Sprintf("k%d", i), API: &scriptedAPI{answer: down}})
+	}
+	exp := New(accts, Options{Logger: log.NewLogfmtLogger(logs), Now: clk.Now})
+	mfs := gather(t, exp)
+	total := 0.0
+	for _, m := range mfs["sunor_api_errors_total"].GetMetric() {
+		total += m.GetCounter().GetValue()
+	}
+	if total != n {
+		t.Fatalf("%v failures counted, want %d", total, n)
+	}
+	if got := logLines(logs.String(), "Sunor API call failed"); len(got) != 1 {
+		t.Errorf("%d lines for %d accounts failing at once, want 1:\n%.1000s", len(got), n, strings.Join(got, "\n"))
 	}
 }

@@ -128,6 +128,9 @@ func Handler(e *collector.Exporter, o Options) http.Handler {
 				return
 			}
 		}
+		// A client that never reads must not hold a slot of
+		// --web.max-requests: the page is larger than a socket's buffers.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(collector.DefaultWriteTimeout))
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Add("Vary", "Accept")
 		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
