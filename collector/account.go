@@ -81,11 +81,11 @@ func (a *account) balanceAt() time.Time {
 func (a *account) collect(ctx context.Context, asks []ask, ch chan<- prometheus.Metric) {
 	results, took := a.answers(ctx, asks)
 	if t := traceOf(ctx); t != nil { // a debug probe
-		names, calls := make([]string, len(a.endpoints)), make([]*Call, len(a.endpoints))
+		names := make([]string, len(a.endpoints))
 		for i, st := range a.endpoints {
-			names[i], calls[i] = st.scraper.Name(), st.seen.call.Load()
+			names[i] = st.scraper.Name()
 		}
-		t.answered(results, names, calls)
+		t.answered(results, names)
 	}
 
 	a.emit(ch, results, took)

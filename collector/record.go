@@ -149,7 +149,6 @@ type probeTrace struct {
 	decisions map[string][]*Decision // by endpoint
 	results   []result
 	endpoints []string
-	calls     []*Call // the calls the probe's endpoints ended with
 }
 
 type traceKey struct{}
@@ -165,12 +164,11 @@ func (t *probeTrace) decided(endpoint string, d *Decision) {
 	t.decisions[endpoint] = append(t.decisions[endpoint], d)
 }
 
-// answered keeps what each endpoint of the probed account gave.
-// endpoints and calls are the endpoints' names and the calls they ended
-// with.
-func (t *probeTrace) answered(results []result, endpoints []string, calls []*Call) {
+// answered keeps what each endpoint of the probed account gave, by the
+// endpoints' names.
+func (t *probeTrace) answered(results []result, endpoints []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.results = slices.Clone(results)
-	t.endpoints, t.calls = endpoints, calls
+	t.endpoints = endpoints
 }

@@ -93,8 +93,6 @@ type view struct {
 // humanAge writes an age as a person reads it: 40s, 3m10s, 2h5m, 3d.
 func humanAge(d time.Duration) string {
 	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
 	case d < time.Hour:
 		return d.Round(time.Second).String()
 	case d < 48*time.Hour:
