@@ -276,9 +276,17 @@ func manyAccounts(n int) []accounts.Account {
 // follows every change of the accounts: names, and owner labels alone.
 func TestSDBoundedAndCurrent(t *testing.T) {
 	exp := New(manyAccounts(3000), Options{})
-	h, done := served(LimitInFlight(&sdHandler{e: exp, writeTimeout: 500 * time.Millisecond}, 1))
+	inner, began := begun(&sdHandler{e: exp, writeTimeout: 3 * time.Second})
+	h, done := served(LimitInFlight(inner, 1))
 	srv := startServer(t, h)
 	neverReads(t, srv.Listener.Addr().String(), "/sd", "")
+	// Asked before the adversary's request is in the handler, the /sd
+	// below would take the slot itself (it flaked on a loaded machine).
+	select {
+	case <-began:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the adversary's request never reached the handler")
+	}
 	if code := statusOf(t, srv.URL+"/sd"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/sd while the adversary holds the only slot: %d, want 503", code)
 	}
