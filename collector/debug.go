@@ -102,7 +102,7 @@ func DescribeCall(c *Call) string {
 	} else {
 		fmt.Fprintf(&b, "HTTP %d", c.Status)
 	}
-	fmt.Fprintf(&b, " in %s", roundDuration(c.Duration))
+	fmt.Fprintf(&b, " in %s", RoundDuration(c.Duration))
 	if c.HasRemaining {
 		fmt.Fprintf(&b, "; X-RateLimit-Remaining %g", c.Remaining)
 	}
@@ -152,8 +152,9 @@ func writeSettings(b *bytes.Buffer, s Settings) {
 	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(s.KeySource))
 }
 
-// roundDuration keeps two or three digits of a call's duration.
-func roundDuration(d time.Duration) time.Duration {
+// RoundDuration keeps two or three digits of a call's duration: the debug
+// probe and the status page show durations alike.
+func RoundDuration(d time.Duration) time.Duration {
 	if d < 10*time.Millisecond {
 		return d.Round(10 * time.Microsecond)
 	}

@@ -467,32 +467,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := prom.expect(`ALERTS{alertname="SunorCreditsLow",alertstate="firing",account="e2e"}`); err != nil {
 			t.Errorf("SunorCreditsLow stopped firing during the outage: %v", err)
 		}
-		poll(t, "SunorCreditsLow is inhibited", 30*time.Second, func() error {
-			resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`) + "&filter=" + url.QueryEscape(`account="e2e"`))
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			var alerts []struct {
-				Labels map[string]string `json:"labels"`
-				Status struct {
-					State       string   `json:"state"`
-					InhibitedBy []string `json:"inhibitedBy"`
-				} `json:"status"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
-				return err
-			}
-			if len(alerts) != 2 {
-				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want 2 (/metrics server and shard)", alerts)
-			}
-			for _, a := range alerts {
-				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
-					return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v", alerts)
-				}
-			}
-			return nil
-		})
+		lowSuppressed(t, amAddr, "SunorCreditsLow is inhibited")
 	})
 
 	t.Run("the API recovers and credits are topped up: both alerts resolve", func(t *testing.T) {
@@ -556,31 +531,7 @@ func TestEndToEnd(t *testing.T) {
 		poll(t, "SunorCreditsLow firing for e2e", 60*time.Second, func() error {
 			return prom.expect(`ALERTS{alertname="SunorCreditsLow",alertstate="firing",account="e2e"}`)
 		})
-		poll(t, "SunorCreditsLow inhibited by SunorCreditsExhausted", 30*time.Second, func() error {
-			resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`) + "&filter=" + url.QueryEscape(`account="e2e"`))
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			var alerts []struct {
-				Status struct {
-					State       string   `json:"state"`
-					InhibitedBy []string `json:"inhibitedBy"`
-				} `json:"status"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
-				return err
-			}
-			if len(alerts) != 2 {
-				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want 2 (/metrics server and shard)", alerts)
-			}
-			for _, a := range alerts {
-				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
-					return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want suppressed", alerts)
-				}
-			}
-			return nil
-		})
+		lowSuppressed(t, amAddr, "SunorCreditsLow is inhibited by SunorCreditsExhausted")
 		// Top up: the page resolves at the team, and both alerts end.
 		putFake(t, fakeSrv.URL, e2eKey, `{"available": 100000}`)
 		hooks.waitFor(t, "SunorCreditsExhausted", "resolved", "e2e", 60*time.Second)
@@ -879,5 +830,38 @@ func waitReady(t *testing.T, what, url string) {
 			err = fmt.Errorf("status %d", code)
 		}
 		return err
+	})
+}
+
+// lowSuppressed waits until Alertmanager holds SunorCreditsLow of the e2e
+// account, from the /metrics server and from its shard, as suppressed by
+// an inhibition.
+func lowSuppressed(t *testing.T, amAddr, what string) {
+	t.Helper()
+	poll(t, what, 30*time.Second, func() error {
+		resp, err := http.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="SunorCreditsLow"`) + "&filter=" + url.QueryEscape(`account="e2e"`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var alerts []struct {
+			Labels map[string]string `json:"labels"`
+			Status struct {
+				State       string   `json:"state"`
+				InhibitedBy []string `json:"inhibitedBy"`
+			} `json:"status"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+			return err
+		}
+		if len(alerts) != 2 {
+			return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want 2 (/metrics server and shard)", alerts)
+		}
+		for _, a := range alerts {
+			if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+				return fmt.Errorf("SunorCreditsLow in Alertmanager: %+v, want suppressed", alerts)
+			}
+		}
+		return nil
 	})
 }

@@ -51,12 +51,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return humanAge(time.Duration(*s * float64(time.Second)))
 	},
-	"ms": func(d time.Duration) string {
-		if d < 10*time.Millisecond {
-			return d.Round(10 * time.Microsecond).String()
-		}
-		return d.Round(time.Millisecond).String()
-	},
+	"ms":   func(d time.Duration) string { return collector.RoundDuration(d).String() },
 	"kind": func(k string) string { return strings.ReplaceAll(k, " ", "-") },
 	"labels": func(l map[string]string) string {
 		var b strings.Builder
