@@ -12,6 +12,8 @@ import (
 // familyBuffer holds the protos of one family at a time, reused by the
 // next.
 type familyBuffer struct {
+	refs     []seriesRef // the family's series, sorted
+	out      []byte      // a chunk's encoding (writeFamily)
 	mf       dto.MetricFamily
 	metrics  []dto.Metric
 	ptrs     []*dto.Metric
@@ -28,6 +30,13 @@ type familyBuffer struct {
 	spans       []nativeSpan
 	spanPtrs    []*dto.BucketSpan
 	deltas      []int64
+}
+
+// seriesRef is one series of a family: f.samples[src], else
+// f.hists[src-len(f.samples)], else series k of the counterSet after them.
+type seriesRef struct {
+	labels []*dto.LabelPair
+	src, k int32
 }
 
 // gauge and counter return a value proto from b's buffers.

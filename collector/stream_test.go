@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -56,8 +57,19 @@ func (r expanded) Collect(ch chan<- prometheus.Metric) {
 // byte, what a per-scrape registry merged with the exporter's own registry
 // and encoded by promhttp wrote, in every format and compression, with
 // accounts of different owner label sets, counters at 0 and not, and the
-// name[] filter.
+// name[] filter; the families written whole and, with chunks of 3 series,
+// a chunk at a time.
 func TestServeMatchesRegistry(t *testing.T) {
+	for _, size := range []int{chunkSize, 3} {
+		t.Run(fmt.Sprintf("chunks of %d", size), func(t *testing.T) {
+			defer func(was int) { chunkSize = was }(chunkSize)
+			chunkSize = size
+			serveMatchesRegistry(t)
+		})
+	}
+}
+
+func serveMatchesRegistry(t *testing.T) {
 	accts := append(twoTeams(),
 		accounts.Account{Account: config.Account{Name: "alpha", Timeout: time.Second, Labels: map[string]string{"env": "dev", "zone": "eu"}, LowCreditsThreshold: 1}, Identity: "k3", API: failingAPI{}},
 		accounts.Account{Account: config.Account{Name: "zeta", Timeout: time.Second, LowCreditsThreshold: 7, DailyBudget: 3}, Identity: "k4", API: answeringAPI{}},
