@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"math"
 	"net"
@@ -533,15 +532,14 @@ const MaxFileBytes = 4 << 20
 // than MaxFileBytes (/dev/zero, a log file named by mistake). The Stat
 // before the shared read (package regularfile) keeps the words its errors
 // have always had ("stat ...: no such file or directory", "a special
-// file" for a socket).
+// file" for a socket, which regularfile.Open could not open).
 func readFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() { // a character device is a device too
-		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
-		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
+	if !fi.Mode().IsRegular() {
+		return nil, &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	// Opened without waiting on a named pipe put there since the Stat.
 	f, _, err := regularfile.Open(path)
