@@ -262,7 +262,7 @@ func (a *Account) check() error {
 			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
 			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
-		case !labelValue(a.Labels[k]):
+		case labelvalue.Problem(a.Labels[k]) != "":
 			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
@@ -309,7 +309,7 @@ func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
-	if !labelValue(a.Name) {
+	if labelvalue.Problem(a.Name) != "" {
 		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
 	if len(a.Name) > labelvalue.MaxBytes {
@@ -331,10 +331,6 @@ func (a *Account) checkEntry(seen map[string]string) error {
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// labelValue says whether v is a label value someone means (see
-// labelvalue.Problem).
-func labelValue(v string) bool { return labelvalue.Problem(v) == "" }
 
 // suggestScheme is the likely URL meant by one written without a scheme:
 // http:// for a loopback host (the fake API, a local proxy) or a
@@ -667,7 +663,8 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		if n.Kind != yaml.MappingNode {
 			return wants(n, "a mapping (name: value lines)")
 		}
-		fields, seen := fieldsOf(t), map[string]int{}
+		fields, rest := fieldsOf(t)
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
@@ -678,9 +675,9 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
 				ft = t.Elem()
-			case ft == nil && inlineMap(t) != nil:
-				ft = inlineMap(t).Elem() // http_headers: any name, each a header's settings
-			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()) && fields[k.Value] == nil:
+			case ft == nil && rest != nil:
+				ft = rest.Elem() // http_headers: any name, each a header's settings
+			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()):
 				return fail(k, field, "%q is set by %s", k.Value, FlagOnly(k.Value))
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
@@ -740,36 +737,26 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
 }
 
-// fieldsOf maps the YAML names of struct t's fields to their types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
-	m := map[string]reflect.Type{}
+// fieldsOf maps the YAML names of struct t's fields to their types; rest
+// is the type of its map that takes the keys of no field (yaml:",inline",
+// as prometheus/common's Headers has), or nil.
+func fieldsOf(t reflect.Type) (fields map[string]reflect.Type, rest reflect.Type) {
+	fields = map[string]reflect.Type{}
 	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		switch {
+		case opts == "inline" && f.Type.Kind() == reflect.Map:
+			rest = cmp.Or(rest, f.Type)
 		case opts == "inline":
-			maps.Copy(m, fieldsOf(f.Type))
+			sub, r := fieldsOf(f.Type)
+			maps.Copy(fields, sub)
+			rest = cmp.Or(rest, r)
 		case f.IsExported() && name != "-":
-			m[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
+			fields[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
 		}
 	}
-	return m
-}
-
-// inlineMap is the type of struct t's map that takes the keys of no field
-// (yaml:",inline", as prometheus/common's Headers has), or nil.
-func inlineMap(t reflect.Type) reflect.Type {
-	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
-		f := t.Field(i)
-		if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); opts == "inline" {
-			if f.Type.Kind() == reflect.Map {
-				return f.Type
-			} else if m := inlineMap(f.Type); m != nil {
-				return m
-			}
-		}
-	}
-	return nil
+	return fields, rest
 }
 
 // nearest suggests the known field closest to a mistyped one, within
