@@ -32,7 +32,7 @@ var Reasons = []Reason{
 }
 
 // Error is a failed API call. Its text never contains the API key, and an
-// Error returned by Client or Decode holds no string from the network
+// Error returned by Client holds no string from the network
 // longer than MaxTextChars characters or with a line break (see the
 // package documentation).
 type Error struct {

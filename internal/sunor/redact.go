@@ -10,10 +10,6 @@ import (
 // *Error keeps, counted after redaction and escaping.
 const MaxTextChars = 200
 
-// minPiece is the shortest piece of the key that is redacted (see
-// internal/redact).
-const minPiece = redact.MinPiece
-
 // sanitize makes the strings of err that came from the network safe to log:
 // every piece of key replaced by <redacted>, characters that are not
 // printable escaped, each cut to MaxTextChars characters. err is returned,
