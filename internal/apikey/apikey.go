@@ -87,25 +87,19 @@ type File struct {
 // key is an error here, at start-up, where it can stop the exporter.
 func NewFile(path string, logger log.Logger) (*File, error) {
 	f := &File{path: path, logger: logger, read: readFile, wait: readWait}
-	type result struct {
-		key string
-		err error
-	}
-	done := make(chan result, 1)
+	var err error
+	done := make(chan struct{})
 	go func() {
-		k, err := f.read(path)
-		done <- result{k, err}
+		f.key, err = f.read(path) // f is dropped if the read outlives startWait
+		close(done)
 	}()
-	t := time.NewTimer(startWait)
-	defer t.Stop()
 	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, r.err
+	case <-done:
+		if err != nil {
+			return nil, err
 		}
-		f.key = r.key
 		return f, nil
-	case <-t.C:
+	case <-time.After(startWait):
 		return nil, fmt.Errorf("API key file %s: not read within %v", path, startWait)
 	}
 }
