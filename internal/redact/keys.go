@@ -84,13 +84,6 @@ func (s *Set) AtLeast(n int) {
 	s.most = max(s.most, n)
 }
 
-// Len is how many keys the set holds.
-func (s *Set) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.used)
-}
-
 // Clean is Redactor.Clean with the set's keys. It takes no lock.
 func (s *Set) Clean(text string, maxChars int) string {
 	return s.cur.Load().Clean(text, maxChars)
