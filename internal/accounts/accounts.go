@@ -260,18 +260,17 @@ func holdsKey(r *redact.Redactor, v string) bool {
 // the landing page and /sd, where no redaction reaches. The error does not
 // show the value. The key directory's files are checked by Build.
 func keysShown(accts []Account, r *redact.Redactor) error {
-	holds := func(v string) bool { return holdsKey(r, v) }
 	for _, a := range accts {
-		if holds(a.Name) {
+		if holdsKey(r, a.Name) {
 			// The error names the entry by its name: that too is redacted.
 			err := a.Errorf("name", "holds an API key, or a piece of one: the name is the account label of every series, not redacted")
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
 		}
 		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
-			if holds(l) { // the name is not shown: it holds the key
+			if holdsKey(r, l) { // the name is not shown: it holds the key
 				return a.Errorf("labels", "a label name holds an API key, or a piece of one: a label name is on every series and on /sd, not redacted")
 			}
-			if holds(a.Labels[l]) {
+			if holdsKey(r, a.Labels[l]) {
 				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
 			}
 		}
