@@ -148,7 +148,10 @@ func (f *File) reload(reading chan struct{}) {
 	f.reading = nil
 	close(reading)
 	if err != nil {
-		f.warn(err.Error())
+		if err.Error() != f.warned { // a run of one failure is warned about once
+			f.warned = err.Error()
+			level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", f.warned)
+		}
 		return
 	}
 	switch {
@@ -158,15 +161,6 @@ func (f *File) reload(reading chan struct{}) {
 		level.Info(f.logger).Log("msg", "API key file can be used again; the key is unchanged", "file", f.path)
 	}
 	f.key, f.warned = key, ""
-}
-
-// warn logs a failure unless it is the one last warned about. f.mu is held.
-func (f *File) warn(cause string) {
-	if cause == f.warned {
-		return
-	}
-	f.warned = cause
-	level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", cause)
 }
 
 // readTries is how many times readFile reads a file that changes while it
