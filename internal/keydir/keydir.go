@@ -26,7 +26,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +70,11 @@ func scan(dir string, logger log.Logger, known map[string]Entry) ([]Entry, []str
 			entries = append(entries, e)
 			continue
 		}
-		if why := checkName(name); why != "" {
+		why := labelvalue.Problem(name)
+		if len(name) > labelvalue.MaxBytes {
+			why = fmt.Sprintf("longer than %d bytes", labelvalue.MaxBytes)
+		}
+		if why != "" {
 			warnings = append(warnings, fmt.Sprintf("key directory %s: skipping file %s: not a valid account name (%s)", dir, shortQuote(name), why))
 			continue
 		}
@@ -99,14 +102,6 @@ func list(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// checkName says why name cannot be an account name, "" if it can.
-func checkName(name string) string {
-	if len(name) > labelvalue.MaxBytes {
-		return fmt.Sprintf("longer than %d bytes", labelvalue.MaxBytes)
-	}
-	return labelvalue.Problem(name)
 }
 
 // shortQuote quotes name for a warning, cut short when long.
@@ -138,29 +133,21 @@ func Watch(ctx context.Context, dir string, every time.Duration, from []Entry, l
 	w := newWatcher(dir, from, logger)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var last []Entry // the entries of the last change
 	failed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			entries, changed := w.poll()
-			if !changed && !failed {
+			if entries, changed := w.poll(); changed {
+				last = entries
+			} else if !failed {
 				continue
 			}
-			if !changed {
-				entries = w.entries()
-			}
-			failed = onChange(entries) != nil
+			failed = onChange(last) != nil
 		}
 	}
-}
-
-// entries returns the entries handed on last, sorted by name as Scan's.
-func (w *watcher) entries() []Entry {
-	entries := slices.Collect(maps.Values(w.known))
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
-	return entries
 }
 
 // watcher is Watch's state between polls.
