@@ -316,7 +316,7 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	keys := &keyIDs{src: key, api: sameAPI(base)}
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, keys.send)
 	k, id := keys.current(context.Background())
-	redact.Remember(k) // before its first call: a log line may quote it sooner
+	redact.Known.Add(k) // before its first call: a log line may quote it sooner
 	a.KeyID, a.Keys = id, keys.current
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)

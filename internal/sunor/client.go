@@ -137,7 +137,7 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	key := c.key(ctx)
 	// Known to the log writer before the request can make anything, even
 	// the standard library, log text that echoes it.
-	redact.Remember(key)
+	redact.Known.Add(key)
 	at, known := c.urls[ep.Path]
 	if !known {
 		at = targetOf(c.base, ep)
