@@ -62,11 +62,10 @@ type KeyFunc func(ctx context.Context) string
 
 // Client calls the Sunor API with one key.
 type Client struct {
-	base   *url.URL
-	http   *http.Client
-	key    KeyFunc
-	header http.Header       // constant headers, built once
-	urls   map[string]target // by Endpoint.Path: each known endpoint's, built once
+	base *url.URL
+	http *http.Client
+	key  KeyFunc
+	urls map[string]target // by Endpoint.Path: each known endpoint's, built once
 }
 
 // target is where an endpoint is called: the URL, and its path as an
@@ -80,13 +79,11 @@ type target struct{ url, path string }
 func NewClient(base *url.URL, hc *http.Client, key KeyFunc) *Client {
 	c := *hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	h := http.Header{}
-	h.Set("Accept", "application/json")
 	urls := map[string]target{}
 	for _, ep := range []Endpoint{Balance, Usage} {
 		urls[ep.Path] = targetOf(base, ep)
 	}
-	return &Client{base: base, http: &c, key: key, header: h, urls: urls}
+	return &Client{base: base, http: &c, key: key, urls: urls}
 }
 
 // RateLimit is what the X-RateLimit-* headers of one response said. A Has*
@@ -172,7 +169,7 @@ func (c *Client) get(ctx context.Context, ep Endpoint, url, key string) ([]byte,
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}
-	req.Header = c.header.Clone()
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("x-api-key", key)
 
 	resp, err := c.http.Do(req)
