@@ -113,19 +113,11 @@ var flagOnly = map[string]string{
 func FlagOnly(name string) string { return flagOnly[strings.ReplaceAll(name, "-", "_")] }
 
 // Fields returns the fields an entry of accounts: takes and those the
-// defaults: block takes, in the order Account declares them.
+// defaults: block takes, sorted.
 func Fields() (entry, defaults []string) {
-	t := reflect.TypeFor[Account]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if t.Field(i).IsExported() && name != "-" {
-			entry = append(entry, name)
-			if !slices.Contains(perEntry, name) {
-				defaults = append(defaults, name)
-			}
-		}
-	}
-	return entry, defaults
+	fields, _ := fieldsOf(reflect.TypeFor[Account]())
+	entry = slices.Sorted(maps.Keys(fields))
+	return entry, slices.DeleteFunc(slices.Clone(entry), func(f string) bool { return slices.Contains(perEntry, f) })
 }
 
 // FlagOf returns the flag of the setting field ("" when there is none).
