@@ -8,24 +8,12 @@
 //
 // Every string in an *Error that came from the network (the API's message,
 // a Location, a transport error that quotes a malformed status line or
-// header) is cleaned before it is returned, in this order: each run of at
-// least 10 characters that is a piece of the key the request sent is
-// replaced by <redacted>; characters that are not printable (line breaks,
-// other controls, invalid UTF-8) are escaped as in Go source; the result is
-// cut, on a character boundary, to MaxTextChars characters. Redacting
-// first means that a cut cannot leave a piece of the key behind. The
-// redaction is internal/redact's, which also covers what the standard
-// library logs: every key Fetch sends is remembered there first.
-//
-// The key is also found, and its pieces redacted, in these encodings: any
-// mix of upper and lower case; URL-encoded (query or path); Go-quoted or
-// JSON-escaped; hexadecimal; base64 in the standard or URL alphabet, with or
-// without padding, also inside a longer base64 text such as a Basic
-// credential. These are the forms a server or proxy produces by itself
-// when it echoes a request. Anything else (a key split up by other
-// characters, encoded twice, hashed, encrypted) is not recognised: an
-// encoding chosen to get around redaction cannot be listed, and the key
-// only ever goes to the --sunor.url the operator configured.
+// header) is cleaned before it is returned by internal/redact: every piece
+// of the key the request sent, in the encodings that package lists,
+// replaced by <redacted>, what is not printable escaped, and the result cut
+// to MaxTextChars characters. Every key Fetch sends is remembered there
+// first, for what the standard library logs; the key only ever goes to the
+// --sunor.url the operator configured.
 package sunor
 
 import (
