@@ -166,7 +166,7 @@ type stamp struct {
 	id    fileID
 	mode  fs.FileMode
 	size  int64
-	mtime time.Time
+	mtime time.Time // Stat's: no monotonic reading, always Local, so == is Equal
 	err   string
 }
 
@@ -198,11 +198,11 @@ func (w *watcher) poll() ([]Entry, bool) {
 	rotated := false
 	for _, name := range names {
 		seen[name] = stampOf(filepath.Join(w.dir, name))
-		if _, ok := w.known[name]; ok && w.seen != nil && !stampEqual(seen[name], w.seen[name]) {
+		if _, ok := w.known[name]; ok && w.seen != nil && seen[name] != w.seen[name] {
 			rotated = true
 		}
 	}
-	if w.seen != nil && maps.EqualFunc(seen, w.seen, stampEqual) {
+	if w.seen != nil && maps.Equal(seen, w.seen) {
 		return nil, false
 	}
 	w.seen = seen
@@ -237,8 +237,4 @@ func stampOf(path string) stamp {
 		return stamp{err: err.Error()}
 	}
 	return stamp{id: idOf(fi), mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime()}
-}
-
-func stampEqual(a, b stamp) bool {
-	return a.mtime.Equal(b.mtime) && a.id == b.id && a.mode == b.mode && a.size == b.size && a.err == b.err
 }
