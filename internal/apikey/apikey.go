@@ -119,12 +119,10 @@ func (f *File) Key(ctx context.Context) string {
 	}
 	f.mu.Unlock()
 
-	t := time.NewTimer(f.wait)
-	defer t.Stop()
 	select {
 	case <-reading:
 	case <-ctx.Done():
-	case <-t.C:
+	case <-time.After(f.wait):
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
