@@ -135,8 +135,9 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	var e *Error
 	if errors.As(err, &e) {
 		e.Path = at.path
+		e.clean(key)
 	}
-	return v, rl, sanitize(err, key)
+	return v, rl, err
 }
 
 // targetOf is where ep is called on the API at base.

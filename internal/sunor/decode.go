@@ -41,7 +41,7 @@ type envelope struct {
 // balance whose total is not available plus frozen). Which number of an
 // impossible set is wrong cannot be told, and none is made up. Fields it does not
 // know are ignored, so the API may add some. The error's strings are as
-// they came: Fetch cleans them (sanitize).
+// they came: Fetch cleans them (Error.clean).
 func decode(ep Endpoint, body []byte) ([]float64, error) {
 	fail := func(reason Reason, format string, args ...any) error {
 		return &Error{Endpoint: ep.Name, Reason: reason, StatusCode: 200, Message: fmt.Sprintf(format, args...)}

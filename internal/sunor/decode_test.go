@@ -11,7 +11,10 @@ import (
 // cleaned as they are for a client whose key is "".
 func Decode(ep Endpoint, body []byte) ([]float64, error) {
 	v, err := decode(ep, body)
-	return v, sanitize(err, "")
+	if e, ok := err.(*Error); ok {
+		e.clean("")
+	}
+	return v, err
 }
 
 func TestDecode(t *testing.T) {
