@@ -214,15 +214,11 @@ func (b *Builder) Build() (accts []Account, err error) {
 	return accts, nil
 }
 
-// Redact returns err with every key the configuration names redacted, as
-// the log and a reload's answer are redacted of the keys in use: a key
-// pasted into another field (timeout:, url:, a field's name, a flag's
-// value) is quoted by the error, and at start-up, or when a file fails
-// before its keys are read, no key is in use yet. It reads the keys it can
-// (key files, environment variables, key directories, see
-// config.KeySources), without adding them to the keys in use: a file that
-// fails is no reason to redact its keys from every later line. The error
-// is cut to one log line.
+// Redact returns err with every key the configuration names redacted (see
+// config.KeySources, a flag's value too): no key may be in use yet to
+// redact it by. The keys read are not added to the keys in use: a file
+// that fails is no reason to redact its keys from every later line. The
+// error is cut to one log line.
 func (b *Builder) Redact(err error) error {
 	files, envs, dirs := config.KeySources(b.File, b.KeyDir, b.Flags)
 	ctx, nop := context.Background(), log.NewNopLogger()

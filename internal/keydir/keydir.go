@@ -2,14 +2,12 @@
 // accounts: each file is one account, named after the file. It fits a
 // Kubernetes Secret with many entries mounted as a directory.
 //
-// A file is one key file of internal/apikey, with its bounds: a regular
-// file (a symlink to one is fine: Kubernetes mounts each entry as a symlink
-// through ..data), at most apikey.MaxBytes, never opened in a way that
-// waits on a named pipe, holding one key. Dot-files are passed over without
-// a word: they are Kubernetes' own ..data and ..<timestamp> entries, or
-// hidden files. Any other file that is not a key, or whose name is not a
-// valid account name, is skipped with one warning that names the file,
-// never what it holds.
+// A file is one key file of internal/apikey, with its bounds (a symlink to
+// one is fine: Kubernetes mounts each entry as one through ..data).
+// Dot-files are passed over without a word: they are Kubernetes' own ..data
+// and ..<timestamp> entries, or hidden files. Any other file that is not a
+// key, or whose name is not a valid account name, is skipped with one
+// warning that names the file, never what it holds.
 //
 // Watch re-reads the directory on its own, by polling, so that keys added,
 // removed or renamed take effect without a reload signal. A rotated key
