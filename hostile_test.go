@@ -561,7 +561,7 @@ func TestRequestsTotalCountsRetries(t *testing.T) {
 // http.Server's nil ErrorLog) goes through the redaction of the keys in
 // use and the bound on a line, as the exporter's own lines do.
 func TestEveryLoggerIsRedacted(t *testing.T) {
-	redact.Remember(canaryKey)
+	redact.Known.Add(canaryKey)
 	var buf bytes.Buffer
 	safe, restore := installSafeLogging(&buf)
 	log.Printf("stdlib: %q", "X-Leak: "+canaryKey+"\r\n")

@@ -227,12 +227,6 @@ func newLogger(w io.Writer, format, lvl string) (logger, base log.Logger) {
 	return log.With(l, "time", log.DefaultTimestampUTC, "caller", log.DefaultCaller), l
 }
 
-// slogLevel maps --log.level for the slog bridge, so that records the go-kit
-// filter would drop are not even built.
-func slogLevel(lvl string) slog.Level {
-	return map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[lvl]
-}
-
 // run is the whole program; it returns the exit status. It stops serving
 // when ctx is done (SIGTERM, SIGINT), after in-flight scrapes finish.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -245,7 +239,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger, baseLogger := newLogger(stderr, f.logFormat, f.logLevel)
 	_, stdlibBase := newLogger(stderr, f.logFormat, "debug")
 	defer logStdlibAs(log.With(stdlibBase, "time", log.DefaultTimestampUTC, "caller", "stdlib"))()
-	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel(f.logLevel)))
+	// The slog bridge at --log.level too, so that records the go-kit
+	// filter would drop are not even built.
+	var slogLevel slog.Level
+	_ = slogLevel.UnmarshalText([]byte(f.logLevel)) // one of slog's names: kingpin's enum
+	slogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel))
 	fail := func(msg string, err error) int {
 		_ = level.Error(logger).Log("msg", msg, "err", err)
 		return 1

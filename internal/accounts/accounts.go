@@ -214,15 +214,11 @@ func (b *Builder) Build() (accts []Account, err error) {
 	return accts, nil
 }
 
-// Redact returns err with every key the configuration names redacted, as
-// the log and a reload's answer are redacted of the keys in use: a key
-// pasted into another field (timeout:, url:, a field's name, a flag's
-// value) is quoted by the error, and at start-up, or when a file fails
-// before its keys are read, no key is in use yet. It reads the keys it can
-// (key files, environment variables, key directories, see
-// config.KeySources), without adding them to the keys in use: a file that
-// fails is no reason to redact its keys from every later line. The error
-// is cut to one log line.
+// Redact returns err with every key the configuration names redacted (see
+// config.KeySources, a flag's value too): no key may be in use yet to
+// redact it by. The keys read are not added to the keys in use: a file
+// that fails is no reason to redact its keys from every later line. The
+// error is cut to one log line.
 func (b *Builder) Redact(err error) error {
 	files, envs, dirs := config.KeySources(b.File, b.KeyDir, b.Flags)
 	ctx, nop := context.Background(), log.NewNopLogger()
@@ -260,18 +256,17 @@ func holdsKey(r *redact.Redactor, v string) bool {
 // the landing page and /sd, where no redaction reaches. The error does not
 // show the value. The key directory's files are checked by Build.
 func keysShown(accts []Account, r *redact.Redactor) error {
-	holds := func(v string) bool { return holdsKey(r, v) }
 	for _, a := range accts {
-		if holds(a.Name) {
+		if holdsKey(r, a.Name) {
 			// The error names the entry by its name: that too is redacted.
 			err := a.Errorf("name", "holds an API key, or a piece of one: the name is the account label of every series, not redacted")
 			return errors.New(r.Clean(err.Error(), len(err.Error())))
 		}
 		for _, l := range slices.Sorted(maps.Keys(a.Labels)) {
-			if holds(l) { // the name is not shown: it holds the key
+			if holdsKey(r, l) { // the name is not shown: it holds the key
 				return a.Errorf("labels", "a label name holds an API key, or a piece of one: a label name is on every series and on /sd, not redacted")
 			}
-			if holds(a.Labels[l]) {
+			if holdsKey(r, a.Labels[l]) {
 				return a.Errorf("labels."+l, "the value of %q holds an API key, or a piece of one: a label value is on every series, not redacted", l)
 			}
 		}
@@ -317,7 +312,7 @@ func (b *Builder) build(a *Account, used map[string]*http.Client, key apikey.Sou
 	keys := &keyIDs{src: key, api: sameAPI(base)}
 	a.URL, a.API = base.Redacted(), sunor.NewClient(base, client, keys.send)
 	k, id := keys.current(context.Background())
-	redact.Remember(k) // before its first call: a log line may quote it sooner
+	redact.Known.Add(k) // before its first call: a log line may quote it sooner
 	a.KeyID, a.Keys = id, keys.current
 	// The collector applies the rest of a kept account's settings anew.
 	a.Identity = keyedHash(base.String(), a.APIKeyFile, a.APIKeyEnv, a.ClientKey)

@@ -87,25 +87,19 @@ type File struct {
 // key is an error here, at start-up, where it can stop the exporter.
 func NewFile(path string, logger log.Logger) (*File, error) {
 	f := &File{path: path, logger: logger, read: readFile, wait: readWait}
-	type result struct {
-		key string
-		err error
-	}
-	done := make(chan result, 1)
+	var err error
+	done := make(chan struct{})
 	go func() {
-		k, err := f.read(path)
-		done <- result{k, err}
+		f.key, err = f.read(path) // f is dropped if the read outlives startWait
+		close(done)
 	}()
-	t := time.NewTimer(startWait)
-	defer t.Stop()
 	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, r.err
+	case <-done:
+		if err != nil {
+			return nil, err
 		}
-		f.key = r.key
 		return f, nil
-	case <-t.C:
+	case <-time.After(startWait):
 		return nil, fmt.Errorf("API key file %s: not read within %v", path, startWait)
 	}
 }
@@ -125,12 +119,10 @@ func (f *File) Key(ctx context.Context) string {
 	}
 	f.mu.Unlock()
 
-	t := time.NewTimer(f.wait)
-	defer t.Stop()
 	select {
 	case <-reading:
 	case <-ctx.Done():
-	case <-t.C:
+	case <-time.After(f.wait):
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -154,7 +146,10 @@ func (f *File) reload(reading chan struct{}) {
 	f.reading = nil
 	close(reading)
 	if err != nil {
-		f.warn(err.Error())
+		if err.Error() != f.warned { // a run of one failure is warned about once
+			f.warned = err.Error()
+			level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", f.warned)
+		}
 		return
 	}
 	switch {
@@ -164,15 +159,6 @@ func (f *File) reload(reading chan struct{}) {
 		level.Info(f.logger).Log("msg", "API key file can be used again; the key is unchanged", "file", f.path)
 	}
 	f.key, f.warned = key, ""
-}
-
-// warn logs a failure unless it is the one last warned about. f.mu is held.
-func (f *File) warn(cause string) {
-	if cause == f.warned {
-		return
-	}
-	f.warned = cause
-	level.Warn(f.logger).Log("msg", "API key file changed but cannot be used; keeping the previous key", "file", f.path, "err", cause)
 }
 
 // readTries is how many times readFile reads a file that changes while it

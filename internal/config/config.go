@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"math"
 	"net"
@@ -114,19 +113,11 @@ var flagOnly = map[string]string{
 func FlagOnly(name string) string { return flagOnly[strings.ReplaceAll(name, "-", "_")] }
 
 // Fields returns the fields an entry of accounts: takes and those the
-// defaults: block takes, in the order Account declares them.
+// defaults: block takes, sorted.
 func Fields() (entry, defaults []string) {
-	t := reflect.TypeFor[Account]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if t.Field(i).IsExported() && name != "-" {
-			entry = append(entry, name)
-			if !slices.Contains(perEntry, name) {
-				defaults = append(defaults, name)
-			}
-		}
-	}
-	return entry, defaults
+	fields, _ := fieldsOf(reflect.TypeFor[Account]())
+	entry = slices.Sorted(maps.Keys(fields))
+	return entry, slices.DeleteFunc(slices.Clone(entry), func(f string) bool { return slices.Contains(perEntry, f) })
 }
 
 // FlagOf returns the flag of the setting field ("" when there is none).
@@ -263,7 +254,7 @@ func (a *Account) check() error {
 			return a.Errorf("labels", "%q is not a label name (letters, digits and _, not first a digit)", k)
 		case slices.Contains(reservedLabels, k) || strings.HasPrefix(k, "__"):
 			return a.Errorf("labels."+k, "%q is reserved: the exporter or Prometheus sets it", k)
-		case !labelValue(a.Labels[k]):
+		case labelvalue.Problem(a.Labels[k]) != "":
 			return a.Errorf("labels."+k, "the value of %q must be non-empty UTF-8, without control characters, invisible ones (zero-width, direction overrides) or whitespace at either end", k)
 		}
 	}
@@ -310,7 +301,7 @@ func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 // checkEntry refuses an account without a name or a key, or with two
 // keys; seen holds the names before it.
 func (a *Account) checkEntry(seen map[string]string) error {
-	if !labelValue(a.Name) {
+	if labelvalue.Problem(a.Name) != "" {
 		return a.Errorf("name", "the account name (label value) must be non-empty UTF-8, without control characters (NUL, tab, newline), invisible ones (zero-width, direction overrides) or whitespace at either end")
 	}
 	if len(a.Name) > labelvalue.MaxBytes {
@@ -332,10 +323,6 @@ func (a *Account) checkEntry(seen map[string]string) error {
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// labelValue says whether v is a label value someone means (see
-// labelvalue.Problem).
-func labelValue(v string) bool { return labelvalue.Problem(v) == "" }
 
 // suggestScheme is the likely URL meant by one written without a scheme:
 // http:// for a loopback host (the fake API, a local proxy) or a
@@ -533,15 +520,14 @@ const MaxFileBytes = 4 << 20
 // than MaxFileBytes (/dev/zero, a log file named by mistake). The Stat
 // before the shared read (package regularfile) keeps the words its errors
 // have always had ("stat ...: no such file or directory", "a special
-// file" for a socket).
+// file" for a socket, which regularfile.Open could not open).
 func readFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() { // a character device is a device too
-		kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe", fs.ModeDevice: "a device"}[fi.Mode().Type()&^fs.ModeCharDevice]
-		return nil, fmt.Errorf("%s is %s, not a regular file", path, cmp.Or(kind, "a special file"))
+	if !fi.Mode().IsRegular() {
+		return nil, &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	// Opened without waiting on a named pipe put there since the Stat.
 	f, _, err := regularfile.Open(path)
@@ -669,7 +655,8 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 		if n.Kind != yaml.MappingNode {
 			return wants(n, "a mapping (name: value lines)")
 		}
-		fields, seen := fieldsOf(t), map[string]int{}
+		fields, rest := fieldsOf(t)
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sub, ft := strings.TrimPrefix(field+"."+k.Value, "."), fields[k.Value]
@@ -680,9 +667,9 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 				sub, ft = field, t // a merge key: <<: *anchor
 			case kind == reflect.Map:
 				ft = t.Elem()
-			case ft == nil && inlineMap(t) != nil:
-				ft = inlineMap(t).Elem() // http_headers: any name, each a header's settings
-			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()) && fields[k.Value] == nil:
+			case ft == nil && rest != nil:
+				ft = rest.Elem() // http_headers: any name, each a header's settings
+			case ft == nil && FlagOnly(k.Value) != "" && (t == reflect.TypeFor[Account]() || t == reflect.TypeFor[File]()):
 				return fail(k, field, "%q is set by %s", k.Value, FlagOnly(k.Value))
 			case ft == nil:
 				return fail(k, field, "unknown field %q%s", k.Value, nearest(k.Value, fields))
@@ -742,36 +729,26 @@ func shape(n *yaml.Node, t reflect.Type, where, field string, done map[*yaml.Nod
 	return fail(n, field, "%v", err) // a settings type's own check, as prometheus/common words it
 }
 
-// fieldsOf maps the YAML names of struct t's fields to their types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
-	m := map[string]reflect.Type{}
+// fieldsOf maps the YAML names of struct t's fields to their types; rest
+// is the type of its map that takes the keys of no field (yaml:",inline",
+// as prometheus/common's Headers has), or nil.
+func fieldsOf(t reflect.Type) (fields map[string]reflect.Type, rest reflect.Type) {
+	fields = map[string]reflect.Type{}
 	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		switch {
+		case opts == "inline" && f.Type.Kind() == reflect.Map:
+			rest = cmp.Or(rest, f.Type)
 		case opts == "inline":
-			maps.Copy(m, fieldsOf(f.Type))
+			sub, r := fieldsOf(f.Type)
+			maps.Copy(fields, sub)
+			rest = cmp.Or(rest, r)
 		case f.IsExported() && name != "-":
-			m[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
+			fields[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
 		}
 	}
-	return m
-}
-
-// inlineMap is the type of struct t's map that takes the keys of no field
-// (yaml:",inline", as prometheus/common's Headers has), or nil.
-func inlineMap(t reflect.Type) reflect.Type {
-	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
-		f := t.Field(i)
-		if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); opts == "inline" {
-			if f.Type.Kind() == reflect.Map {
-				return f.Type
-			} else if m := inlineMap(f.Type); m != nil {
-				return m
-			}
-		}
-	}
-	return nil
+	return fields, rest
 }
 
 // nearest suggests the known field closest to a mistyped one, within

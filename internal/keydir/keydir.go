@@ -2,14 +2,12 @@
 // accounts: each file is one account, named after the file. It fits a
 // Kubernetes Secret with many entries mounted as a directory.
 //
-// A file is one key file of internal/apikey, with its bounds: a regular
-// file (a symlink to one is fine: Kubernetes mounts each entry as a symlink
-// through ..data), at most apikey.MaxBytes, never opened in a way that
-// waits on a named pipe, holding one key. Dot-files are passed over without
-// a word: they are Kubernetes' own ..data and ..<timestamp> entries, or
-// hidden files. Any other file that is not a key, or whose name is not a
-// valid account name, is skipped with one warning that names the file,
-// never what it holds.
+// A file is one key file of internal/apikey, with its bounds (a symlink to
+// one is fine: Kubernetes mounts each entry as one through ..data).
+// Dot-files are passed over without a word: they are Kubernetes' own ..data
+// and ..<timestamp> entries, or hidden files. Any other file that is not a
+// key, or whose name is not a valid account name, is skipped with one
+// warning that names the file, never what it holds.
 //
 // Watch re-reads the directory on its own, by polling, so that keys added,
 // removed or renamed take effect without a reload signal. A rotated key
@@ -26,7 +24,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +68,11 @@ func scan(dir string, logger log.Logger, known map[string]Entry) ([]Entry, []str
 			entries = append(entries, e)
 			continue
 		}
-		if why := checkName(name); why != "" {
+		why := labelvalue.Problem(name)
+		if len(name) > labelvalue.MaxBytes {
+			why = fmt.Sprintf("longer than %d bytes", labelvalue.MaxBytes)
+		}
+		if why != "" {
 			warnings = append(warnings, fmt.Sprintf("key directory %s: skipping file %s: not a valid account name (%s)", dir, shortQuote(name), why))
 			continue
 		}
@@ -99,14 +100,6 @@ func list(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// checkName says why name cannot be an account name, "" if it can.
-func checkName(name string) string {
-	if len(name) > labelvalue.MaxBytes {
-		return fmt.Sprintf("longer than %d bytes", labelvalue.MaxBytes)
-	}
-	return labelvalue.Problem(name)
 }
 
 // shortQuote quotes name for a warning, cut short when long.
@@ -138,29 +131,21 @@ func Watch(ctx context.Context, dir string, every time.Duration, from []Entry, l
 	w := newWatcher(dir, from, logger)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var last []Entry // the entries of the last change
 	failed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			entries, changed := w.poll()
-			if !changed && !failed {
+			if entries, changed := w.poll(); changed {
+				last = entries
+			} else if !failed {
 				continue
 			}
-			if !changed {
-				entries = w.entries()
-			}
-			failed = onChange(entries) != nil
+			failed = onChange(last) != nil
 		}
 	}
-}
-
-// entries returns the entries handed on last, sorted by name as Scan's.
-func (w *watcher) entries() []Entry {
-	entries := slices.Collect(maps.Values(w.known))
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
-	return entries
 }
 
 // watcher is Watch's state between polls.
@@ -179,7 +164,7 @@ type stamp struct {
 	id    fileID
 	mode  fs.FileMode
 	size  int64
-	mtime time.Time
+	mtime time.Time // Stat's: no monotonic reading, always Local, so == is Equal
 	err   string
 }
 
@@ -211,11 +196,11 @@ func (w *watcher) poll() ([]Entry, bool) {
 	rotated := false
 	for _, name := range names {
 		seen[name] = stampOf(filepath.Join(w.dir, name))
-		if _, ok := w.known[name]; ok && w.seen != nil && !stampEqual(seen[name], w.seen[name]) {
+		if _, ok := w.known[name]; ok && w.seen != nil && seen[name] != w.seen[name] {
 			rotated = true
 		}
 	}
-	if w.seen != nil && maps.EqualFunc(seen, w.seen, stampEqual) {
+	if w.seen != nil && maps.Equal(seen, w.seen) {
 		return nil, false
 	}
 	w.seen = seen
@@ -250,8 +235,4 @@ func stampOf(path string) stamp {
 		return stamp{err: err.Error()}
 	}
 	return stamp{id: idOf(fi), mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime()}
-}
-
-func stampEqual(a, b stamp) bool {
-	return a.mtime.Equal(b.mtime) && a.id == b.id && a.mode == b.mode && a.size == b.size && a.err == b.err
 }

@@ -7,6 +7,7 @@ package loglimit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ func (r *repeats) Log(keyvals ...any) error {
 			}
 		}
 	}
-	if !r.limited(msg) {
+	if !slices.ContainsFunc(r.msgs, func(m string) bool { return strings.HasPrefix(msg, m) }) {
 		return r.next.Log(keyvals...)
 	}
 	vals := make([]string, len(r.keys))
@@ -86,13 +87,4 @@ func (r *repeats) Log(keyvals ...any) error {
 		keyvals = append(keyvals[:len(keyvals):len(keyvals)], HeldKey, held)
 	}
 	return r.next.Log(keyvals...)
-}
-
-func (r *repeats) limited(msg string) bool {
-	for _, m := range r.msgs {
-		if strings.HasPrefix(msg, m) {
-			return true
-		}
-	}
-	return false
 }

@@ -36,7 +36,7 @@ func (r *Redactor) cleanJSON(line string, maxChars int) (out string, ok bool) {
 		chars     int
 	}
 	fields := make([]*field, 0, len(m))
-	budget := maxChars
+	budget, strs := maxChars, 0 // strs: the fields whose value is a string
 	for k, v := range m {
 		f := &field{key: r.Clean(k, 100), raw: v}
 		var str string
@@ -47,6 +47,7 @@ func (r *Redactor) cleanJSON(line string, maxChars int) (out string, ok bool) {
 		}
 		if f.raw == nil {
 			f.chars = utf8.RuneCountInString(f.text)
+			strs++
 		}
 		budget -= utf8.RuneCountInString(f.key) + len(f.raw) + 6 // quotes, colon, comma
 		fields = append(fields, f)
@@ -54,12 +55,6 @@ func (r *Redactor) cleanJSON(line string, maxChars int) (out string, ok bool) {
 	// The shortest strings first: each takes what it needs up to an even
 	// share of what is left, so that one long value does not cut the rest.
 	slices.SortFunc(fields, func(a, b *field) int { return a.chars - b.chars })
-	strs := 0
-	for _, f := range fields {
-		if f.raw == nil {
-			strs++
-		}
-	}
 	obj := make(map[string]any, len(fields))
 	for _, f := range fields {
 		if f.raw != nil {

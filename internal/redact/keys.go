@@ -18,12 +18,8 @@ import (
 const MaxKeys = 4096
 
 // Known is the process-wide set of keys in use: the API client adds every
-// key it sends (Remember), and Writer redacts them all.
+// key it sends (Known.Add), and Writer redacts them all.
 var Known = NewSet(MaxKeys)
-
-// Remember adds key to Known, or marks it used again. It is called with
-// every key a request is about to carry.
-func Remember(key string) { Known.Add(key) }
 
 // Set is a bounded set of keys with a Redactor of them. When it is full,
 // adding a key drops the eighth of them used longest ago (at least one).
@@ -82,13 +78,6 @@ func (s *Set) AtLeast(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.most = max(s.most, n)
-}
-
-// Len is how many keys the set holds.
-func (s *Set) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.used)
 }
 
 // Clean is Redactor.Clean with the set's keys. It takes no lock.

@@ -129,3 +129,10 @@ func BenchmarkWriterLine(b *testing.B) {
 		_, _ = w.Write(line)
 	}
 }
+
+// Len is how many keys the set holds.
+func (s *Set) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.used)
+}

@@ -15,7 +15,7 @@
 // one <redacted>.
 //
 // Besides the Redactor of one request's key, the package keeps the set of
-// keys in use (Remember, Known) and a log writer that redacts all of them
+// keys in use (Known) and a log writer that redacts all of them
 // (Writer): the standard library and dependencies log text from the
 // network by themselves, with no key at hand.
 package redact

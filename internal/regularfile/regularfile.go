@@ -38,23 +38,16 @@ type NotRegularError struct {
 }
 
 func (e *NotRegularError) Error() string {
-	return fmt.Sprintf("%s is %s, not a regular file", e.Path, Kind(e.Mode))
-}
-
-// Kind names what a file that is not a regular file is.
-func Kind(m fs.FileMode) string {
-	switch {
+	kind := "a special file" // a socket too: opening one fails before its Stat
+	switch m := e.Mode; {
 	case m.IsDir():
-		return "a directory"
+		kind = "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
+		kind = "a named pipe"
 	case m&fs.ModeDevice != 0:
-		return "a device"
-	default:
-		return "a special file"
+		kind = "a device"
 	}
+	return fmt.Sprintf("%s is %s, not a regular file", e.Path, kind)
 }
 
 // ErrTooLarge is a file longer than the most ReadAll reads.

@@ -40,11 +40,9 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return "$" + strconv.FormatFloat(*v, 'f', 2, 64)
 	},
-	"deref": func(v *float64) float64 { return *v },
-	"states": func() []string {
-		return []string{StateDown, StatePaused, StateExhausted, StateLow, StateStale, StateWaiting, StateOK}
-	},
-	"num": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
+	"deref":  func(v *float64) float64 { return *v },
+	"states": func() []string { return states },
+	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
 	"age": func(s *float64) string {
 		if s == nil {
 			return "never"
@@ -55,7 +53,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"kind": func(k string) string { return strings.ReplaceAll(k, " ", "-") },
 	"labels": func(l map[string]string) string {
 		var b strings.Builder
-		for i, k := range sortedKeys(l) {
+		for i, k := range slices.Sorted(maps.Keys(l)) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -65,7 +63,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	},
 	"counts": func(c map[string]int) []countOf {
 		var out []countOf
-		for _, k := range []string{StateDown, StatePaused, StateExhausted, StateLow, StateStale, StateWaiting, StateOK} {
+		for _, k := range states {
 			if c[k] > 0 {
 				out = append(out, countOf{k, c[k]})
 			}
@@ -138,7 +136,3 @@ func wantsJSON(r *http.Request) bool {
 	a := r.Header.Get("Accept")
 	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

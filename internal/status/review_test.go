@@ -29,7 +29,7 @@ func (a echoAPI) Fetch(_ context.Context, ep sunor.Endpoint) ([]float64, sunor.R
 // as it shows in no log line.
 func TestPageShowsNoOtherKey(t *testing.T) {
 	const other = "sk-other-account-key-4f9a2c"
-	redact.Remember(other)
+	redact.Known.Add(other)
 	exp := collector.New([]accounts.Account{{Account: config.Account{Name: "echo", LowCreditsThreshold: 500, TaskCost: 10},
 		API: echoAPI{echoed: other}}}, collector.Options{})
 	if _, err := collectOnce(exp); err == nil {

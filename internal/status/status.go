@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ const (
 	StateOK        = "ok"
 )
 
-var rank = map[string]int{StateDown: 0, StatePaused: 1, StateExhausted: 2, StateLow: 3, StateStale: 4, StateWaiting: 5, StateOK: 6}
+// states are the State* words in the page's order.
+var states = []string{StateDown, StatePaused, StateExhausted, StateLow, StateStale, StateWaiting, StateOK}
 
 // Row is one account on the page.
 type Row struct {
@@ -141,7 +143,7 @@ func Build(accts []collector.AccountStatus, recent []collector.Call, f Filter, n
 		}
 	}
 	slices.SortFunc(matches, func(x, y match) int {
-		return cmp.Or(cmp.Compare(rank[x.kind], rank[y.kind]), strings.Compare(x.a.Name, y.a.Name))
+		return cmp.Or(cmp.Compare(slices.Index(states, x.kind), slices.Index(states, y.kind)), strings.Compare(x.a.Name, y.a.Name))
 	})
 	p.Matching = len(matches)
 	p.Rows = make([]Row, 0, min(len(matches), MaxRows))
@@ -187,11 +189,11 @@ func row(a *collector.AccountStatus, now time.Time) Row {
 			r.NextCallAt, r.NextCallWhy = &t, why
 		}
 	}
-	next(a.Key.BudgetFreeAt, "the key's ceiling of "+itoa(a.Key.Ceiling)+" calls a minute is spent")
+	next(a.Key.BudgetFreeAt, "the key's ceiling of "+strconv.Itoa(a.Key.Ceiling)+" calls a minute is spent")
 	if a.CacheTTL > 0 && !bal.LastGoodAt.IsZero() {
 		next(bal.LastGoodAt.Add(a.CacheTTL), "the answer is younger than the cache TTL of "+a.CacheTTL.String())
 	}
-	next(a.Key.ReserveUntil, "X-RateLimit-Remaining is at or below the reserve of "+itoa(a.Key.Reserve))
+	next(a.Key.ReserveUntil, "X-RateLimit-Remaining is at or below the reserve of "+strconv.Itoa(a.Key.Reserve))
 	next(a.Key.BackoffUntil, "a 429's Retry-After")
 	return r
 }

@@ -8,24 +8,12 @@
 //
 // Every string in an *Error that came from the network (the API's message,
 // a Location, a transport error that quotes a malformed status line or
-// header) is cleaned before it is returned, in this order: each run of at
-// least 10 characters that is a piece of the key the request sent is
-// replaced by <redacted>; characters that are not printable (line breaks,
-// other controls, invalid UTF-8) are escaped as in Go source; the result is
-// cut, on a character boundary, to MaxTextChars characters. Redacting
-// first means that a cut cannot leave a piece of the key behind. The
-// redaction is internal/redact's, which also covers what the standard
-// library logs: every key Fetch sends is remembered there first.
-//
-// The key is also found, and its pieces redacted, in these encodings: any
-// mix of upper and lower case; URL-encoded (query or path); Go-quoted or
-// JSON-escaped; hexadecimal; base64 in the standard or URL alphabet, with or
-// without padding, also inside a longer base64 text such as a Basic
-// credential. These are the forms a server or proxy produces by itself
-// when it echoes a request. Anything else (a key split up by other
-// characters, encoded twice, hashed, encrypted) is not recognised: an
-// encoding chosen to get around redaction cannot be listed, and the key
-// only ever goes to the --sunor.url the operator configured.
+// header) is cleaned before it is returned by internal/redact: every piece
+// of the key the request sent, in the encodings that package lists,
+// replaced by <redacted>, what is not printable escaped, and the result cut
+// to MaxTextChars characters. Every key Fetch sends is remembered there
+// first, for what the standard library logs; the key only ever goes to the
+// --sunor.url the operator configured.
 package sunor
 
 import (
@@ -62,11 +50,10 @@ type KeyFunc func(ctx context.Context) string
 
 // Client calls the Sunor API with one key.
 type Client struct {
-	base   *url.URL
-	http   *http.Client
-	key    KeyFunc
-	header http.Header       // constant headers, built once
-	urls   map[string]target // by Endpoint.Path: each known endpoint's, built once
+	base *url.URL
+	http *http.Client
+	key  KeyFunc
+	urls map[string]target // by Endpoint.Path: each known endpoint's, built once
 }
 
 // target is where an endpoint is called: the URL, and its path as an
@@ -80,13 +67,11 @@ type target struct{ url, path string }
 func NewClient(base *url.URL, hc *http.Client, key KeyFunc) *Client {
 	c := *hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	h := http.Header{}
-	h.Set("Accept", "application/json")
 	urls := map[string]target{}
 	for _, ep := range []Endpoint{Balance, Usage} {
 		urls[ep.Path] = targetOf(base, ep)
 	}
-	return &Client{base: base, http: &c, key: key, header: h, urls: urls}
+	return &Client{base: base, http: &c, key: key, urls: urls}
 }
 
 // RateLimit is what the X-RateLimit-* headers of one response said. A Has*
@@ -137,7 +122,7 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	key := c.key(ctx)
 	// Known to the log writer before the request can make anything, even
 	// the standard library, log text that echoes it.
-	redact.Remember(key)
+	redact.Known.Add(key)
 	at, known := c.urls[ep.Path]
 	if !known {
 		at = targetOf(c.base, ep)
@@ -150,8 +135,9 @@ func (c *Client) Fetch(ctx context.Context, ep Endpoint) ([]float64, RateLimit, 
 	var e *Error
 	if errors.As(err, &e) {
 		e.Path = at.path
+		e.clean(key)
 	}
-	return v, rl, sanitize(err, key)
+	return v, rl, err
 }
 
 // targetOf is where ep is called on the API at base.
@@ -172,7 +158,7 @@ func (c *Client) get(ctx context.Context, ep Endpoint, url, key string) ([]byte,
 	if err != nil {
 		return nil, RateLimit{}, &Error{Endpoint: ep.Name, Reason: ReasonNetwork, Message: err.Error()}
 	}
-	req.Header = c.header.Clone()
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("x-api-key", key)
 
 	resp, err := c.http.Do(req)

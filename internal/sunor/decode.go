@@ -11,7 +11,7 @@ import (
 type Endpoint struct {
 	Name   string   // the `endpoint` label value, e.g. "balance"
 	Path   string   // below the base URL, e.g. "/api/v1/account/balance"
-	Fields []string // the numbers data must carry; Decode returns them in this order
+	Fields []string // the numbers data must carry; Fetch returns them in this order
 	// Check, when set, says why values (in Fields' order) cannot all be
 	// true, or returns "". Every field must be at least 0 in any case.
 	Check func(values []float64) string
@@ -33,22 +33,15 @@ type envelope struct {
 	Data    map[string]json.RawMessage `json:"data"`
 }
 
-// Decode parses a body that came with HTTP 200 and returns ep.Fields' values
+// decode parses a body that came with HTTP 200 and returns ep.Fields' values
 // in order. It fails with ReasonAPIError when the body's code is not 200 and
 // with ReasonDecode when the body is not the documented shape: not JSON, no
 // data object, or a field missing, null or not a number, and when its
 // numbers cannot be true: a negative one, or what ep.Check refuses (a
 // balance whose total is not available plus frozen). Which number of an
 // impossible set is wrong cannot be told, and none is made up. Fields it does not
-// know are ignored, so the API may add some. The API's message in an error
-// is cut and escaped as described in the package documentation; only a
-// Client knows the key to redact.
-func Decode(ep Endpoint, body []byte) ([]float64, error) {
-	v, err := decode(ep, body)
-	return v, sanitize(err, "")
-}
-
-// decode is Decode without cleaning the error's strings.
+// know are ignored, so the API may add some. The error's strings are as
+// they came: Fetch cleans them (Error.clean).
 func decode(ep Endpoint, body []byte) ([]float64, error) {
 	fail := func(reason Reason, format string, args ...any) error {
 		return &Error{Endpoint: ep.Name, Reason: reason, StatusCode: 200, Message: fmt.Sprintf(format, args...)}

@@ -7,6 +7,16 @@ import (
 	"testing"
 )
 
+// Decode is what Fetch makes of a 200 answer's body, its error's strings
+// cleaned as they are for a client whose key is "".
+func Decode(ep Endpoint, body []byte) ([]float64, error) {
+	v, err := decode(ep, body)
+	if e, ok := err.(*Error); ok {
+		e.clean("")
+	}
+	return v, err
+}
+
 func TestDecode(t *testing.T) {
 	cases := []struct {
 		body   string

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 )
 
 // Reason classifies why an API call failed. The values are the `reason`
@@ -32,7 +34,7 @@ var Reasons = []Reason{
 }
 
 // Error is a failed API call. Its text never contains the API key, and an
-// Error returned by Client or Decode holds no string from the network
+// Error returned by Client holds no string from the network
 // longer than MaxTextChars characters or with a line break (see the
 // package documentation).
 type Error struct {
@@ -61,6 +63,23 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " (redirected to %s; fix --sunor.url)", e.Location)
 	}
 	return b.String()
+}
+
+// MaxTextChars is how many characters of one string from the network an
+// *Error keeps, counted after redaction and escaping.
+const MaxTextChars = 200
+
+// clean makes e's strings that came from the network safe to log: every
+// piece of key replaced by <redacted> ("" redacts nothing), characters
+// that are not printable escaped, each cut to MaxTextChars characters.
+func (e *Error) clean(key string) {
+	var r *redact.Redactor // nil redacts nothing, and escapes
+	if key != "" {
+		r = redact.New(key)
+	}
+	e.Message = r.Clean(e.Message, MaxTextChars)
+	e.Location = r.Clean(e.Location, MaxTextChars)
+	e.Path = r.Clean(e.Path, MaxTextChars)
 }
 
 // reasonForStatus maps a non-200 HTTP status, and the Location header that

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sunor-community/sunor_exporter/internal/baseurl"
+	"github.com/sunor-community/sunor_exporter/internal/redact"
 	"github.com/sunor-community/sunor_exporter/internal/testing/hostileapi"
 )
 
@@ -25,13 +26,13 @@ var hostileKeys = []string{
 	`sk-"q\u/b+s=e&p%l<t>w;c:x'y*z!a@b#c$d^e~`,
 }
 
-// leak returns the first piece of key of minPiece characters that text
+// leak returns the first piece of key of redact.MinPiece characters that text
 // holds, in any case, or "".
 func leak(text, key string) string {
 	lt, lk := strings.ToLower(text), strings.ToLower(key)
-	for i := 0; i+minPiece <= len(lk); i++ {
-		if strings.Contains(lt, lk[i:i+minPiece]) {
-			return key[i : i+minPiece]
+	for i := 0; i+redact.MinPiece <= len(lk); i++ {
+		if strings.Contains(lt, lk[i:i+redact.MinPiece]) {
+			return key[i : i+redact.MinPiece]
 		}
 	}
 	return ""

@@ -39,7 +39,7 @@ func TestCleanEncodings(t *testing.T) {
 			"base64 url after": b64(base64.RawURLEncoding, "user:"),
 			"first half":       key[:len(key)/2],
 			"second half":      key[len(key)/2:],
-			"middle":           key[5 : 5+minPiece],
+			"middle":           key[5 : 5+redact.MinPiece],
 		}
 		for name, form := range forms {
 			text := "before " + form + " after"
