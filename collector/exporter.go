@@ -221,17 +221,6 @@ func configure(accts []*account) {
 	}
 }
 
-// Names returns the accounts' names, in the order they were given.
-func (e *Exporter) Names() []string {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	names := make([]string, len(e.accounts))
-	for i, a := range e.accounts {
-		names[i] = a.name
-	}
-	return names
-}
-
 // Describe implements prometheus.Collector. It sends nothing: the Exporter
 // is an unchecked collector, as each account has its own owner labels (see
 // series.go).
