@@ -297,19 +297,6 @@ func (g *guard) view(now time.Time) KeyStatus {
 	return k
 }
 
-// windowCalls is the calls of the last Window and the ceiling, for the
-// record of a call the guard let through.
-func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, s := range g.calls {
-		if s.at.IsZero() || now.Sub(s.at) < Window {
-			n++
-		}
-	}
-	return n, g.perMinute
-}
-
 // skipWhy says in words why the guard made no call.
 func skipWhy(reason string) string {
 	switch reason {

@@ -135,14 +135,6 @@ func (r *callRing) newestFirst() []Call {
 	return out
 }
 
-// traceDecision adds a decision to the decision log of ctx's debug probe,
-// if it is one.
-func traceDecision(ctx context.Context, endpoint string, now time.Time, what, why string, until time.Time) {
-	if t := traceOf(ctx); t != nil {
-		t.decided(endpoint, &Decision{At: now, What: what, Why: why, Until: until})
-	}
-}
-
 // probeTrace is the decision log of one debug probe.
 type probeTrace struct {
 	mu        sync.Mutex
