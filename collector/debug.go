@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,12 +142,7 @@ func writeSettings(b *bytes.Buffer, s Settings) {
 	if len(s.Labels) == 0 {
 		b.WriteString(" none")
 	}
-	names := make([]string, 0, len(s.Labels))
-	for k := range s.Labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		fmt.Fprintf(b, " %s=%s", k, strconv.Quote(s.Labels[k]))
 	}
 	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(s.KeySource))

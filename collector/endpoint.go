@@ -464,7 +464,7 @@ func (st *endpointState) call(ctx context.Context, g *guard) result {
 		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
 			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
 	}
-	if e, missing := missingEndpoint(err); missing && !st.balance {
+	if e := missingEndpoint(err); e != nil && !st.balance {
 		// Counted, but logged once per key by optionalDone.
 		st.countError(e.Reason)
 	} else if err != nil {
@@ -507,7 +507,7 @@ func (st *endpointState) failed(g *guard, err error) {
 func (st *endpointState) optionalDone(g *guard, r result) {
 	a := st.a
 	first, back := g.optionalDone(a.now(), r.called, r.ok, r.err)
-	e, _ := missingEndpoint(r.err)
+	e := missingEndpoint(r.err)
 	switch {
 	case first:
 		_ = level.Warn(a.logger).Log("msg", "The Sunor API does not have this endpoint: it is switched off for every account of this key, and its calls go to the balance; tried again once an hour",

@@ -260,7 +260,7 @@ func (g *guard) optionalDone(now time.Time, called, ok bool, err error) (firstMi
 	if !called {
 		return false, false
 	}
-	if _, missing := missingEndpoint(err); missing {
+	if missingEndpoint(err) != nil {
 		m.known, m.off, m.until = true, true, now.Add(RetryMissing)
 		firstMissing = !m.warned
 		m.warned = true

@@ -34,16 +34,16 @@ type missingState struct {
 	warned  bool      // the warning was logged: once per key
 }
 
-// missingEndpoint reports whether err is the API saying it has no such
-// endpoint at all.
-func missingEndpoint(err error) (*sunor.Error, bool) {
+// missingEndpoint returns err's sunor.Error if it is the API saying it has
+// no such endpoint at all, else nil.
+func missingEndpoint(err error) *sunor.Error {
 	var e *sunor.Error
 	if !errors.As(err, &e) {
-		return nil, false
+		return nil
 	}
 	switch e.StatusCode {
 	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return e, true
+		return e
 	}
-	return nil, false
+	return nil
 }
