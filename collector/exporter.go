@@ -61,8 +61,8 @@ type Exporter struct {
 	// built once per generation.
 	generation atomic.Uint64
 
-	recent   *callRing              // the last API calls, for the status page
-	settings map[string]keySettings // by account name, under mu
+	recent  *callRing            // the last API calls, for the status page
+	sources map[string]keySource // by account name, under mu
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -147,12 +147,12 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	configure(next)
 	e.generation.Add(1)
 	// For the status page and the debug probe.
-	e.settings = make(map[string]keySettings, len(accts))
+	e.sources = make(map[string]keySource, len(accts))
 	for i, a := range next {
 		if a.recent == nil { // a new account, not yet seen by any scrape
 			a.recent = e.recent
 		}
-		e.settings[a.name] = keySettingsOf(accts[i])
+		e.sources[a.name] = keySource{accts[i].APIKeyFile, accts[i].APIKeyEnv}
 	}
 }
 
@@ -229,8 +229,7 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // Collect implements prometheus.Collector with no scrape deadline: each
 // call is bounded by its account's timeout only.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	accts := e.snapshot()
-	expanding(func(ch chan<- prometheus.Metric) { e.collect(context.Background(), accts, ch) }, ch)
+	e.WithContext(context.Background()).Collect(ch)
 }
 
 // WithContext returns a collector of every account under ctx, for one
@@ -299,17 +298,10 @@ func (s scoped) Collect(ch chan<- prometheus.Metric) { expanding(s.collectSets, 
 // counterSets, for the streaming encoder (gatherFamilies).
 func (s scoped) collectSets(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }
 
-// keySettings are the settings Settings takes from the configuration: the
-// rest it reads from the account in force. Its strings are the
+// keySource is where an account's key comes from, for Settings, which
+// reads the rest from the account in force. Its strings are the
 // configuration's own: an account costs no allocation here.
-type keySettings struct {
-	perMinute, reserve int
-	keyFile, keyEnv    string
-}
-
-func keySettingsOf(cfg accounts.Account) keySettings {
-	return keySettings{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve, keyFile: cfg.APIKeyFile, keyEnv: cfg.APIKeyEnv}
-}
+type keySource struct{ file, env string }
 
 // RecentCalls returns the last RecentCallsKept API calls across all
 // accounts, the newest first.
@@ -332,19 +324,19 @@ func (e *Exporter) Status() []AccountStatus {
 // if there is no such account.
 func (e *Exporter) Settings(name string) (Settings, bool) {
 	e.mu.RLock()
-	a, k := e.byName[name], e.settings[name]
+	a, k := e.byName[name], e.sources[name]
 	e.mu.RUnlock()
 	if a == nil {
 		return Settings{}, false
 	}
-	p, t := a.policy.Load(), a.timing.Load()
+	p, t, b := a.policy.Load(), a.timing.Load(), a.budget.Load()
 	src := "the account's own client (tests)"
 	switch {
-	case k.keyFile != "":
-		src = "key file " + k.keyFile
-	case k.keyEnv != "":
-		src = "environment variable " + k.keyEnv
+	case k.file != "":
+		src = "key file " + k.file
+	case k.env != "":
+		src = "environment variable " + k.env
 	}
-	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: k.perMinute, RateLimitReserve: k.reserve,
+	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: b.perMinute, RateLimitReserve: b.reserve,
 		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels(), URL: a.url, KeySource: src}, true
 }
