@@ -48,7 +48,7 @@ func (a *caller) keyGuard() (key string, g *guard, ok bool) {
 		return "", g, false
 	}
 	key, id := a.keys(context.Background()) // returns within the key file's own read limit
-	if id != g.id && a.follow != nil {
+	if id != g.id {
 		g = a.follow(a, id)
 	}
 	return key, g, true

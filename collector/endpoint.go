@@ -54,7 +54,7 @@ var errGaveUp = errors.New("scrape deadline reached while the API call was queue
 // guard of the key decides whether a call is made, the call waits for a
 // slot of the pool (run, takeOff), is made and counted (call), and every
 // scrape that joined it waits for its outcome (wait) or shows the last good
-// answer instead (reuse). Every method of the type is in this file.
+// answer instead (reuse).
 type endpointState struct {
 	a        *caller  // its account's: what its calls are made with
 	scraper  *Scraper // the exporter's, shared by every account
@@ -210,10 +210,7 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		// now and the call refreshes it for a later scrape. An optional
 		// endpoint never holds the scrape for a queued call: with many
 		// accounts, the queue serves the balances first.
-		if r, ok := st.reusable(now, MaxStale); ok || !st.balance {
-			if !ok {
-				r.err = errGaveUp
-			}
+		if r := st.instead(now); r.ok || !st.balance {
 			return r, nil
 		}
 	}
@@ -239,8 +236,8 @@ func (st *endpointState) reusable(now time.Time, maxAge time.Duration) (result, 
 	return st.reuse(now, maxAge)
 }
 
-// instead is what a scrape shows when its deadline came before the call's
-// outcome; st.mu is held.
+// instead is what a scrape shows in place of a call's outcome it does not
+// wait for; st.mu is held.
 func (st *endpointState) instead(now time.Time) result {
 	if r, ok := st.reusable(now, MaxStale); ok {
 		return r

@@ -114,9 +114,6 @@ type callRing struct {
 }
 
 func (r *callRing) add(c *Call) {
-	if r == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls[r.next] = c
