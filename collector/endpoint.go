@@ -174,7 +174,7 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		}
 		g := a.guard.Load()
 		if !st.balance && !g.claimOptional(now) {
-			// The API does not have it (see unavailable.go): no call.
+			// The API does not have it (see missingState): no call.
 			st.decide(ctx, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
 			return result{err: errMissing}, nil
 		}

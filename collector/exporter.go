@@ -100,7 +100,7 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // window, back-off or reserve pause last once no account does: the
 // ceiling, a back-off and the reserve are the key's. Between reloads, an
 // account whose key changes (a key file rotated) moves to the guard of its
-// new key at its next call (see account.keyGuard). The series of accounts
+// new key at its next call (see caller.keyGuard). The series of accounts
 // that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
