@@ -241,9 +241,7 @@ func (e *Exporter) WithContext(ctx context.Context) prometheus.Collector {
 // Probe returns a collector of the account name under ctx, for one scrape
 // of /probe, and false if there is no such account.
 func (e *Exporter) Probe(ctx context.Context, name string) (prometheus.Collector, bool) {
-	e.mu.RLock()
-	a := e.byName[name]
-	e.mu.RUnlock()
+	a, _ := e.lookup(name)
 	if a == nil {
 		return nil, false
 	}
@@ -298,9 +296,9 @@ func (s scoped) Collect(ch chan<- prometheus.Metric) { expanding(s.collectSets, 
 // counterSets, for the streaming encoder (gatherFamilies).
 func (s scoped) collectSets(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }
 
-// keySource is where an account's key comes from, for Settings, which
-// reads the rest from the account in force. Its strings are the
-// configuration's own: an account costs no allocation here.
+// keySource is where an account's key comes from, for the debug probe's
+// settings (the rest it reads from the account in force). Its strings are
+// the configuration's own: an account costs no allocation here.
 type keySource struct{ file, env string }
 
 // RecentCalls returns the last RecentCallsKept API calls across all
@@ -320,23 +318,10 @@ func (e *Exporter) Status() []AccountStatus {
 	return out
 }
 
-// Settings returns the effective settings of the account name, and false
-// if there is no such account.
-func (e *Exporter) Settings(name string) (Settings, bool) {
+// lookup returns the account name in force, nil if there is none, and
+// where its key comes from.
+func (e *Exporter) lookup(name string) (*account, keySource) {
 	e.mu.RLock()
-	a, k := e.byName[name], e.sources[name]
-	e.mu.RUnlock()
-	if a == nil {
-		return Settings{}, false
-	}
-	p, t, b := a.policy.Load(), a.timing.Load(), a.budget.Load()
-	src := "the account's own client (tests)"
-	switch {
-	case k.file != "":
-		src = "key file " + k.file
-	case k.env != "":
-		src = "environment variable " + k.env
-	}
-	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: b.perMinute, RateLimitReserve: b.reserve,
-		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels(), URL: a.url, KeySource: src}, true
+	defer e.mu.RUnlock()
+	return e.byName[name], e.sources[name]
 }

@@ -2,9 +2,9 @@ package collector
 
 import "time"
 
-// What the Exporter's Status and Settings give the status page
-// (internal/status): every account's state and effective settings, from
-// what the collector records as it goes (record.go).
+// What the Exporter's Status gives the status page (internal/status):
+// every account's state and settings, from what the collector records as
+// it goes (record.go).
 
 // EndpointStatus is one endpoint of an account.
 type EndpointStatus struct {
@@ -30,21 +30,6 @@ type AccountStatus struct {
 	Frozen     float64          `json:"frozen"`
 	Endpoints  []EndpointStatus `json:"endpoints"` // the balance first
 	Key        KeyStatus        `json:"key"`
-}
-
-// Settings are an account's effective settings after defaults, as the
-// debug probe shows them: never the key, only where it comes from.
-type Settings struct {
-	Timeout           time.Duration
-	CacheTTL          time.Duration
-	MaxCallsPerMinute int
-	RateLimitReserve  int
-	Threshold         float64
-	Budget            float64
-	TaskCost          float64
-	Labels            map[string]string
-	URL               string // the redacted base URL
-	KeySource         string // "key file PATH" or "environment variable NAME"
 }
 
 // accountStatus is what Status says of a at now.
