@@ -270,7 +270,7 @@ func (st *endpointState) skip(ctx context.Context, now time.Time, reason string,
 	}
 	st.skipRun = reason
 	st.countSkip(reason)
-	st.decide(ctx, now, reason, skipWhy(reason), until)
+	st.decide(ctx, now, reason, skipWhy[reason], until)
 	if logIt {
 		a.info("Not calling the Sunor API, to spare the key's request budget; "+skipShows(st, ok, keep),
 			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))

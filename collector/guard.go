@@ -338,17 +338,11 @@ func (g *guard) view(now time.Time) KeyStatus {
 	return k
 }
 
-// skipWhy says in words why the guard made no call.
-func skipWhy(reason string) string {
-	switch reason {
-	case skipBudget:
-		return "the key's ceiling of calls a minute is spent (--sunor.max-calls-per-minute): no call"
-	case skipBackoff:
-		return "a 429's Retry-After is running: no call with this key until it ends"
-	case skipReserve:
-		return "X-RateLimit-Remaining is at or below the reserve (--sunor.rate-limit-reserve): no call until the window resets"
-	}
-	return reason
+// skipWhy says in words why the guard made no call, by the reason it gave.
+var skipWhy = map[string]string{
+	skipBudget:  "the key's ceiling of calls a minute is spent (--sunor.max-calls-per-minute): no call",
+	skipBackoff: "a 429's Retry-After is running: no call with this key until it ends",
+	skipReserve: "X-RateLimit-Remaining is at or below the reserve (--sunor.rate-limit-reserve): no call until the window resets",
 }
 
 // humanize writes d as the docs do: "5 minutes" rather than "5m0s".

@@ -14,9 +14,10 @@ import (
 // What a person needs to see why an account's numbers are what they are:
 // the last call of each endpoint, the guard's last decision and why, the
 // key's budget, and the calls across all accounts. It is recorded as the
-// collector goes (one atomic store per decision and per call) and read by
-// Status and RecentCalls without an API call and without holding any lock
-// of the collector while the caller renders.
+// collector goes (a store per decision, under the endpoint's lock, and an
+// atomic one per call) and read by Status and RecentCalls without an API
+// call and without holding any lock of the collector while the caller
+// renders.
 
 // result is what one scrape learned from one endpoint.
 type result struct {
