@@ -334,8 +334,7 @@ func (st *endpointState) run(f *flight, queued bool) {
 		st.flight = nil
 	}
 	if r.called {
-		var e *sunor.Error
-		st.lastFailed = !r.ok && !(errors.As(r.err, &e) && e.Reason == sunor.ReasonRateLimited)
+		st.lastFailed = !r.ok && r.call.Reason != string(sunor.ReasonRateLimited)
 		if r.ok {
 			st.last, st.lastAt = r.values, a.now()
 		}

@@ -107,6 +107,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	defer e.mu.Unlock()
 	next := make([]*account, 0, len(accts))
 	byName := make(map[string]*account, len(accts))
+	sources := make(map[string]keySource, len(accts)) // for the debug probe
 	guards := map[string]*guard{}
 	for _, cfg := range accts {
 		a := e.byName[cfg.Name]
@@ -125,7 +126,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		}
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
-			a.follow = e.follow
+			a.follow, a.recent = e.follow, e.recent
 		} else {
 			// The same key source: its key may have changed, and with
 			// it the guard; the calls in flight move at their start.
@@ -136,24 +137,17 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		}
 		next = append(next, a)
 		byName[cfg.Name] = a
+		sources[cfg.Name] = keySource{cfg.APIKeyFile, cfg.APIKeyEnv}
 	}
 	for name, a := range e.byName {
 		if byName[name] != a {
 			a.removed.Store(true)
 		}
 	}
-	e.accounts, e.byName = next, byName
+	e.accounts, e.byName, e.sources = next, byName, sources
 	e.keepGuards(guards)
 	configure(next)
 	e.generation.Add(1)
-	// For the status page and the debug probe.
-	e.sources = make(map[string]keySource, len(accts))
-	for i, a := range next {
-		if a.recent == nil { // a new account, not yet seen by any scrape
-			a.recent = e.recent
-		}
-		e.sources[a.name] = keySource{accts[i].APIKeyFile, accts[i].APIKeyEnv}
-	}
 }
 
 // follow moves a to the guard of the key id, which its next call sends:
