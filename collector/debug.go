@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -33,16 +32,13 @@ func withTrace(ctx context.Context) (context.Context, *probeTrace) {
 // serveDebug runs the probe c of account name and writes its report.
 func serveDebug(w http.ResponseWriter, e *Exporter, name string, c prometheus.Collector, t *probeTrace, writeBy time.Time) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(c) // an unchecked collector: it describes nothing that could clash
+	mfs, err := reg.Gather()
 	var series bytes.Buffer
-	err := reg.Register(c)
-	if err == nil {
-		var mfs []*dto.MetricFamily
-		mfs, err = reg.Gather()
-		enc := expfmt.NewEncoder(&series, expfmt.NewFormat(expfmt.TypeTextPlain))
-		for _, mf := range mfs {
-			if err == nil {
-				err = enc.Encode(mf)
-			}
+	enc := expfmt.NewEncoder(&series, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err == nil {
+			err = enc.Encode(mf)
 		}
 	}
 	var b bytes.Buffer
