@@ -39,10 +39,7 @@ type Options struct {
 	// comes first.
 	Scrapers []Scraper
 	// MaxConcurrentCalls caps the API calls in flight across all
-	// accounts. The rest wait in a queue, balance calls first, and are
-	// made when a slot frees, whether or not a scrape still waits for
-	// them; meanwhile a scrape shows an account's last good answer, if
-	// at most MaxStale old. 0 is no cap.
+	// accounts; the rest wait in the pool's queue. 0 is no cap.
 	MaxConcurrentCalls int
 }
 
@@ -96,12 +93,11 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // TTL, owner labels, threshold, budget) are applied to them, and the
 // ceiling and reserve to their key's guard. Accounts with the same
 // non-empty KeyID share one budget guard, which a reload keeps while any
-// account uses the key, whatever else changed, and while its calls of the
-// window, back-off or reserve pause last once no account does: the
-// ceiling, a back-off and the reserve are the key's. Between reloads, an
-// account whose key changes (a key file rotated) moves to the guard of its
-// new key at its next call (see caller.keyGuard). The series of accounts
-// that are gone go with them.
+// account uses the key, whatever else changed (see keepGuards for after
+// that): the ceiling, a back-off and the reserve are the key's. Between
+// reloads, an account whose key changes (a key file rotated) moves to the
+// guard of its new key at its next call (see caller.keyGuard). The series
+// of accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
