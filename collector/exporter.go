@@ -252,16 +252,14 @@ func (e *Exporter) snapshot() []*account {
 // take turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
 	asks := make([][]ask, len(accts))
+	// The rotation, sorted by when the balance last answered: when a key's
+	// slots free together, a minute after a burst, they go to the balances
+	// that waited longest, not each time to the same ones of the rotation.
 	first := int(e.rotation.Add(1))
 	order := make([]int, len(accts))
-	for i := range order {
-		order[i] = (first + i) % len(accts)
-	}
-	// When a key's slots free together, a minute after a burst, they go
-	// to the balances that waited longest, not each time to the same
-	// ones of the rotation.
 	lastAt := make([]time.Time, len(accts))
 	for i, a := range accts {
+		order[i] = (first + i) % len(accts)
 		lastAt[i] = a.balanceAt()
 	}
 	slices.SortStableFunc(order, func(i, j int) int { return lastAt[i].Compare(lastAt[j]) })
