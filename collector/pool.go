@@ -57,12 +57,8 @@ func (p *pool) submit(balance bool, call func(queued bool)) (started bool) {
 
 // work runs call, then queued calls until none is left.
 func (p *pool) work(call func(queued bool)) {
-	call(false)
-	for {
-		if call = p.next(); call == nil {
-			return
-		}
-		call(true)
+	for queued := false; call != nil; call, queued = p.next(), true {
+		call(queued)
 	}
 }
 
