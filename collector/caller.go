@@ -11,10 +11,8 @@ import (
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 )
 
-// caller is what an account's calls are made with: its name, its API
-// client and key source, the guard of its key, the exporter's pool of
-// calls, its timing, its clock and its logger. An account holds one, and
-// each of its endpoints points to it.
+// caller is what an account's calls are made with. An account holds one,
+// and each of its endpoints points to it.
 type caller struct {
 	name     string
 	identity string
@@ -48,7 +46,7 @@ func (a *caller) keyGuard() (key string, g *guard, ok bool) {
 		return "", g, false
 	}
 	key, id := a.keys(context.Background()) // returns within the key file's own read limit
-	if id != g.id && a.follow != nil {
+	if id != g.id {
 		g = a.follow(a, id)
 	}
 	return key, g, true

@@ -5,14 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -32,16 +32,13 @@ func withTrace(ctx context.Context) (context.Context, *probeTrace) {
 // serveDebug runs the probe c of account name and writes its report.
 func serveDebug(w http.ResponseWriter, e *Exporter, name string, c prometheus.Collector, t *probeTrace, writeBy time.Time) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(c) // an unchecked collector: it describes nothing that could clash
+	mfs, err := reg.Gather()
 	var series bytes.Buffer
-	err := reg.Register(c)
-	if err == nil {
-		var mfs []*dto.MetricFamily
-		mfs, err = reg.Gather()
-		enc := expfmt.NewEncoder(&series, expfmt.NewFormat(expfmt.TypeTextPlain))
-		for _, mf := range mfs {
-			if err == nil {
-				err = enc.Encode(mf)
-			}
+	enc := expfmt.NewEncoder(&series, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err == nil {
+			err = enc.Encode(mf)
 		}
 	}
 	var b bytes.Buffer
@@ -54,8 +51,8 @@ func serveDebug(w http.ResponseWriter, e *Exporter, name string, c prometheus.Co
 	}
 	b.Write(series.Bytes())
 	b.WriteString("\nEffective settings (after defaults):\n")
-	if s, ok := e.Settings(name); ok {
-		writeSettings(&b, s)
+	if a, k := e.lookup(name); a != nil {
+		writeSettings(&b, a, k)
 	}
 	setWriteDeadline(w, writeBy)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -123,33 +120,39 @@ func DescribeCall(c *Call) string {
 	return b.String()
 }
 
-func writeSettings(b *bytes.Buffer, s Settings) {
+// writeSettings writes a's effective settings, after defaults: never the
+// key, only where it comes from (k).
+func writeSettings(b *bytes.Buffer, a *account, k keySource) {
+	p, t, perKey := a.policy.Load(), a.timing.Load(), a.budget.Load()
 	ceiling := "none"
-	if s.MaxCallsPerMinute > 0 {
-		ceiling = strconv.Itoa(s.MaxCallsPerMinute) + " calls a minute, shared by every account of the key"
+	if perKey.perMinute > 0 {
+		ceiling = strconv.Itoa(perKey.perMinute) + " calls a minute, shared by every account of the key"
 	}
 	budget := "none"
-	if s.Budget > 0 {
-		budget = strconv.FormatFloat(s.Budget, 'g', -1, 64) + " credits a day"
+	if p.budget > 0 {
+		budget = strconv.FormatFloat(p.budget, 'g', -1, 64) + " credits a day"
 	}
 	fmt.Fprintf(b, "  url: %s\n  timeout: %s\n  max_calls_per_minute: %s\n  rate_limit_reserve: %d\n  cache_ttl: %s\n  low_credits_threshold: %g\n  daily_budget: %s\n",
-		strconv.Quote(s.URL), s.Timeout, ceiling, s.RateLimitReserve, s.CacheTTL, s.Threshold, budget)
-	if s.TaskCost > 0 {
-		fmt.Fprintf(b, "  task_cost: %g credits\n", s.TaskCost)
+		strconv.Quote(a.url), t.timeout, ceiling, perKey.reserve, t.cacheTTL, p.threshold, budget)
+	if p.taskCost > 0 {
+		fmt.Fprintf(b, "  task_cost: %g credits\n", p.taskCost)
 	}
 	b.WriteString("  labels:")
-	if len(s.Labels) == 0 {
+	labels := p.labels()
+	if len(labels) == 0 {
 		b.WriteString(" none")
 	}
-	names := make([]string, 0, len(s.Labels))
-	for k := range s.Labels {
-		names = append(names, k)
+	for _, name := range slices.Sorted(maps.Keys(labels)) {
+		fmt.Fprintf(b, " %s=%s", name, strconv.Quote(labels[name]))
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(b, " %s=%s", k, strconv.Quote(s.Labels[k]))
+	src := "the account's own client (tests)"
+	switch {
+	case k.file != "":
+		src = "key file " + k.file
+	case k.env != "":
+		src = "environment variable " + k.env
 	}
-	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(s.KeySource))
+	fmt.Fprintf(b, "\n  key: from %s (never shown)\n", strconv.Quote(src))
 }
 
 // RoundDuration keeps two or three digits of a call's duration: the debug

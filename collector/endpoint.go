@@ -54,7 +54,7 @@ var errGaveUp = errors.New("scrape deadline reached while the API call was queue
 // guard of the key decides whether a call is made, the call waits for a
 // slot of the pool (run, takeOff), is made and counted (call), and every
 // scrape that joined it waits for its outcome (wait) or shows the last good
-// answer instead (reuse). Every method of the type is in this file.
+// answer instead (reuse).
 type endpointState struct {
 	a        *caller  // its account's: what its calls are made with
 	scraper  *Scraper // the exporter's, shared by every account
@@ -174,17 +174,16 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		}
 		g := a.guard.Load()
 		if !st.balance && !g.claimOptional(now) {
-			// The API does not have it (see unavailable.go): no call.
+			// The API does not have it (see missingState): no call.
 			st.decide(ctx, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
 			return result{err: errMissing}, nil
 		}
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
-			traceDecision(ctx, st.scraper.Name(), now, reason, skipWhy(reason), until) // skip keeps it
 			if !st.balance {
 				g.optionalDone(now, false, false, nil) // the claim, unused
 			}
-			return st.skip(now, reason, until), nil
+			return st.skip(ctx, now, reason, until), nil
 		}
 		if st.skipRun == skipBackoff || st.skipRun == skipReserve {
 			a.info("Calling the Sunor API again", "endpoint", st.scraper.Name(), "after", st.skipRun)
@@ -211,10 +210,7 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 		// now and the call refreshes it for a later scrape. An optional
 		// endpoint never holds the scrape for a queued call: with many
 		// accounts, the queue serves the balances first.
-		if r, ok := st.reusable(now, MaxStale); ok || !st.balance {
-			if !ok {
-				r.err = errGaveUp
-			}
+		if r := st.instead(now); r.ok || !st.balance {
 			return r, nil
 		}
 	}
@@ -240,8 +236,8 @@ func (st *endpointState) reusable(now time.Time, maxAge time.Duration) (result, 
 	return st.reuse(now, maxAge)
 }
 
-// instead is what a scrape shows when its deadline came before the call's
-// outcome; st.mu is held.
+// instead is what a scrape shows in place of a call's outcome it does not
+// wait for; st.mu is held.
 func (st *endpointState) instead(now time.Time) result {
 	if r, ok := st.reusable(now, MaxStale); ok {
 		return r
@@ -256,7 +252,7 @@ func (st *endpointState) instead(now time.Time) result {
 // between 0 and 1 while the API fails, and an alert on it waiting `for:` a
 // while would start over at every skip. It counts and logs the skip; st.mu
 // is held.
-func (st *endpointState) skip(now time.Time, reason string, until time.Time) result {
+func (st *endpointState) skip(ctx context.Context, now time.Time, reason string, until time.Time) result {
 	a := st.a
 	keep := max(MaxStale, a.cacheTTL())
 	r, ok := st.reusable(now, keep)
@@ -274,7 +270,7 @@ func (st *endpointState) skip(now time.Time, reason string, until time.Time) res
 	}
 	st.skipRun = reason
 	st.countSkip(reason)
-	st.seen.decision = Decision{At: now, What: reason, Why: skipWhy(reason), Until: until}
+	st.decide(ctx, now, reason, skipWhy[reason], until)
 	if logIt {
 		a.info("Not calling the Sunor API, to spare the key's request budget; "+skipShows(st, ok, keep),
 			"endpoint", st.scraper.Name(), "reason", reason, "resume_at", until.UTC().Format(time.RFC3339))
@@ -338,8 +334,7 @@ func (st *endpointState) run(f *flight, queued bool) {
 		st.flight = nil
 	}
 	if r.called {
-		var e *sunor.Error
-		st.lastFailed = !r.ok && !(errors.As(r.err, &e) && e.Reason == sunor.ReasonRateLimited)
+		st.lastFailed = !r.ok && r.call.Reason != string(sunor.ReasonRateLimited)
 		if r.ok {
 			st.last, st.lastAt = r.values, a.now()
 		}
@@ -367,12 +362,12 @@ func (st *endpointState) takeOff(f *flight, queued bool, g *guard) (ctx context.
 		f.guard.release(f.slot)
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {
-			return nil, st.skip(now, reason, until), false
+			return nil, st.skip(context.Background(), now, reason, until), false
 		}
 		f.slot, f.guard = s, g
 	}
 	if reason, until := f.guard.start(f.slot, now); reason != "" {
-		return nil, st.skip(now, reason, until), false
+		return nil, st.skip(context.Background(), now, reason, until), false
 	}
 	start := time.Now()
 	f.latest = start.Add(a.timeout())
@@ -441,55 +436,37 @@ func (st *endpointState) call(ctx context.Context, g *guard) result {
 	v, rl, err := a.api.Fetch(sunor.OnRetry(ctx, func() { st.requests.Add(1) }), ep)
 	r := result{values: v, called: true, duration: time.Since(start), rl: rl}
 	st.latency.observe(r.duration)
-	st.logCall(ep, r.duration, rl, err)
-	if until := g.observe(a.now(), rl); !until.IsZero() {
-		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
-			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
-	}
-	if err != nil {
-		var e *sunor.Error
-		if ctx.Err() != nil && (!errors.As(err, &e) || e.Reason == sunor.ReasonTimeout) {
-			// The call's deadline passed: say so, rather than the
-			// transport's "context canceled", keeping the path called and
-			// the status of an answer whose body did not come in time.
-			t := &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
-				Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
-			if e != nil {
-				t.Path, t.StatusCode = e.Path, e.StatusCode
-			}
-			err = t
+	var e *sunor.Error
+	if err != nil && ctx.Err() != nil && (!errors.As(err, &e) || e.Reason == sunor.ReasonTimeout) {
+		// The call's deadline passed: say so, rather than the transport's
+		// "context canceled", keeping the path called and the status of an
+		// answer whose body did not come in time.
+		t := &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout,
+			Message: fmt.Sprintf("no answer within %s", r.duration.Round(time.Millisecond))}
+		if e != nil {
+			t.Path, t.StatusCode = e.Path, e.StatusCode
 		}
-		if e, missing := missingEndpoint(err); missing && !st.balance {
-			// Counted, but logged once per key by optionalDone.
-			st.countError(e.Reason)
-		} else {
-			st.failed(g, err)
-		}
-		r.err = err
-		r.call = st.recordCall(g, r, err)
-		return r
+		err = t
 	}
-	r.ok = true
-	r.call = st.recordCall(g, r, nil)
-	return r
-}
-
-// logCall logs one API call at debug level: the URL called, the status (0
-// when no answer came), how long it took and the budget left. Never the
-// key: the URL is the redacted base URL and the path.
-func (st *endpointState) logCall(ep sunor.Endpoint, took time.Duration, rl sunor.RateLimit, err error) {
-	a := st.a
-	status := 200
-	if e := (*sunor.Error)(nil); errors.As(err, &e) {
-		status = e.StatusCode
-	} else if err != nil {
-		status = 0
-	}
-	kv := []any{"url", a.url + ep.Path, "status", status, "duration", took.Round(time.Microsecond)}
+	r.ok, r.err = err == nil, err
+	r.call = st.recordCall(g, r)
+	// Never the key: the URL is the redacted base URL and the path.
+	kv := []any{"url", a.url + ep.Path, "status", r.call.Status, "duration", r.duration.Round(time.Microsecond)}
 	if rl.HasRemaining {
 		kv = append(kv, "rate_limit_remaining", rl.Remaining)
 	}
 	a.debug("Sunor API call", kv...)
+	if until := g.observe(a.now(), rl); !until.IsZero() {
+		a.debug("X-RateLimit-Remaining at or below the reserve: no calls with this key until the window resets",
+			"remaining", rl.Remaining, "resume_at", until.UTC().Format(time.RFC3339))
+	}
+	if e := missingEndpoint(err); e != nil && !st.balance {
+		// Counted, but logged once per key by optionalDone.
+		st.countError(e.Reason)
+	} else if err != nil {
+		st.failed(g, err)
+	}
+	return r
 }
 
 // failed counts and logs one failed API call. A 429 also starts the
@@ -526,7 +503,7 @@ func (st *endpointState) failed(g *guard, err error) {
 func (st *endpointState) optionalDone(g *guard, r result) {
 	a := st.a
 	first, back := g.optionalDone(a.now(), r.called, r.ok, r.err)
-	e, _ := missingEndpoint(r.err)
+	e := missingEndpoint(r.err)
 	switch {
 	case first:
 		_ = level.Warn(a.logger).Log("msg", "The Sunor API does not have this endpoint: it is switched off for every account of this key, and its calls go to the balance; tried again once an hour",
@@ -542,16 +519,22 @@ func (st *endpointState) optionalDone(g *guard, r result) {
 // ctx is a debug probe's, for its decision log; st.mu is held.
 func (st *endpointState) decide(ctx context.Context, now time.Time, what, why string, until time.Time) {
 	st.seen.decision = Decision{At: now, What: what, Why: why, Until: until}
-	traceDecision(ctx, st.scraper.Name(), now, what, why, until)
+	if t := traceOf(ctx); t != nil {
+		d := st.seen.decision
+		t.decided(st.scraper.Name(), &d)
+	}
 }
 
-// recordCall keeps a call made, for the status page and the recent calls.
-func (st *endpointState) recordCall(g *guard, r result, err error) *Call {
+// recordCall keeps a call made, for the status page and the recent calls:
+// Status is 0 when no answer came.
+func (st *endpointState) recordCall(g *guard, r result) *Call {
 	a := st.a
 	ep := st.scraper.Endpoint
 	c := &Call{At: a.now(), Account: a.name, Endpoint: ep.Name, Method: "GET", Path: ep.Path, Status: 200,
 		Duration: r.duration, Remaining: r.rl.Remaining, HasRemaining: r.rl.HasRemaining}
-	c.CallsLastMinute, c.Ceiling = g.windowCalls(c.At)
+	k := g.view(c.At)
+	c.CallsLastMinute, c.Ceiling = k.CallsLastMinute, k.Ceiling
+	err := r.err
 	if err == nil {
 		c.Fields, c.Values = ep.Fields, r.values
 	} else if e := (*sunor.Error)(nil); errors.As(err, &e) {

@@ -39,10 +39,7 @@ type Options struct {
 	// comes first.
 	Scrapers []Scraper
 	// MaxConcurrentCalls caps the API calls in flight across all
-	// accounts. The rest wait in a queue, balance calls first, and are
-	// made when a slot frees, whether or not a scrape still waits for
-	// them; meanwhile a scrape shows an account's last good answer, if
-	// at most MaxStale old. 0 is no cap.
+	// accounts; the rest wait in the pool's queue. 0 is no cap.
 	MaxConcurrentCalls int
 }
 
@@ -61,8 +58,8 @@ type Exporter struct {
 	// built once per generation.
 	generation atomic.Uint64
 
-	recent   *callRing              // the last API calls, for the status page
-	settings map[string]keySettings // by account name, under mu
+	recent  *callRing            // the last API calls, for the status page
+	sources map[string]keySource // by account name, under mu
 }
 
 // New returns an Exporter for accounts, which must have distinct names.
@@ -96,17 +93,17 @@ func New(accts []accounts.Account, opts Options) *Exporter {
 // TTL, owner labels, threshold, budget) are applied to them, and the
 // ceiling and reserve to their key's guard. Accounts with the same
 // non-empty KeyID share one budget guard, which a reload keeps while any
-// account uses the key, whatever else changed, and while its calls of the
-// window, back-off or reserve pause last once no account does: the
-// ceiling, a back-off and the reserve are the key's. Between reloads, an
-// account whose key changes (a key file rotated) moves to the guard of its
-// new key at its next call (see account.keyGuard). The series of accounts
-// that are gone go with them.
+// account uses the key, whatever else changed (see keepGuards for after
+// that): the ceiling, a back-off and the reserve are the key's. Between
+// reloads, an account whose key changes (a key file rotated) moves to the
+// guard of its new key at its next call (see caller.keyGuard). The series
+// of accounts that are gone go with them.
 func (e *Exporter) SetAccounts(accts []accounts.Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	next := make([]*account, 0, len(accts))
 	byName := make(map[string]*account, len(accts))
+	sources := make(map[string]keySource, len(accts)) // for the debug probe
 	guards := map[string]*guard{}
 	for _, cfg := range accts {
 		a := e.byName[cfg.Name]
@@ -125,7 +122,7 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		}
 		if a == nil || cfg.Identity == "" || a.identity != cfg.Identity {
 			a = newAccount(cfg, g, e.scrapers, e.calls, e.opts.Now, e.opts.Logger)
-			a.follow = e.follow
+			a.follow, a.recent = e.follow, e.recent
 		} else {
 			// The same key source: its key may have changed, and with
 			// it the guard; the calls in flight move at their start.
@@ -136,24 +133,17 @@ func (e *Exporter) SetAccounts(accts []accounts.Account) {
 		}
 		next = append(next, a)
 		byName[cfg.Name] = a
+		sources[cfg.Name] = keySource{cfg.APIKeyFile, cfg.APIKeyEnv}
 	}
 	for name, a := range e.byName {
 		if byName[name] != a {
 			a.removed.Store(true)
 		}
 	}
-	e.accounts, e.byName = next, byName
+	e.accounts, e.byName, e.sources = next, byName, sources
 	e.keepGuards(guards)
 	configure(next)
 	e.generation.Add(1)
-	// For the status page and the debug probe.
-	e.settings = make(map[string]keySettings, len(accts))
-	for i, a := range next {
-		if a.recent == nil { // a new account, not yet seen by any scrape
-			a.recent = e.recent
-		}
-		e.settings[a.name] = keySettingsOf(accts[i])
-	}
 }
 
 // follow moves a to the guard of the key id, which its next call sends:
@@ -221,17 +211,6 @@ func configure(accts []*account) {
 	}
 }
 
-// Names returns the accounts' names, in the order they were given.
-func (e *Exporter) Names() []string {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	names := make([]string, len(e.accounts))
-	for i, a := range e.accounts {
-		names[i] = a.name
-	}
-	return names
-}
-
 // Describe implements prometheus.Collector. It sends nothing: the Exporter
 // is an unchecked collector, as each account has its own owner labels (see
 // series.go).
@@ -240,8 +219,7 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // Collect implements prometheus.Collector with no scrape deadline: each
 // call is bounded by its account's timeout only.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	accts := e.snapshot()
-	expanding(func(ch chan<- prometheus.Metric) { e.collect(context.Background(), accts, ch) }, ch)
+	e.WithContext(context.Background()).Collect(ch)
 }
 
 // WithContext returns a collector of every account under ctx, for one
@@ -253,9 +231,7 @@ func (e *Exporter) WithContext(ctx context.Context) prometheus.Collector {
 // Probe returns a collector of the account name under ctx, for one scrape
 // of /probe, and false if there is no such account.
 func (e *Exporter) Probe(ctx context.Context, name string) (prometheus.Collector, bool) {
-	e.mu.RLock()
-	a := e.byName[name]
-	e.mu.RUnlock()
+	a, _ := e.lookup(name)
 	if a == nil {
 		return nil, false
 	}
@@ -276,16 +252,14 @@ func (e *Exporter) snapshot() []*account {
 // take turns at a slot that frees, and at the head of the queue.
 func (e *Exporter) collect(ctx context.Context, accts []*account, ch chan<- prometheus.Metric) {
 	asks := make([][]ask, len(accts))
+	// The rotation, sorted by when the balance last answered: when a key's
+	// slots free together, a minute after a burst, they go to the balances
+	// that waited longest, not each time to the same ones of the rotation.
 	first := int(e.rotation.Add(1))
 	order := make([]int, len(accts))
-	for i := range order {
-		order[i] = (first + i) % len(accts)
-	}
-	// When a key's slots free together, a minute after a burst, they go
-	// to the balances that waited longest, not each time to the same
-	// ones of the rotation.
 	lastAt := make([]time.Time, len(accts))
 	for i, a := range accts {
+		order[i] = (first + i) % len(accts)
 		lastAt[i] = a.balanceAt()
 	}
 	slices.SortStableFunc(order, func(i, j int) int { return lastAt[i].Compare(lastAt[j]) })
@@ -310,17 +284,22 @@ func (s scoped) Collect(ch chan<- prometheus.Metric) { expanding(s.collectSets, 
 // counterSets, for the streaming encoder (gatherFamilies).
 func (s scoped) collectSets(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, s.accounts, ch) }
 
-// keySettings are the settings Settings takes from the configuration: the
-// rest it reads from the account in force. Its strings are the
-// configuration's own: an account costs no allocation here.
-type keySettings struct {
-	perMinute, reserve int
-	keyFile, keyEnv    string
+// keySource is where an account's key comes from, for the debug probe's
+// settings (the rest it reads from the account in force). Its strings are
+// the configuration's own: an account costs no allocation here.
+type keySource struct{ file, env string }
+
+// lookup returns the account name in force, nil if there is none, and
+// where its key comes from.
+func (e *Exporter) lookup(name string) (*account, keySource) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.byName[name], e.sources[name]
 }
 
-func keySettingsOf(cfg accounts.Account) keySettings {
-	return keySettings{perMinute: cfg.MaxCallsPerMinute, reserve: cfg.RateLimitReserve, keyFile: cfg.APIKeyFile, keyEnv: cfg.APIKeyEnv}
-}
+// What the Exporter's Status and RecentCalls give the status page
+// (internal/status): every account's state and settings, from what the
+// collector records as it goes (record.go).
 
 // RecentCalls returns the last RecentCallsKept API calls across all
 // accounts, the newest first.
@@ -339,23 +318,49 @@ func (e *Exporter) Status() []AccountStatus {
 	return out
 }
 
-// Settings returns the effective settings of the account name, and false
-// if there is no such account.
-func (e *Exporter) Settings(name string) (Settings, bool) {
-	e.mu.RLock()
-	a, k := e.byName[name], e.settings[name]
-	e.mu.RUnlock()
-	if a == nil {
-		return Settings{}, false
-	}
+// EndpointStatus is one endpoint of an account.
+type EndpointStatus struct {
+	Endpoint   string    `json:"endpoint"`
+	LastGoodAt time.Time `json:"last_good_at,omitzero"`
+	LastFailed bool      `json:"last_failed"` // the latest call failed, other than by a 429
+	LastCall   *Call     `json:"last_call"`
+	Decision   *Decision `json:"decision"`
+}
+
+// AccountStatus is what Status says of one account.
+type AccountStatus struct {
+	Name      string            `json:"account"`
+	Labels    map[string]string `json:"labels"`
+	Threshold float64           `json:"low_credits_threshold"`
+	Budget    float64           `json:"daily_budget"`
+	TaskCost  float64           `json:"task_cost"` // credits one task costs; 0: not configured
+	Timeout   time.Duration     `json:"timeout_ns"`
+	CacheTTL  time.Duration     `json:"cache_ttl_ns"`
+	// Available and Frozen are the last good balance, if HasBalance.
+	HasBalance bool             `json:"has_balance"`
+	Available  float64          `json:"available"`
+	Frozen     float64          `json:"frozen"`
+	Endpoints  []EndpointStatus `json:"endpoints"` // the balance first
+	Key        KeyStatus        `json:"key"`
+}
+
+// accountStatus is what Status says of a at now.
+func accountStatus(a *account, now time.Time) AccountStatus {
 	p, t := a.policy.Load(), a.timing.Load()
-	src := "the account's own client (tests)"
-	switch {
-	case k.keyFile != "":
-		src = "key file " + k.keyFile
-	case k.keyEnv != "":
-		src = "environment variable " + k.keyEnv
+	s := AccountStatus{Name: a.name, Labels: p.labels(), Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost,
+		Timeout: t.timeout, CacheTTL: t.cacheTTL, Key: a.guard.Load().view(now)} // the guard of the key the account sent last: see keyGuard
+	for i, st := range a.endpoints {
+		es := EndpointStatus{Endpoint: st.scraper.Name(), LastCall: st.seen.call.Load()}
+		st.mu.Lock()
+		es.LastGoodAt, es.LastFailed = st.lastAt, st.lastFailed
+		if d := st.seen.decision; d.What != "" {
+			es.Decision = &d
+		}
+		if i == 0 && !st.lastAt.IsZero() && len(st.last) >= 2 {
+			s.HasBalance, s.Available, s.Frozen = true, st.last[0], st.last[1]
+		}
+		st.mu.Unlock()
+		s.Endpoints = append(s.Endpoints, es)
 	}
-	return Settings{Timeout: t.timeout, CacheTTL: t.cacheTTL, MaxCallsPerMinute: k.perMinute, RateLimitReserve: k.reserve,
-		Threshold: p.threshold, Budget: p.budget, TaskCost: p.taskCost, Labels: p.labels(), URL: a.url, KeySource: src}, true
+	return s
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ var skipReasons = []string{skipBackoff, skipBudget, skipCache, skipReserve}
 // scrape and Prometheus server: the ceiling, the reserve, the 429 back-off
 // and what X-RateLimit-* said are the key's, not a config entry's. A call
 // is charged to the guard of the key it sends, read as it starts (see
-// account.keyGuard): a rotated key is counted with the key it now is.
+// caller.keyGuard): a rotated key is counted with the key it now is.
 type guard struct {
 	id string // the key's KeyID; "" for an account's own guard (no KeyID)
 
@@ -69,7 +70,7 @@ type guard struct {
 	backoffUntil time.Time // after a 429
 	reserveUntil time.Time // after an answer with little Remaining
 
-	// missing says whether the key's optional endpoints exist: unavailable.go.
+	// missing says whether the key's optional endpoints exist.
 	missing missingState
 }
 
@@ -228,6 +229,46 @@ func (g *guard) observe(now time.Time, rl sunor.RateLimit) time.Time {
 	return g.reserveUntil
 }
 
+// The usage endpoint is documented on one of the API's doc sites and not
+// on the other: an API without it answers 404 (or 405, 501) for ever.
+// Calling it on every scrape would spend the key's budget on a known
+// answer, count an error each time and log a line each time. So an
+// optional endpoint that answers so is switched off for every account of
+// the key, with one warning, and tried again once every RetryMissing.
+// The balance is never switched off: its failures are the exporter's
+// product, and SunorAPIDown reports them.
+
+// RetryMissing is how long an optional endpoint the API does not have is
+// left alone before one call tries it again.
+const RetryMissing = time.Hour
+
+// errMissing answers a scrape while its endpoint is switched off.
+var errMissing = errors.New("the API does not have this endpoint (HTTP 404, 405 or 501); tried again once an hour")
+
+// missingState is, for one key, whether its optional endpoints exist. The
+// guard's mu guards it.
+type missingState struct {
+	off     bool      // the latest answer said the endpoint is missing
+	until   time.Time // with off: when one call may try again
+	probing bool      // a call that will tell is made or queued
+	known   bool      // some call got an answer: the endpoint exists or not
+	warned  bool      // the warning was logged: once per key
+}
+
+// missingEndpoint returns err's sunor.Error if it is the API saying it has
+// no such endpoint at all, else nil.
+func missingEndpoint(err error) *sunor.Error {
+	var e *sunor.Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	switch e.StatusCode {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return e
+	}
+	return nil
+}
+
 // claimOptional says whether an optional endpoint may be called at now,
 // and if so holds the one call that tells whether it exists: while the
 // key has had no answer yet, or once RetryMissing has passed after a
@@ -260,7 +301,7 @@ func (g *guard) optionalDone(now time.Time, called, ok bool, err error) (firstMi
 	if !called {
 		return false, false
 	}
-	if _, missing := missingEndpoint(err); missing {
+	if missingEndpoint(err) != nil {
 		m.known, m.off, m.until = true, true, now.Add(RetryMissing)
 		firstMissing = !m.warned
 		m.warned = true
@@ -297,30 +338,11 @@ func (g *guard) view(now time.Time) KeyStatus {
 	return k
 }
 
-// windowCalls is the calls of the last Window and the ceiling, for the
-// record of a call the guard let through.
-func (g *guard) windowCalls(now time.Time) (n, ceiling int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, s := range g.calls {
-		if s.at.IsZero() || now.Sub(s.at) < Window {
-			n++
-		}
-	}
-	return n, g.perMinute
-}
-
-// skipWhy says in words why the guard made no call.
-func skipWhy(reason string) string {
-	switch reason {
-	case skipBudget:
-		return "the key's ceiling of calls a minute is spent (--sunor.max-calls-per-minute): no call"
-	case skipBackoff:
-		return "a 429's Retry-After is running: no call with this key until it ends"
-	case skipReserve:
-		return "X-RateLimit-Remaining is at or below the reserve (--sunor.rate-limit-reserve): no call until the window resets"
-	}
-	return reason
+// skipWhy says in words why the guard made no call, by the reason it gave.
+var skipWhy = map[string]string{
+	skipBudget:  "the key's ceiling of calls a minute is spent (--sunor.max-calls-per-minute): no call",
+	skipBackoff: "a 429's Retry-After is running: no call with this key until it ends",
+	skipReserve: "X-RateLimit-Remaining is at or below the reserve (--sunor.rate-limit-reserve): no call until the window resets",
 }
 
 // humanize writes d as the docs do: "5 minutes" rather than "5m0s".

@@ -675,7 +675,7 @@ func TestUsageLeavesTheBalancesTheirSlots(t *testing.T) {
 // TestPoolBalanceFirst: calls beyond the cap wait, without a goroutine
 // each, and a queued balance call runs before queued optional ones.
 func TestPoolBalanceFirst(t *testing.T) {
-	p := &pool{size: 1}
+	p := &pool{size: 1, now: time.Now}
 	release := make(chan struct{})
 	order := make(chan string, 3)
 	if !p.submit(true, func(bool) { <-release; order <- "first" }) {

@@ -15,15 +15,6 @@ import (
 	"time"
 )
 
-// withScrapeEnd returns o with the deadline r announced, counted from
-// arrived.
-func withScrapeEnd(o HandlerOpts, r *http.Request, arrived time.Time) HandlerOpts {
-	if t, ok, err := scrapeTimeout(r); ok && err == nil {
-		o.scrapeEnd = arrived.Add(t)
-	}
-	return o
-}
-
 // MetricsHandler serves every account, with the exporter's own metrics.
 // Each scrape gets the deadline announced in its
 // X-Prometheus-Scrape-Timeout-Seconds header, less TimeoutOffset and less
@@ -45,14 +36,14 @@ type metricsHandler struct {
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	arrived := time.Now()
-	ctx, cancel, err := scrapeContext(r, h.o.TimeoutOffset+2*time.Duration(h.encoding.Load()))
+	o := h.o
+	ctx, cancel, err := scrapeContext(r, &o, o.TimeoutOffset+2*time.Duration(h.encoding.Load()))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	defer cancel()
-	if enc := encode(w, r, h.e.WithContext(ctx), withScrapeEnd(h.o, r, arrived)); enc.written > 0 {
+	if enc := encode(w, r, h.e.WithContext(ctx), o); enc.written > 0 {
 		h.encoding.Store(int64(float64(enc.took) * float64(enc.series) / float64(enc.written)))
 	}
 }
@@ -63,13 +54,13 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // endpoint, one cache, one budget.
 func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived := time.Now()
 		name := r.URL.Query().Get("account")
 		if name == "" {
 			http.Error(w, "the account parameter is missing: /probe?account=NAME (see /sd for the names)", http.StatusBadRequest)
 			return
 		}
-		ctx, cancel, err := scrapeContext(r, o.TimeoutOffset)
+		po := o
+		ctx, cancel, err := scrapeContext(r, &po, o.TimeoutOffset)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -86,7 +77,6 @@ func ProbeHandler(e *Exporter, o HandlerOpts) http.Handler {
 			http.Error(w, fmt.Sprintf("unknown account %s (see /sd for the names)", strconv.Quote(truncate(name, 64))), http.StatusBadRequest)
 			return
 		}
-		po := withScrapeEnd(o, r, arrived)
 		if debug {
 			serveDebug(w, e, name, c, trace, po.writeDeadline(time.Now()))
 			return
@@ -114,7 +104,9 @@ func SDHandler(e *Exporter) http.Handler {
 type sdHandler struct {
 	e            *Exporter
 	writeTimeout time.Duration
-	cache        sdCache
+
+	mu    sync.Mutex // one build at a time
+	built atomic.Pointer[sdAnswer]
 }
 
 func (h *sdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -132,28 +124,22 @@ func (h *sdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// sdCache keeps /sd's answer for the accounts in force.
-type sdCache struct {
-	mu     sync.Mutex // one build at a time
-	answer atomic.Pointer[sdAnswer]
-}
-
 // sdAnswer is /sd's answer for one configuration of the accounts.
 type sdAnswer struct {
 	generation     uint64 // of the accounts it lists
 	plain, gzipped []byte
 }
 
-// sdAnswer returns /sd's answer for the accounts in force, built on the
+// answer returns /sd's answer for the accounts in force, built on the
 // first request after they changed.
 func (h *sdHandler) answer() *sdAnswer {
 	e := h.e
-	if a := h.cache.answer.Load(); a != nil && a.generation == e.generation.Load() {
+	if a := h.built.Load(); a != nil && a.generation == e.generation.Load() {
 		return a
 	}
-	h.cache.mu.Lock()
-	defer h.cache.mu.Unlock()
-	if a := h.cache.answer.Load(); a != nil && a.generation == e.generation.Load() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a := h.built.Load(); a != nil && a.generation == e.generation.Load() {
 		return a // built while this one waited
 	}
 	e.mu.RLock()
@@ -179,7 +165,7 @@ func (h *sdHandler) answer() *sdAnswer {
 	_, _ = gz.Write(plain.Bytes())
 	_ = gz.Close()
 	a := &sdAnswer{generation: generation, plain: plain.Bytes(), gzipped: gzipped.Bytes()}
-	h.cache.answer.Store(a)
+	h.built.Store(a)
 	return a
 }
 
@@ -188,36 +174,27 @@ func (h *sdHandler) answer() *sdAnswer {
 // call is capped by its account's timeout anyway.
 const maxScrapeTimeout = 24 * time.Hour
 
-// scrapeContext returns the request's context with the deadline Prometheus
-// announced, if it did.
-func scrapeContext(r *http.Request, offset time.Duration) (context.Context, context.CancelFunc, error) {
-	timeout, ok, err := scrapeTimeout(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !ok {
-		return r.Context(), func() {}, nil
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(timeout, offset))
-	return ctx, cancel, nil
-}
-
-// scrapeTimeout returns the timeout r announces in
-// X-Prometheus-Scrape-Timeout-Seconds, and whether it announces one.
-func scrapeTimeout(r *http.Request) (time.Duration, bool, error) {
+// scrapeContext returns the request's context with the deadline
+// Prometheus announced in X-Prometheus-Scrape-Timeout-Seconds, if it did,
+// less offset (ScrapeBudget), and sets o.scrapeEnd to when Prometheus gives
+// up.
+func scrapeContext(r *http.Request, o *HandlerOpts, offset time.Duration) (context.Context, context.CancelFunc, error) {
+	arrived := time.Now()
 	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
 	if v == "" {
-		return 0, false, nil
+		return r.Context(), func() {}, nil
 	}
 	s, err := strconv.ParseFloat(v, 64)
 	if err != nil || s <= 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-		return 0, false, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %s: want a positive number of seconds", strconv.Quote(truncate(v, 32)))
+		return nil, nil, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %s: want a positive number of seconds", strconv.Quote(truncate(v, 32)))
 	}
 	timeout := maxScrapeTimeout
 	if s < timeout.Seconds() {
 		timeout = time.Duration(s * float64(time.Second))
 	}
-	return timeout, true, nil
+	o.scrapeEnd = arrived.Add(timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(timeout, offset))
+	return ctx, cancel, nil
 }
 
 // ScrapeBudget is how long API calls may take within a scrape that times out

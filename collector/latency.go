@@ -33,15 +33,16 @@ var callDurationDesc = prometheus.NewDesc(namespace+"_api_call_duration_seconds"
 // from a fast answer up to --sunor.timeout's default, 10 s.
 var callDurationBuckets = [...]float64{.05, .1, .25, .5, 1, 2.5, 5, 10}
 
-const (
-	// nativeSchema is what client_golang picks for a
+// Read-only: every histogram's proto points to them.
+var (
+	// nativeSchemaValue is what client_golang picks for a
 	// NativeHistogramBucketFactor of 1.1: 8 buckets per power of two, each
 	// about 9 % wider than the one before. Calls take from a millisecond to
 	// the timeout, so an account's calls fill a few dozen buckets at most.
-	nativeSchema = 3
-	// nativeZeroThreshold is client_golang's default: only a call of no
-	// measurable time falls in the zero bucket.
-	nativeZeroThreshold = prometheus.DefNativeHistogramZeroThreshold
+	nativeSchemaValue = int32(3)
+	// nativeZeroThresholdValue is client_golang's default: only a call of
+	// no measurable time falls in the zero bucket.
+	nativeZeroThresholdValue = prometheus.DefNativeHistogramZeroThreshold
 )
 
 // nativeBounds are client_golang's bounds of the fraction of a value
@@ -51,12 +52,6 @@ var nativeBounds = [8]float64{
 	0.5, 0.5452538663326288, 0.5946035575013605, 0.6484197773255048,
 	0.7071067811865475, 0.7711054127039704, 0.8408964152537144, 0.9170040432046711,
 }
-
-// Read-only values every histogram's proto points to.
-var (
-	nativeSchemaValue        = int32(nativeSchema)
-	nativeZeroThresholdValue = float64(nativeZeroThreshold)
-)
 
 // callHistogram counts one account's calls to one endpoint. It is never
 // reset: its counts are cumulative, as a histogram's are.
@@ -85,7 +80,7 @@ func (h *callHistogram) observe(d time.Duration) {
 	if i := sort.SearchFloat64s(callDurationBuckets[:], v); i < len(h.classic) {
 		h.classic[i]++ // the first bucket whose bound is >= v
 	}
-	if v <= nativeZeroThreshold {
+	if v <= nativeZeroThresholdValue {
 		h.zero++
 		return
 	}
@@ -97,7 +92,7 @@ func (h *callHistogram) observe(d time.Duration) {
 	h.native[i].count++
 }
 
-// nativeIndex is the index of the native bucket of v > 0 at nativeSchema,
+// nativeIndex is the index of the native bucket of v > 0 at schema 3,
 // as client_golang computes it: the bucket with upper bound
 // 2^(index/2^schema), bounds included.
 func nativeIndex(v float64) int32 {

@@ -20,7 +20,7 @@ const UsageTurn = 2 * time.Minute
 // has waited UsageTurn goes first.
 type pool struct {
 	size int
-	now  func() time.Time // nil: time.Now
+	now  func() time.Time
 
 	mu      sync.Mutex
 	running int
@@ -51,25 +51,14 @@ func (p *pool) submit(balance bool, call func(queued bool)) (started bool) {
 	if balance {
 		i = 0
 	}
-	p.queue[i] = append(p.queue[i], queuedCall{call: call, at: p.clock()})
+	p.queue[i] = append(p.queue[i], queuedCall{call: call, at: p.now()})
 	return false
-}
-
-func (p *pool) clock() time.Time {
-	if p.now == nil {
-		return time.Now()
-	}
-	return p.now()
 }
 
 // work runs call, then queued calls until none is left.
 func (p *pool) work(call func(queued bool)) {
-	call(false)
-	for {
-		if call = p.next(); call == nil {
-			return
-		}
-		call(true)
+	for queued := false; call != nil; call, queued = p.next(), true {
+		call(queued)
 	}
 }
 
@@ -80,7 +69,7 @@ func (p *pool) next() func(queued bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	order := [2]int{0, 1}
-	if q := p.queue[1]; len(q) > 0 && p.clock().Sub(q[0].at) >= UsageTurn {
+	if q := p.queue[1]; len(q) > 0 && p.now().Sub(q[0].at) >= UsageTurn {
 		order = [2]int{1, 0}
 	}
 	for _, i := range order {

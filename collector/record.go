@@ -14,9 +14,10 @@ import (
 // What a person needs to see why an account's numbers are what they are:
 // the last call of each endpoint, the guard's last decision and why, the
 // key's budget, and the calls across all accounts. It is recorded as the
-// collector goes (one atomic store per decision and per call) and read by
-// Status and RecentCalls without an API call and without holding any lock
-// of the collector while the caller renders.
+// collector goes (a store per decision, under the endpoint's lock, and an
+// atomic one per call) and read by Status and RecentCalls without an API
+// call and without holding any lock of the collector while the caller
+// renders.
 
 // result is what one scrape learned from one endpoint.
 type result struct {
@@ -114,9 +115,6 @@ type callRing struct {
 }
 
 func (r *callRing) add(c *Call) {
-	if r == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls[r.next] = c
@@ -133,14 +131,6 @@ func (r *callRing) newestFirst() []Call {
 		out = append(out, *r.calls[(r.next-i+len(r.calls))%len(r.calls)])
 	}
 	return out
-}
-
-// traceDecision adds a decision to the decision log of ctx's debug probe,
-// if it is one.
-func traceDecision(ctx context.Context, endpoint string, now time.Time, what, why string, until time.Time) {
-	if t := traceOf(ctx); t != nil {
-		t.decided(endpoint, &Decision{At: now, What: what, Why: why, Until: until})
-	}
 }
 
 // probeTrace is the decision log of one debug probe.
