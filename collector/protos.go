@@ -6,10 +6,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// The protos a family is built in (stream.go), reused from family to
-// family: what sample, counterSet and histogramSample fill.
+// The protos a family is built in (stream.go), a chunk at a time, reused
+// from chunk to chunk: what sample, counterSet and histogramSample fill.
 
-// familyBuffer holds the protos of one family at a time, reused by the
+// familyBuffer holds the protos of one chunk of a family, reused by the
 // next.
 type familyBuffer struct {
 	refs     []seriesRef // the family's series, sorted
@@ -22,14 +22,11 @@ type familyBuffer struct {
 	// native: fill the native-histogram fields; the text formats
 	// (classic, OpenMetrics 1.0) have no place for them.
 	native bool
-	// The histograms' protos, their shared classic buckets and their
-	// native buckets (latency.go).
-	histograms  []histogramProto
-	buckets     map[bucketKey]*dto.Bucket
-	bucketStore []bucketProto
-	spans       []nativeSpan
-	spanPtrs    []*dto.BucketSpan
-	deltas      []int64
+	// The histograms' protos and their native buckets (latency.go).
+	histograms []histogramProto
+	spans      []nativeSpan
+	spanPtrs   []*dto.BucketSpan
+	deltas     []int64
 }
 
 // seriesRef is one series of a family: f.samples[src], else
@@ -70,51 +67,16 @@ func grow[T any](buf *[]T, block int) *T {
 var zeroCounter = &dto.Counter{Value: new(0.0)}
 
 // histogramProto holds the proto of one histogram series and the values it
-// points to, so that a family's histograms are built in one array
+// points to, so that a chunk's histograms are built in one array
 // (familyBuffer) rather than in a dozen allocations each.
 type histogramProto struct {
 	h       dto.Histogram
 	buckets [len(callDurationBuckets)]*dto.Bucket
+	bucket  [len(callDurationBuckets)]dto.Bucket
+	counts  [len(callDurationBuckets)]uint64
 	count   uint64
 	sum     float64
 	zero    uint64
-}
-
-// bucketProto is one classic bucket's proto and the count it points to.
-// Histograms share them: a bucket is its bound and its cumulative count,
-// and the accounts' counts are mostly the same few numbers (a call every
-// refresh), so a family of 20 000 histograms needs a few hundred buckets,
-// not 160 000 of 72 bytes each.
-type bucketProto struct {
-	b     dto.Bucket
-	count uint64
-}
-
-type bucketKey struct {
-	bound int
-	count uint64
-}
-
-// bucket returns the shared proto of the classic bucket bound with the
-// cumulative count n, in b's buffers.
-func (b *familyBuffer) bucket(bound int, n uint64) *dto.Bucket {
-	if p, ok := b.buckets[bucketKey{bound, n}]; ok {
-		return p
-	}
-	if b.buckets == nil {
-		b.buckets = map[bucketKey]*dto.Bucket{}
-	}
-	if len(b.bucketStore) == cap(b.bucketStore) {
-		// A new block rather than a larger copy: the protos handed out
-		// stay where they are.
-		b.bucketStore = make([]bucketProto, 0, 256)
-	}
-	b.bucketStore = b.bucketStore[:len(b.bucketStore)+1]
-	p := &b.bucketStore[len(b.bucketStore)-1]
-	*p = bucketProto{count: n}
-	p.b = dto.Bucket{CumulativeCount: &p.count, UpperBound: &callDurationBuckets[bound]}
-	b.buckets[bucketKey{bound, n}] = &p.b
-	return &p.b
 }
 
 // nativeSpan holds one span of native buckets and the values it points to.

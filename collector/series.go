@@ -304,7 +304,9 @@ func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
 	var cum uint64
 	for i := range callDurationBuckets {
 		cum += h.classic[i]
-		p.buckets[i] = b.bucket(i, cum)
+		p.counts[i] = cum
+		p.bucket[i] = dto.Bucket{CumulativeCount: &p.counts[i], UpperBound: &callDurationBuckets[i]}
+		p.buckets[i] = &p.bucket[i]
 	}
 	p.h = dto.Histogram{SampleCount: &p.count, SampleSum: &p.sum, Bucket: p.buckets[:]}
 	if b.native {

@@ -163,10 +163,8 @@ func buildChunk(b *familyBuffer, f *family, refs []seriesRef) *dto.MetricFamily 
 	b.metrics, b.ptrs = b.metrics[:n], b.ptrs[:0]
 	b.gauges, b.counters = b.gauges[:0], b.counters[:0]
 	b.histograms, b.spans, b.spanPtrs, b.deltas = b.histograms[:0], b.spans[:0], b.spanPtrs[:0], b.deltas[:0]
-	clear(b.buckets)
-	b.bucketStore = nil
 	if len(f.hists) > 0 && cap(b.histograms) < n {
-		// 400 bytes each: at once for the chunk, not grown by doubling.
+		// 1 KB each: at once for the chunk, not grown by doubling.
 		b.histograms = make([]histogramProto, 0, n)
 	}
 	hists, sets := int32(len(f.samples)), int32(len(f.samples)+len(f.hists))
