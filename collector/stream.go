@@ -211,36 +211,34 @@ func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *famil
 		tail := &dto.MetricFamily{Unit: f.proto.Unit}
 		size := proto.Size(head) + proto.Size(tail)
 		chunks(func(mf *dto.MetricFamily) bool { size += proto.Size(&dto.MetricFamily{Metric: mf.Metric}); return true })
-		b.out = protowire.AppendVarint(b.out[:0], uint64(size))
-		b.out, _ = proto.MarshalOptions{}.MarshalAppend(b.out, head)
-		if !goOn(writeAll(out, b.out)) {
-			return false
+		put := func(m *dto.MetricFamily) bool { // after what b.out holds: the length, first
+			var err error
+			if b.out, err = (proto.MarshalOptions{}).MarshalAppend(b.out, m); err == nil {
+				_, err = out.Write(b.out)
+			}
+			b.out = b.out[:0]
+			return goOn(err)
 		}
-		return chunks(func(mf *dto.MetricFamily) bool {
-			b.out, _ = proto.MarshalOptions{}.MarshalAppend(b.out[:0], &dto.MetricFamily{Metric: mf.Metric})
-			return goOn(writeAll(out, b.out))
-		}) && goOn(writeAll(out, must(proto.MarshalOptions{}.MarshalAppend(b.out[:0], tail))))
+		b.out = protowire.AppendVarint(b.out[:0], uint64(size))
+		return put(head) && chunks(func(mf *dto.MetricFamily) bool { return put(&dto.MetricFamily{Metric: mf.Metric}) }) && put(tail)
 	}
 	// The text formats: the first chunk with the family's comments (HELP,
 	// TYPE, UNIT), the others without: comments are whole lines
 	// beginning with "# " before the first series.
 	first := true
 	return chunks(func(mf *dto.MetricFamily) bool {
-		if first {
-			first = false
-			return goOn(e.Encode(mf))
-		}
 		buf := bytes.NewBuffer(b.out[:0])
 		err := expfmt.NewEncoder(buf, format).Encode(mf)
 		b.out = buf.Bytes()
-		if err != nil {
-			return goOn(err)
-		}
 		text := b.out
-		for bytes.HasPrefix(text, []byte("# ")) {
+		for !first && bytes.HasPrefix(text, []byte("# ")) && bytes.IndexByte(text, '\n') >= 0 {
 			text = text[bytes.IndexByte(text, '\n')+1:]
 		}
-		return goOn(writeAll(out, text))
+		first = false
+		if err == nil {
+			_, err = out.Write(text)
+		}
+		return goOn(err)
 	})
 }
 
@@ -253,13 +251,6 @@ func chunked(format expfmt.Format) bool {
 	}
 	return false
 }
-
-func writeAll(w io.Writer, p []byte) error {
-	_, err := w.Write(p)
-	return err
-}
-
-func must(b []byte, _ error) []byte { return b }
 
 // size is the number of series in f.
 func (f *family) size() int { return len(f.samples) + len(f.hists) + f.setSeries }
