@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -904,5 +905,37 @@ func TestRotationOutOfABackoff(t *testing.T) {
 	}
 	if n := len(rec.at["key-paused-0123456789"]); n != 1 {
 		t.Errorf("the paused key was called %d times, want still 1", n)
+	}
+}
+
+// BenchmarkRotateEveryKey: every account of n reads a key other than the
+// one it was built with (a key directory rewritten with new keys), as the
+// first call of each after the rotation does: the exporter moves each to
+// its new key's guard. It reports the time for all n.
+//
+//	go test -run '^$' -bench RotateEveryKey -benchtime 3x ./collector
+func BenchmarkRotateEveryKey(b *testing.B) {
+	for _, n := range []int{1000, 10_000} {
+		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
+			var round atomic.Int64
+			accts := make([]accounts.Account, n)
+			for i := range accts {
+				id := fmt.Sprint("key-", i)
+				accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprint("acct-", i), Timeout: time.Second, MaxCallsPerMinute: 12},
+					KeyID: id + "-0", Identity: id, API: answeringAPI{},
+					Keys: func(context.Context) (string, string) { return "", fmt.Sprint(id, "-", round.Load()) }}
+			}
+			exp := New(accts, Options{})
+			callers := make([]*caller, 0, n)
+			for _, a := range exp.snapshot() {
+				callers = append(callers, &a.caller)
+			}
+			for b.Loop() {
+				round.Add(1)
+				for _, c := range callers {
+					c.keyGuard()
+				}
+			}
+		})
 	}
 }
