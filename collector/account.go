@@ -131,7 +131,7 @@ func (a *account) emit(ch chan<- prometheus.Metric, results []result, took []tim
 			a.debug("No answer in this scrape", "endpoint", st.scraper.Name(), "err", r.err)
 		}
 		add(requestsDesc, prometheus.CounterValue, float64(st.requests.Load()), el.endpoint)
-		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, h: &st.latency}
+		hists[i] = histogramSample{desc: callDurationDesc, labels: el.endpoint, counts: st.latency.snapshot()}
 		values := counts[i*len(counterReasons) : (i+1)*len(counterReasons)]
 		for k := range st.counts {
 			values[k] = float64(st.counts[k].Load())

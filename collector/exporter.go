@@ -54,6 +54,7 @@ type Exporter struct {
 	accounts []*account
 	byName   map[string]*account
 	guards   map[string]*guard // by accounts.Account.KeyID
+	sweepAt  int               // the number of guards at which follow forgets the idle unused ones
 	// generation counts the SetAccounts calls, under mu: /sd's answer is
 	// built once per generation.
 	generation atomic.Uint64
@@ -166,18 +167,23 @@ func (e *Exporter) follow(a *caller, id string) *guard {
 	}
 	a.guard.Store(g)
 	var users []*account
-	oldUsed := false
 	for _, b := range e.accounts {
 		if bg := b.guard.Load(); bg == g || bg == old {
 			users = append(users, b)
-			oldUsed = oldUsed || bg == old
 		}
 	}
 	configure(users)
-	// The old key's guard is kept while it holds something, as
-	// keepGuards keeps it: a key rotated back finds its window.
-	if !oldUsed && old.id != "" && e.guards[old.id] == old && old.idle(e.opts.Now()) {
-		delete(e.guards, old.id)
+	if len(e.guards) >= e.sweepAt {
+		// The guards of keys rotated away from are forgotten once idle,
+		// in a sweep of every guard each time their number has doubled:
+		// a few sweeps for a mass rotation, not one per key.
+		inUse := map[string]*guard{}
+		for _, b := range e.accounts {
+			if g := b.guard.Load(); g.id != "" {
+				inUse[g.id] = g
+			}
+		}
+		e.keepGuards(inUse)
 	}
 	return g
 }
@@ -196,6 +202,7 @@ func (e *Exporter) keepGuards(inUse map[string]*guard) {
 		}
 	}
 	e.guards = inUse
+	e.sweepAt = 2*len(inUse) + 64 // follow sweeps again past it
 }
 
 // configure sets each guard from the accounts that use it: the lowest

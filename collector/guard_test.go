@@ -939,3 +939,45 @@ func BenchmarkRotateEveryKey(b *testing.B) {
 		})
 	}
 }
+
+// TestRotatedAwayGuardsAreForgotten: a key rotated away from keeps its
+// guard while it holds calls (a key rotated back finds its window), and
+// is forgotten once idle: after ten rotations of 100 accounts' keys, two
+// minutes apart, the exporter keeps at most twice the guards of its last
+// sweep (those in use and those rotated away from within the minute) and
+// 64, not one per key ever seen (1100).
+func TestRotatedAwayGuardsAreForgotten(t *testing.T) {
+	clk := newClock()
+	const n = 100
+	var round atomic.Int64
+	accts := make([]accounts.Account, n)
+	for i := range accts {
+		id := fmt.Sprint("key-", i)
+		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprint("acct-", i), Timeout: time.Second, MaxCallsPerMinute: 12},
+			KeyID: id + "-0", Identity: id, API: answeringAPI{},
+			Keys: func(context.Context) (string, string) { return "", fmt.Sprint(id, "-", round.Load()) }}
+	}
+	exp := New(accts, Options{Now: clk.Now})
+	for range 10 {
+		for _, a := range exp.snapshot() {
+			// Each key has a call in its window when it is rotated away.
+			g := a.guard.Load()
+			g.mu.Lock()
+			g.calls = append(g.calls, &slot{at: clk.Now()})
+			g.mu.Unlock()
+		}
+		round.Add(1)
+		for _, a := range exp.snapshot() {
+			if _, g, _ := a.keyGuard(); !strings.HasSuffix(g.id, fmt.Sprint("-", round.Load())) {
+				t.Fatalf("%s calls with the guard of %s after the rotation", a.name, g.id)
+			}
+		}
+		clk.Advance(2 * time.Minute)
+	}
+	exp.mu.Lock()
+	kept := len(exp.guards)
+	exp.mu.Unlock()
+	if kept > 2*(n+n)+64 {
+		t.Errorf("%d guards kept for %d accounts after 10 rotations, want at most %d (the idle ones forgotten)", kept, n, 2*(n+n)+64)
+	}
+}

@@ -56,12 +56,31 @@ var nativeBounds = [8]float64{
 // callHistogram counts one account's calls to one endpoint. It is never
 // reset: its counts are cumulative, as a histogram's are.
 type callHistogram struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	histogramCounts
+}
+
+// histogramCounts are the counts of a callHistogram: its own, or a
+// scrape's copy of them (snapshot).
+type histogramCounts struct {
 	count   uint64
 	sum     float64                          // seconds
 	classic [len(callDurationBuckets)]uint64 // per bucket, not cumulative
 	zero    uint64                           // native zero bucket
 	native  []nativeBucket                   // sorted by index
+}
+
+// snapshot returns a copy of the counts for one scrape, which reads every
+// value once, when it collects: a family in delimited protobuf is sized in
+// one pass over its series and written in another (stream.go), and a call
+// that ended between the two would make the length wrong and the answer
+// undecodable.
+func (h *callHistogram) snapshot() histogramCounts {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.histogramCounts
+	c.native = slices.Clone(h.native)
+	return c
 }
 
 // nativeBucket is one populated native bucket.

@@ -78,7 +78,7 @@ func TestCallHistogramAsClientGolang(t *testing.T) {
 			if err := ref.Write(&want); err != nil {
 				t.Fatal(err)
 			}
-			if err := (&histogramSample{desc: callDurationDesc, h: &ours}).Write(&got); err != nil {
+			if err := (&histogramSample{desc: callDurationDesc, counts: ours.snapshot()}).Write(&got); err != nil {
 				t.Fatal(err)
 			}
 			if g, w := fieldsOf(got.Histogram), fieldsOf(want.Histogram); fmt.Sprint(g) != fmt.Sprint(w) {
@@ -98,7 +98,7 @@ func TestCallHistogramSeries(t *testing.T) {
 	}
 	labels, _ := labelSet(nil, []*dto.LabelPair{{Name: new("team"), Value: new("music")}},
 		&dto.LabelPair{Name: new("account"), Value: new("prod")}, sharedPair("endpoint", "balance"))
-	c := replay{&histogramSample{desc: callDurationDesc, labels: labels, h: &h}}
+	c := replay{&histogramSample{desc: callDurationDesc, labels: labels, counts: h.snapshot()}}
 	want := `# HELP sunor_api_call_duration_seconds ` + helpOf(callDurationDesc) + `
 # TYPE sunor_api_call_duration_seconds histogram
 sunor_api_call_duration_seconds_bucket{account="prod",endpoint="balance",team="music",le="0.05"} 1

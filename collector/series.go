@@ -269,11 +269,12 @@ func expanding(collect func(chan<- prometheus.Metric), ch chan<- prometheus.Metr
 }
 
 // histogramSample is the histogram of one account's calls to one endpoint
-// in one scrape: like sample, its label pairs are the account's, shared.
+// in one scrape, its counts read when the scrape collected: like sample, its
+// label pairs are the account's, shared.
 type histogramSample struct {
 	desc   *prometheus.Desc
 	labels []*dto.LabelPair
-	h      *callHistogram
+	counts histogramCounts
 }
 
 func (s *histogramSample) Desc() *prometheus.Desc { return s.desc }
@@ -292,10 +293,8 @@ func (s *histogramSample) Write(out *dto.Metric) error {
 func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
 	p := grow(&b.histograms, 16)
 
-	h := s.h
-	h.mu.Lock()
+	h := &s.counts
 	if h.count == 0 {
-		h.mu.Unlock()
 		out.Label = s.labels
 		out.Histogram = emptyHistograms[boolIndex(b.native)]
 		return
@@ -313,7 +312,6 @@ func (s *histogramSample) fill(out *dto.Metric, b *familyBuffer) {
 		p.h.Schema, p.h.ZeroThreshold, p.h.ZeroCount = &nativeSchemaValue, &nativeZeroThresholdValue, &p.zero
 		p.h.PositiveSpan, p.h.PositiveDelta = b.nativeBuckets(h.native)
 	}
-	h.mu.Unlock()
 
 	out.Label = s.labels
 	out.Histogram = &p.h

@@ -187,15 +187,22 @@ func buildChunk(b *familyBuffer, f *family, refs []seriesRef) *dto.MetricFamily 
 
 // writeFamily writes f with e, a chunk at a time where the format allows
 // (chunked): what e.Encode writes of the whole family, byte for byte. It
-// returns false when the client is gone.
-func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *familyBuffer, f *family, goOn func(error) bool) bool {
+// adds to *done the series it is done with (written, or failed), and
+// returns false when the client is gone. An error of encoding ends the
+// family, logged, as promhttp leaves out a family it cannot encode; the
+// scrape goes on, but for protobuf, whose stream a family cut short
+// after its length would corrupt.
+func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *familyBuffer, f *family, done *int, goOn func(error) bool) bool {
 	refs := sortedRefs(b, f)
 	if len(refs) <= chunkSize || !chunked(format) {
+		*done += len(refs)
 		return goOn(e.Encode(buildChunk(b, f, refs)))
 	}
-	chunks := func(each func(mf *dto.MetricFamily) bool) bool {
+	var err error
+	chunks := func(each func(mf *dto.MetricFamily) error) bool {
 		for start := 0; start < len(refs); start += chunkSize {
-			if !each(buildChunk(b, f, refs[start:min(start+chunkSize, len(refs))])) {
+			mf := buildChunk(b, f, refs[start:min(start+chunkSize, len(refs))])
+			if err = each(mf); err != nil || !goOn(nil) {
 				return false
 			}
 		}
@@ -206,27 +213,36 @@ func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *famil
 		// in number order (name, help, type, the series, unit). The
 		// encoding of a repeated field is that of its elements one after
 		// the other, so the series are marshalled a chunk at a time, once
-		// to sum their sizes for the length and once to write them.
+		// to sum their sizes for the length and once to write them (the
+		// scrape's values were read when it collected: the same both
+		// times).
 		head := &dto.MetricFamily{Name: f.proto.Name, Help: f.proto.Help, Type: f.proto.Type}
 		tail := &dto.MetricFamily{Unit: f.proto.Unit}
 		size := proto.Size(head) + proto.Size(tail)
-		chunks(func(mf *dto.MetricFamily) bool { size += proto.Size(&dto.MetricFamily{Metric: mf.Metric}); return true })
-		put := func(m *dto.MetricFamily) bool { // after what b.out holds: the length, first
+		chunks(func(mf *dto.MetricFamily) error { size += proto.Size(&dto.MetricFamily{Metric: mf.Metric}); return nil })
+		put := func(m *dto.MetricFamily) error { // after what b.out holds: the length, first
 			var err error
 			if b.out, err = (proto.MarshalOptions{}).MarshalAppend(b.out, m); err == nil {
 				_, err = out.Write(b.out)
 			}
 			b.out = b.out[:0]
-			return goOn(err)
+			return err
 		}
 		b.out = protowire.AppendVarint(b.out[:0], uint64(size))
-		return put(head) && chunks(func(mf *dto.MetricFamily) bool { return put(&dto.MetricFamily{Metric: mf.Metric}) }) && put(tail)
+		if err = put(head); err == nil && chunks(func(mf *dto.MetricFamily) error {
+			*done += len(mf.Metric)
+			return put(&dto.MetricFamily{Metric: mf.Metric})
+		}) {
+			err = put(tail)
+		}
+		return goOn(err) && err == nil
 	}
 	// The text formats: the first chunk with the family's comments (HELP,
 	// TYPE, UNIT), the others without: comments are whole lines
 	// beginning with "# " before the first series.
 	first := true
-	return chunks(func(mf *dto.MetricFamily) bool {
+	chunks(func(mf *dto.MetricFamily) error {
+		*done += len(mf.Metric)
 		buf := bytes.NewBuffer(b.out[:0])
 		err := expfmt.NewEncoder(buf, format).Encode(mf)
 		b.out = buf.Bytes()
@@ -238,8 +254,9 @@ func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *famil
 		if err == nil {
 			_, err = out.Write(text)
 		}
-		return goOn(err)
+		return err
 	})
+	return goOn(err)
 }
 
 // chunked reports whether writeFamily can write a family of format a
@@ -429,14 +446,15 @@ func encode(w http.ResponseWriter, r *http.Request, c prometheus.Collector, o Ha
 			}
 			continue
 		}
-		res.written += f.size() // or left out: done with, either way
 		if names != nil && !names[name] {
+			res.written += f.size() // left out: done with
 			continue
 		}
 		ok := false
 		if model.LegacyValidation.IsValidMetricName(name) {
-			ok = writeFamily(out, verbatim, verbatimFormat, &buf, f, goOn)
+			ok = writeFamily(out, verbatim, verbatimFormat, &buf, f, &res.written, goOn)
 		} else {
+			res.written += f.size()
 			ok = goOn(enc.Encode(buildChunk(&buf, f, sortedRefs(&buf, f))))
 		}
 		if !ok {

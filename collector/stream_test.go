@@ -88,7 +88,7 @@ func serveMatchesRegistry(t *testing.T) {
 	// And the histogram of an endpoint not called yet, which every
 	// scrape shares.
 	never, _ := labelSet(nil, nil, &dto.LabelPair{Name: new("account"), Value: new("never")}, sharedPair("endpoint", "balance"))
-	scrape = append(scrape, &histogramSample{desc: callDurationDesc, labels: never, h: &callHistogram{}})
+	scrape = append(scrape, &histogramSample{desc: callDurationDesc, labels: never})
 
 	own := prometheus.NewRegistry()
 	for _, name := range []string{"aaa_own", "sunor_exporter_own", "zzz_own"} {
@@ -224,6 +224,34 @@ func TestEncodeStopsWhenClientGone(t *testing.T) {
 	}
 	if n := strings.Count(rec.Body.String(), "# TYPE "); n != 1 {
 		t.Errorf("%d families written after the client had gone, want 1 (the one being written when it was noticed):\n%s", n, rec.Body)
+	}
+}
+
+// TestEncodeStopsBetweenChunks: a client gone is noticed between the
+// chunks of one family too, and the series counted as done with are those
+// of the chunks written, so that the next scrape's estimate of the time to
+// encode (took × series / written) is not cut short.
+func TestEncodeStopsBetweenChunks(t *testing.T) {
+	defer func(was int) { chunkSize = was }(chunkSize)
+	chunkSize = 3
+	exp := New(twoTeams(), Options{Scrapers: []Scraper{Usage}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, accept := range []string{"text/plain;version=0.0.4", "application/openmetrics-text;version=1.0.0", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"} {
+		req := httptest.NewRequest("GET", "/metrics", nil).WithContext(ctx)
+		req.Header.Set("Accept", accept)
+		rec := httptest.NewRecorder()
+		enc := encode(rec, req, exp.WithContext(context.Background()), HandlerOpts{})
+		// The first family, sunor_api_call_duration_seconds, has a
+		// histogram per account and endpoint: 4, in two chunks.
+		if enc.written != 3 {
+			t.Errorf("%s: %d series counted as written to a client that was gone, want 3 (the first chunk of the first family)", accept, enc.written)
+		}
+		if accept[0] == 't' {
+			if n := strings.Count(rec.Body.String(), "_count{"); n != 3 {
+				t.Errorf("%s: %d histograms written, want 3 (one chunk):\n%s", accept, n, rec.Body)
+			}
+		}
 	}
 }
 
