@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,12 +136,11 @@ func writeSettings(b *bytes.Buffer, a *account, k keySource) {
 		fmt.Fprintf(b, "  task_cost: %g credits\n", p.taskCost)
 	}
 	b.WriteString("  labels:")
-	labels := p.labels()
-	if len(labels) == 0 {
+	if len(p.owner) == 0 {
 		b.WriteString(" none")
 	}
-	for _, name := range slices.Sorted(maps.Keys(labels)) {
-		fmt.Fprintf(b, " %s=%s", name, strconv.Quote(labels[name]))
+	for _, lp := range p.owner { // sorted by name
+		fmt.Fprintf(b, " %s=%s", lp.GetName(), strconv.Quote(lp.GetValue()))
 	}
 	src := "the account's own client (tests)"
 	switch {
