@@ -173,10 +173,18 @@ func (st *endpointState) begin(ctx context.Context, deadline, least time.Time) (
 			return st.instead(now), nil
 		}
 		g := a.guard.Load()
-		if !st.balance && !g.claimOptional(now) {
-			// The API does not have it (see missingState): no call.
-			st.decide(ctx, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
-			return result{err: errMissing}, nil
+		if !st.balance {
+			switch ok, first := g.claimOptional(now); {
+			case first:
+				// Another account of the key is making the first call:
+				// whether the API has the endpoint is not known yet.
+				st.decide(ctx, now, "waiting", "another account of this key is calling this endpoint first, to learn whether the API has it: no call", time.Time{})
+				return st.instead(now), nil
+			case !ok:
+				// The API does not have it (see missingState): no call.
+				st.decide(ctx, now, "missing", "the API answered 404 for this endpoint: no call of it for a while", time.Time{})
+				return result{err: errMissing}, nil
+			}
 		}
 		s, reason, until := g.allow(now, st.balance, st.age(now))
 		if reason != "" {

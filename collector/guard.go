@@ -274,19 +274,21 @@ func missingEndpoint(err error) *sunor.Error {
 // key has had no answer yet, or once RetryMissing has passed after a
 // missing answer, only one account of the key calls it; the others show it
 // as failed for that scrape. Once the endpoint answered, every account
-// calls it as usual. A claim is given back by optionalDone.
-func (g *guard) claimOptional(now time.Time) bool {
+// calls it as usual. A claim is given back by optionalDone. first is true
+// when no call has told yet, and another account's is telling: the
+// endpoint is not known to be missing, only not called.
+func (g *guard) claimOptional(now time.Time) (ok, first bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m := &g.missing
 	switch {
 	case m.known && !m.off:
-		return true
+		return true, false
 	case m.probing, m.off && now.Before(m.until):
-		return false
+		return false, !m.known
 	}
 	m.probing = true
-	return true
+	return true, false
 }
 
 // optionalDone records the outcome of an optional call made under

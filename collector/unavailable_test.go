@@ -1,16 +1,20 @@
 package collector
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sunor-community/sunor_exporter/internal/accounts"
 	"github.com/sunor-community/sunor_exporter/internal/apikey"
 	"github.com/sunor-community/sunor_exporter/internal/config"
+	"github.com/sunor-community/sunor_exporter/internal/sunor"
 	"github.com/sunor-community/sunor_exporter/internal/testing/fakesunor"
 	"github.com/sunor-community/sunor_exporter/internal/testing/testtool"
 )
@@ -136,5 +140,72 @@ func TestBalanceMissingIsNotSwitchedOff(t *testing.T) {
 	}
 	if n := len(logLines(e.log.String(), "Sunor API call failed")); n < 3 {
 		t.Errorf("%d failure lines for 3 failed balance calls, want one each:\n%s", n, e.log.String())
+	}
+}
+
+// gatedUsageAPI answers the balance at once and holds every usage call
+// until open is closed.
+type gatedUsageAPI struct{ open chan struct{} }
+
+func (g gatedUsageAPI) Fetch(ctx context.Context, ep sunor.Endpoint) ([]float64, sunor.RateLimit, error) {
+	if ep.Name == "usage" {
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return nil, sunor.RateLimit{}, &sunor.Error{Endpoint: ep.Name, Reason: sunor.ReasonTimeout, Message: ctx.Err().Error()}
+		}
+	}
+	return make([]float64, len(ep.Fields)), sunor.RateLimit{}, nil
+}
+
+// TestUsageFirstCallOfASharedKey: while one account of a key makes the
+// key's first usage call, which tells whether the API has the endpoint,
+// the other accounts of the key make none, and say so: "waiting" for it,
+// not "missing" with a 404 the API never gave. Once it answered, every
+// account calls usage.
+func TestUsageFirstCallOfASharedKey(t *testing.T) {
+	api := gatedUsageAPI{open: make(chan struct{})}
+	var accts []accounts.Account
+	for _, name := range []string{"a", "b"} {
+		accts = append(accts, accounts.Account{Account: config.Account{Name: name, Timeout: 5 * time.Second}, KeyID: "shared", Identity: name, API: api})
+	}
+	exp := New(accts, Options{Scrapers: []Scraper{Usage}})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	exp.WithContext(ctx).Collect(make(chan prometheus.Metric, 1000))
+
+	usage := func(s AccountStatus) *Decision { return s.Endpoints[1].Decision }
+	var what []string
+	for _, s := range exp.Status() {
+		d := usage(s)
+		if d == nil {
+			t.Fatalf("%s: no decision for usage", s.Name)
+		}
+		what = append(what, d.What)
+		if d.What == "waiting" && !strings.Contains(d.Why, "another account of this key") {
+			t.Errorf("%s: usage waiting because %q", s.Name, d.Why)
+		}
+	}
+	slices.Sort(what)
+	if fmt.Sprint(what) != "[call waiting]" {
+		t.Errorf("usage decisions %v in the key's first scrape, want one call and one waiting for it (not missing: the API has not answered 404)", what)
+	}
+
+	close(api.open)
+	// The call's end is recorded after its answer: wait for the record.
+	deadline := time.Now().Add(10 * time.Second)
+	for recorded := false; !recorded; time.Sleep(5 * time.Millisecond) {
+		for _, s := range exp.Status() {
+			recorded = recorded || s.Endpoints[1].LastCall != nil
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first usage call was not recorded within 10 s of its answer")
+		}
+	}
+	mfs := gather(t, exp)
+	for _, name := range []string{"a", "b"} {
+		if v := mustValue(t, mfs, "sunor_scrape_collector_success", map[string]string{"account": name, "collector": "usage"}); v != 1 {
+			t.Errorf("%s: usage collector success %v once the key's first usage call answered, want 1", name, v)
+		}
 	}
 }
