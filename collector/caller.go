@@ -49,6 +49,7 @@ func (a *caller) keyGuard() (key string, g *guard, ok bool) {
 	if id != g.id {
 		g = a.follow(a, id)
 	}
+	g.use(a.now()) // not forgotten before the call it is for has run
 	return key, g, true
 }
 

@@ -69,6 +69,11 @@ type guard struct {
 	calls        []*slot   // calls started within the last Window, or waiting to start
 	backoffUntil time.Time // after a 429
 	reserveUntil time.Time // after an answer with little Remaining
+	// usedAt is when an account last read the key for a call (keyGuard):
+	// the guard was handed out for a call that may not hold a slot yet
+	// (between keyGuard and allow), or ever (no ceiling), and whose 429
+	// must find the guard the exporter keeps (idle).
+	usedAt time.Time
 
 	// missing says whether the key's optional endpoints exist.
 	missing missingState
@@ -163,17 +168,27 @@ func (g *guard) start(s *slot, now time.Time) (reason string, until time.Time) {
 }
 
 // idle reports whether the guard holds nothing at now that a key coming
-// back would need: no call in the window or waiting, no back-off, no
-// reserve pause.
+// back would need: no key read for a call, no call started or waiting,
+// within the window; no back-off, no reserve pause.
 func (g *guard) idle(now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if now.Sub(g.usedAt) < Window+windowSlack {
+		return false
+	}
 	for _, s := range g.calls {
 		if s.at.IsZero() || now.Sub(s.at) < Window+windowSlack {
 			return false
 		}
 	}
 	return !now.Before(g.backoffUntil) && !now.Before(g.reserveUntil)
+}
+
+// use records that an account read the key for a call at now.
+func (g *guard) use(now time.Time) {
+	g.mu.Lock()
+	g.usedAt = now
+	g.mu.Unlock()
 }
 
 // paused says whether a 429's back-off or a reserve pause stops every call
