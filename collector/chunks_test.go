@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,27 @@ func TestChunksMatchPromhttp(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestCommentSkipper: a chunk after the first loses its family's comment
+// lines however the encoder's writes split them, and nothing else.
+func TestCommentSkipper(t *testing.T) {
+	const in = "# HELP x_total Help with # and \\n.\n# TYPE x_total counter\n# UNIT x_total seconds\nx_total{a=\"#\"} 1\n{\"x.y\"} 2\n"
+	const want = "x_total{a=\"#\"} 1\n{\"x.y\"} 2\n"
+	for _, size := range []int{1, 2, 3, 7, len(in)} {
+		var out strings.Builder
+		w := &commentSkipper{w: &out}
+		for p := in; p != ""; {
+			n := min(size, len(p))
+			if m, err := w.Write([]byte(p[:n])); m != n || err != nil {
+				t.Fatalf("writes of %d: Write returned %d, %v", size, m, err)
+			}
+			p = p[n:]
+		}
+		if out.String() != want {
+			t.Errorf("writes of %d bytes: passed on %q, want %q", size, out.String(), want)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 // next.
 type familyBuffer struct {
 	refs     []seriesRef // the family's series, sorted
-	out      []byte      // a chunk's encoding (writeFamily)
+	out      []byte      // a protobuf piece's encoding (writeFamily)
 	mf       dto.MetricFamily
 	metrics  []dto.Metric
 	ptrs     []*dto.Metric

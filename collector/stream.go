@@ -238,25 +238,53 @@ func writeFamily(out io.Writer, e expfmt.Encoder, format expfmt.Format, b *famil
 		return goOn(err) && err == nil
 	}
 	// The text formats: the first chunk with the family's comments (HELP,
-	// TYPE, UNIT), the others without: comments are whole lines
-	// beginning with "# " before the first series.
+	// TYPE, UNIT), the others without, each chunk encoded straight into
+	// the answer.
 	first := true
 	chunks(func(mf *dto.MetricFamily) error {
 		*done += len(mf.Metric)
-		buf := bytes.NewBuffer(b.out[:0])
-		err := expfmt.NewEncoder(buf, format).Encode(mf)
-		b.out = buf.Bytes()
-		text := b.out
-		for !first && bytes.HasPrefix(text, []byte("# ")) && bytes.IndexByte(text, '\n') >= 0 {
-			text = text[bytes.IndexByte(text, '\n')+1:]
+		w := out
+		if !first {
+			w = &commentSkipper{w: out}
 		}
 		first = false
-		if err == nil {
-			_, err = out.Write(text)
-		}
-		return err
+		return expfmt.NewEncoder(w, format).Encode(mf)
 	})
 	return goOn(err)
+}
+
+// commentSkipper passes on what is written to it but for the comment lines
+// before the first series: the HELP, TYPE and UNIT of a family's chunk
+// after the first. In the text formats a comment line begins with '#',
+// and a series line never does (a metric name, or '{' for a quoted one).
+type commentSkipper struct {
+	w         io.Writer
+	inComment bool // within a comment line, to its newline
+	past      bool // past the comments: everything passes
+}
+
+func (c *commentSkipper) Write(p []byte) (int, error) {
+	n := len(p)
+	for !c.past && len(p) > 0 {
+		switch {
+		case c.inComment:
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				return n, nil
+			}
+			p, c.inComment = p[i+1:], false
+		case p[0] == '#':
+			c.inComment = true
+		default:
+			c.past = true
+		}
+	}
+	if len(p) > 0 {
+		if _, err := c.w.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // chunked reports whether writeFamily can write a family of format a
