@@ -908,6 +908,19 @@ func TestRotationOutOfABackoff(t *testing.T) {
 	}
 }
 
+// rotatingAccounts are n accounts, each with a key of its own whose id
+// ends in *round: raising it rotates every key at once.
+func rotatingAccounts(n int, round *atomic.Int64) []accounts.Account {
+	accts := make([]accounts.Account, n)
+	for i := range accts {
+		id := fmt.Sprint("key-", i)
+		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprint("acct-", i), Timeout: time.Second, MaxCallsPerMinute: 12},
+			KeyID: id + "-0", Identity: id, API: answeringAPI{},
+			Keys: func(context.Context) (string, string) { return "", fmt.Sprint(id, "-", round.Load()) }}
+	}
+	return accts
+}
+
 // BenchmarkRotateEveryKey: every account of n reads a key other than the
 // one it was built with (a key directory rewritten with new keys), as the
 // first call of each after the rotation does: the exporter moves each to
@@ -918,14 +931,7 @@ func BenchmarkRotateEveryKey(b *testing.B) {
 	for _, n := range []int{1000, 10_000} {
 		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
 			var round atomic.Int64
-			accts := make([]accounts.Account, n)
-			for i := range accts {
-				id := fmt.Sprint("key-", i)
-				accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprint("acct-", i), Timeout: time.Second, MaxCallsPerMinute: 12},
-					KeyID: id + "-0", Identity: id, API: answeringAPI{},
-					Keys: func(context.Context) (string, string) { return "", fmt.Sprint(id, "-", round.Load()) }}
-			}
-			exp := New(accts, Options{})
+			exp := New(rotatingAccounts(n, &round), Options{})
 			callers := make([]*caller, 0, n)
 			for _, a := range exp.snapshot() {
 				callers = append(callers, &a.caller)
@@ -950,14 +956,7 @@ func TestRotatedAwayGuardsAreForgotten(t *testing.T) {
 	clk := newClock()
 	const n = 100
 	var round atomic.Int64
-	accts := make([]accounts.Account, n)
-	for i := range accts {
-		id := fmt.Sprint("key-", i)
-		accts[i] = accounts.Account{Account: config.Account{Name: fmt.Sprint("acct-", i), Timeout: time.Second, MaxCallsPerMinute: 12},
-			KeyID: id + "-0", Identity: id, API: answeringAPI{},
-			Keys: func(context.Context) (string, string) { return "", fmt.Sprint(id, "-", round.Load()) }}
-	}
-	exp := New(accts, Options{Now: clk.Now})
+	exp := New(rotatingAccounts(n, &round), Options{Now: clk.Now})
 	for range 10 {
 		for _, a := range exp.snapshot() {
 			// Each key has a call in its window when it is rotated away.
